@@ -1,0 +1,148 @@
+package gitlabapi
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"strconv"
+	"strings"
+)
+
+// ListJobsOptions filters GET /projects/:id/jobs.
+type ListJobsOptions struct {
+	Scopes  []JobStatus // sent as scope[]=...; empty = all statuses
+	PerPage int         // 0 = 100; never send >100
+}
+
+// ProjectJobPages walks GET /projects/:id/jobs with pagination=keyset, per_page, scope[]=...; newest first (id desc).
+// It yields one page at a time; the caller may break at any time and no further request is made. It follows the
+// Link rel="next" URL verbatim; the last page has no Link. On error it yields (nil, err) once and stops.
+// Empty pages are not yielded, so a project without jobs yields nothing.
+func (c *Client) ProjectJobPages(ctx context.Context, project string, opt ListJobsOptions) iter.Seq2[[]Job, error] {
+	return func(yield func([]Job, error) bool) {
+		id, err := pathID("project", project)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		perPage := opt.PerPage
+		switch {
+		case perPage < 0:
+			yield(nil, fmt.Errorf("gitlab: ListJobsOptions.PerPage must not be negative, got %d", perPage))
+			return
+		case perPage == 0 || perPage > maxPerPage:
+			perPage = maxPerPage
+		}
+		// order_by/sort are GitLab's defaults, but the docs call them
+		// mandatory for keyset, so they are sent explicitly.
+		q := query{}
+		q.set("pagination", "keyset")
+		q.set("order_by", "id")
+		q.set("sort", "desc")
+		q.set("per_page", strconv.Itoa(perPage))
+		if err := addScopes(q, opt.Scopes); err != nil {
+			yield(nil, err)
+			return
+		}
+		u, err := c.endpointURL("/projects/"+id+"/jobs", q)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for {
+			resp, err := c.get(ctx, EndpointProjectJobs, u)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			var jobs []Job
+			if err := decodeBody(EndpointProjectJobs, u, resp.body, &jobs); err != nil {
+				yield(nil, err)
+				return
+			}
+			link, hasNext := parseNextLink(strings.Join(resp.header.Values("Link"), ", "))
+			if len(jobs) > 0 && !yield(jobs, nil) {
+				return
+			}
+			if !hasNext {
+				return
+			}
+			next, err := c.nextURL(u, link)
+			if err == nil && next.String() == u.String() {
+				err = fmt.Errorf("%w: next-page link repeats the current URL", ErrBadLink)
+			}
+			if err != nil {
+				yield(nil, linkError(EndpointProjectJobs, u, err))
+				return
+			}
+			u = next
+		}
+	}
+}
+
+// PipelineJobsOptions filters GET /projects/:id/pipelines/:pipeline_id/jobs.
+type PipelineJobsOptions struct {
+	IncludeRetried bool        // also return earlier attempts of retried jobs
+	Scopes         []JobStatus // empty = all statuses
+}
+
+// PipelineJobs returns every job of a pipeline (bridges excluded), newest
+// first. Offset pagination following X-Next-Page until it is empty (never use X-Total / X-Total-Pages), per_page=100.
+func (c *Client) PipelineJobs(ctx context.Context, project string, pipelineID int64, opt PipelineJobsOptions) ([]Job, error) {
+	path, err := pipelinePath(project, pipelineID, "jobs")
+	if err != nil {
+		return nil, err
+	}
+	q := query{}
+	if opt.IncludeRetried {
+		q.set("include_retried", "true")
+	}
+	if err := addScopes(q, opt.Scopes); err != nil {
+		return nil, err
+	}
+	return offsetList[Job](ctx, c, EndpointPipelineJobs, path, q, 0)
+}
+
+// PipelineBridges returns the trigger jobs of a pipeline. GitLab always
+// returns only the latest attempt of each bridge.
+func (c *Client) PipelineBridges(ctx context.Context, project string, pipelineID int64, scopes []JobStatus) ([]Bridge, error) {
+	path, err := pipelinePath(project, pipelineID, "bridges")
+	if err != nil {
+		return nil, err
+	}
+	q := query{}
+	if err := addScopes(q, scopes); err != nil {
+		return nil, err
+	}
+	return offsetList[Bridge](ctx, c, EndpointPipelineBridges, path, q, 0)
+}
+
+// Job returns one job (GET /projects/:id/jobs/:job_id). A bridge id gives
+// ErrNotFound: bridges are not builds.
+func (c *Client) Job(ctx context.Context, project string, jobID int64) (*Job, error) {
+	id, err := pathID("project", project)
+	if err != nil {
+		return nil, err
+	}
+	jid, err := positiveID("job", jobID)
+	if err != nil {
+		return nil, err
+	}
+	var j Job
+	if err := c.getOne(ctx, EndpointJob, "/projects/"+id+"/jobs/"+jid, &j); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+func pipelinePath(project string, pipelineID int64, tail string) (string, error) {
+	id, err := pathID("project", project)
+	if err != nil {
+		return "", err
+	}
+	pid, err := positiveID("pipeline", pipelineID)
+	if err != nil {
+		return "", err
+	}
+	return "/projects/" + id + "/pipelines/" + pid + "/" + tail, nil
+}
