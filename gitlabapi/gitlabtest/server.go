@@ -1,0 +1,289 @@
+package gitlabtest
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// Options configures a Server.
+type Options struct {
+	Token     string            // accepted via PRIVATE-TOKEN, Authorization: Bearer or JOB-TOKEN; "" = "test-token"
+	Clock     Clock             // nil = real time
+	RateLimit *RateLimitOptions // nil = no Rack::Attack headers; else RateLimit-* on every response and real 429s
+
+	// FirstJobID starts the job sequence (0 = 1). gitlab.com job ids exceed
+	// 2^32; a large start makes sure clients keep ids in int64.
+	FirstJobID int64
+	// Version is what /version and /metadata report ("" = "18.1.1-ee").
+	Version string
+	// RequestLogLimit caps how many records Requests keeps, dropping the
+	// oldest (0 = unlimited); RequestCount keeps counting. For long runs.
+	RequestLogLimit int
+}
+
+// DefaultToken is the token a Server accepts when Options.Token is empty.
+const DefaultToken = "test-token"
+
+// Server is the fake GitLab: the model plus its HTTP API.
+type Server struct {
+	token   string
+	clock   Clock
+	version string
+	limiter *rateLimiter
+	revoked atomic.Bool
+
+	ts        *httptest.Server
+	closing   chan struct{}
+	closeOnce sync.Once
+	baseMu    sync.RWMutex
+	baseURL   string
+
+	mu sync.RWMutex
+	m  model
+
+	faults   faultSet
+	log      requestLog
+	requests atomic.Uint64
+}
+
+// NewServer starts the fake on an httptest.Server at 127.0.0.1; call Close
+// (e.g. via t.Cleanup) when done.
+func NewServer(opts Options) *Server {
+	s := NewHandler(opts)
+	s.ts = httptest.NewServer(s.Handler())
+	s.SetBaseURL(s.ts.URL)
+	return s
+}
+
+// NewHandler returns the same fake without a listener, for serving it
+// elsewhere (cmd/gitlab-sim): use Handler and SetBaseURL.
+func NewHandler(opts Options) *Server {
+	s := &Server{
+		token: opts.Token, clock: opts.Clock, version: opts.Version,
+		closing: make(chan struct{}),
+	}
+	if s.token == "" {
+		s.token = DefaultToken
+	}
+	if s.clock == nil {
+		s.clock = realClock{}
+	}
+	if s.version == "" {
+		s.version = "18.1.1-ee"
+	}
+	first := opts.FirstJobID
+	if first <= 0 {
+		first = 1
+	}
+	s.m = newModel(first)
+	if opts.RateLimit != nil && opts.RateLimit.Limit > 0 {
+		s.limiter = newRateLimiter(*opts.RateLimit)
+	}
+	s.log.limit = opts.RequestLogLimit
+	return s
+}
+
+// URL is the base URL without /api/v4, e.g. "http://127.0.0.1:34567".
+func (s *Server) URL() string {
+	s.baseMu.RLock()
+	defer s.baseMu.RUnlock()
+	return s.baseURL
+}
+
+// SetBaseURL sets the address used in Link headers and web_url fields.
+// Without it a handler-only server uses the request's Host.
+func (s *Server) SetBaseURL(u string) {
+	s.baseMu.Lock()
+	s.baseURL = strings.TrimRight(u, "/")
+	s.baseMu.Unlock()
+}
+
+// Handler serves /api/v4/...
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// Close stops the listener, if any, and releases requests held by a
+// FaultSlow.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	if s.ts != nil {
+		s.ts.Close()
+	}
+}
+
+// RevokeToken makes every request answer 401 {"message":"401 Unauthorized"}.
+func (s *Server) RevokeToken() { s.revoked.Store(true) }
+
+// RestoreToken undoes RevokeToken.
+func (s *Server) RestoreToken() { s.revoked.Store(false) }
+
+func (s *Server) now() stamp { return stampOf(s.clock.Now()) }
+
+// request is one API call on its way through serveHTTP.
+type request struct {
+	r    *http.Request
+	q    url.Values
+	rt   route
+	base string
+}
+
+// response is what a handler produced: values already copied out of the
+// model, so they can be marshalled after the lock is released.
+type response struct {
+	status int
+	body   any
+	header http.Header
+}
+
+func ok(body any) *response { return &response{status: 200, body: body, header: http.Header{}} }
+
+// serveHTTP runs a request through the same steps as GitLab's stack: the
+// front proxy (faults), Rack::Attack (rate limit), routing, authentication,
+// then the endpoint.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	rt := matchRoute(r.URL.EscapedPath())
+	rec := &statusWriter{ResponseWriter: w, log: &s.log, record: RequestRecord{
+		Method: r.Method, Endpoint: rt.endpoint, Path: r.URL.EscapedPath(),
+		Query: redactQuery(r.URL.Query()), ProjectID: s.projectIDOf(rt), Time: s.clock.Now(),
+	}}
+	defer rec.logNow(0) // nothing answered: the handler aborted
+	rec.Header().Set("X-Request-Id", fmt.Sprintf("01FAKE%020d", s.requests.Add(1)))
+
+	if f := s.faults.take(rt.endpoint, rec.record.ProjectID); f != nil {
+		if done := s.applyFault(rec, r, f, rt); done {
+			return
+		}
+	}
+	s.serveAPI(rec, r, rt)
+}
+
+// serveAPI answers a request normally.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt route) {
+	authd := s.authenticated(r)
+	if authd && s.limiter != nil {
+		if throttled := s.limiter.observe(w.Header(), s.clock.Now()); throttled {
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte("Retry later\n"))
+			return
+		}
+	}
+	if rt.endpoint == "" {
+		errNoRoute.write(w)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		errMethod.write(w)
+		return
+	}
+	if !authd {
+		errUnauthorized.write(w)
+		return
+	}
+	req := &request{r: r, q: r.URL.Query(), rt: rt, base: s.base(r)}
+	resp, e := s.dispatch(req)
+	if e != nil {
+		e.write(w)
+		return
+	}
+	for k, v := range resp.header {
+		w.Header()[k] = v
+	}
+	writeJSON(w, resp.status, resp.body)
+}
+
+func (s *Server) base(r *http.Request) string {
+	if b := s.URL(); b != "" {
+		return b
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// authenticated checks the token headers and parameters GitLab reads.
+func (s *Server) authenticated(r *http.Request) bool {
+	if s.revoked.Load() {
+		return false
+	}
+	candidates := []string{r.Header.Get("PRIVATE-TOKEN"), r.Header.Get("JOB-TOKEN")}
+	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		candidates = append(candidates, strings.TrimSpace(a[7:]))
+	}
+	q := r.URL.Query()
+	for k := range tokenParams {
+		candidates = append(candidates, q.Get(k))
+	}
+	for _, c := range candidates {
+		if c != "" && subtle.ConstantTimeCompare([]byte(c), []byte(s.token)) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// projectIDOf resolves :id for the request log and project-scoped faults:
+// a numeric id as given, a path when it names a live project, else 0.
+func (s *Server) projectIDOf(rt route) int64 {
+	if !rt.projectScoped() {
+		return 0
+	}
+	if n, ok := parseID(rt.id); ok {
+		return n
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if p := s.m.findProject(rt.id); p != nil {
+		return p.id
+	}
+	return 0
+}
+
+func hostOf(base string) string {
+	u, err := url.Parse(base)
+	if err != nil || u.Hostname() == "" {
+		return "gitlab.example.com"
+	}
+	return u.Hostname()
+}
+
+// statusWriter logs the request when its status is written, before the
+// client can see the answer, so tests may inspect the log right after a
+// response arrives.
+type statusWriter struct {
+	http.ResponseWriter
+	log    *requestLog
+	record RequestRecord
+	logged bool
+}
+
+func (w *statusWriter) logNow(status int) {
+	if w.logged {
+		return
+	}
+	w.logged = true
+	w.record.Status = status
+	w.log.add(w.record)
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.logNow(code)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.logged {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Hijack and Flush.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,251 @@
+package gitlabtest
+
+import (
+	"fmt"
+	"slices"
+)
+
+// FinishOptions configures Finish.
+type FinishOptions struct {
+	FailureReason string // only for "failed"; "" = "script_failure"
+	Artifacts     []Artifact
+}
+
+// Artifact is one file a job uploaded.
+type Artifact struct {
+	FileType   string // "archive", "trace", "junit", ...
+	Size       int64
+	Filename   string // "" = GitLab's usual name for the type
+	FileFormat string // "" = null, as gitlab.com sends for traces
+}
+
+// transition runs fn on job id under the lock and then lets the pipeline
+// (and any bridge above it) follow.
+func (s *Server) transition(id int64, fn func(j *job, now stamp) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j := s.m.job(id)
+	if j == nil {
+		return fmt.Errorf("gitlabtest: job %d does not exist", id)
+	}
+	if j.retried {
+		return fmt.Errorf("gitlabtest: job %d was retried; only its newest attempt can change", id)
+	}
+	now := s.now()
+	if err := fn(j, now); err != nil {
+		return err
+	}
+	s.m.updatePipeline(j.pipeline, now)
+	return nil
+}
+
+func statusError(j *job, action string, want ...string) error {
+	return fmt.Errorf("gitlabtest: job %d: cannot %s from status %q (allowed from %q)", j.id, action, j.status, want)
+}
+
+// Enqueue moves a job from created (or waiting_for_resource) to pending and
+// sets queued_at.
+func (s *Server) Enqueue(jobID int64) error {
+	return s.transition(jobID, func(j *job, now stamp) error {
+		if j.status != "created" && j.status != "waiting_for_resource" {
+			return statusError(j, "enqueue", "created", "waiting_for_resource")
+		}
+		j.status = "pending"
+		j.queuedAt = now
+		return nil
+	})
+}
+
+// WaitForResource moves a job from created to waiting_for_resource (a
+// resource_group holds it back; it is not queued yet).
+func (s *Server) WaitForResource(jobID int64) error {
+	return s.transition(jobID, func(j *job, now stamp) error {
+		if j.status != "created" {
+			return statusError(j, "wait for resource", "created")
+		}
+		j.status = "waiting_for_resource"
+		return nil
+	})
+}
+
+// Start moves a job from pending (or waiting_for_resource) to running, sets
+// started_at and assigns a runner (builds only).
+func (s *Server) Start(jobID int64) error {
+	return s.transition(jobID, func(j *job, now stamp) error {
+		if j.status != "pending" && j.status != "waiting_for_resource" {
+			return statusError(j, "start", "pending", "waiting_for_resource")
+		}
+		j.status = "running"
+		j.startedAt = now
+		if !j.isBridge {
+			j.runner = pickRunner(j)
+		}
+		return nil
+	})
+}
+
+// pickRunner routes tagged jobs to the matching specific runner and spreads
+// the rest over the shared ones.
+func pickRunner(j *job) *runner {
+	switch {
+	case slices.Contains(j.tags, "arm64"):
+		return runners[2]
+	case slices.Contains(j.tags, "windows"):
+		return runners[3]
+	}
+	return runners[j.id%2]
+}
+
+// Finish ends a job as success (from running), failed (from any active
+// status, e.g. stuck while pending) or canceled (from any unfinished
+// status), sets finished_at and records its artifacts.
+func (s *Server) Finish(jobID int64, status string, opt FinishOptions) error {
+	var allowed func(string) bool
+	switch status {
+	case "success":
+		allowed = func(st string) bool { return st == "running" }
+	case "failed":
+		allowed = func(st string) bool {
+			switch st {
+			case "created", "manual", "scheduled", "success", "failed", "canceled", "skipped":
+				return false
+			}
+			return true
+		}
+	case "canceled":
+		allowed = func(st string) bool { return !completed(st) }
+	default:
+		return fmt.Errorf("gitlabtest: job %d: Finish status must be success, failed or canceled, got %q", jobID, status)
+	}
+	if opt.FailureReason != "" && status != "failed" {
+		return fmt.Errorf("gitlabtest: job %d: a failure reason needs status failed, got %q", jobID, status)
+	}
+	for i, a := range opt.Artifacts {
+		if a.FileType == "" || a.Size < 0 {
+			return fmt.Errorf("gitlabtest: job %d: artifact %d needs a file type and a size >= 0", jobID, i)
+		}
+	}
+	return s.transition(jobID, func(j *job, now stamp) error {
+		if !allowed(j.status) {
+			return fmt.Errorf("gitlabtest: job %d: cannot finish as %s from status %q", j.id, status, j.status)
+		}
+		if j.isBridge && len(opt.Artifacts) > 0 {
+			return fmt.Errorf("gitlabtest: job %d is a bridge; bridges have no artifacts", j.id)
+		}
+		arts, err := s.m.artifactsOf(opt.Artifacts)
+		if err != nil {
+			return fmt.Errorf("gitlabtest: job %d: %w", j.id, err)
+		}
+		j.status = status
+		j.finishedAt = now
+		j.artifacts = arts
+		if status == "failed" {
+			j.failureReason = opt.FailureReason
+			if j.failureReason == "" {
+				j.failureReason = "script_failure"
+			}
+		}
+		return nil
+	})
+}
+
+// defaultArtifactNames are the file names GitLab gives each type.
+var defaultArtifactNames = map[string]string{
+	"archive": "artifacts.zip", "metadata": "metadata.gz", "trace": "job.log",
+	"junit": "junit.xml.gz", "cobertura": "cobertura-coverage.xml.gz", "dotenv": ".env.gz",
+}
+
+func (m *model) artifactsOf(in []Artifact) ([]artifact, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make([]artifact, len(in))
+	for i, a := range in {
+		name := a.Filename
+		if name == "" {
+			name = defaultArtifactNames[a.FileType]
+			if name == "" {
+				name = "gl-" + a.FileType + "-report.json"
+			}
+		}
+		k, ok := m.internArtifact(artifactKind{fileType: a.FileType, filename: name, fileFormat: a.FileFormat})
+		if !ok {
+			return nil, fmt.Errorf("too many distinct artifact descriptions")
+		}
+		out[i] = artifact{size: a.Size, kind: k}
+	}
+	return out, nil
+}
+
+// Skip moves a job that has not run (created, manual or scheduled) to
+// skipped. Like GitLab, it sets no finished_at.
+func (s *Server) Skip(jobID int64) error {
+	return s.transition(jobID, func(j *job, now stamp) error {
+		switch j.status {
+		case "created", "manual", "scheduled":
+			j.status = "skipped"
+			return nil
+		}
+		return statusError(j, "skip", "created", "manual", "scheduled")
+	})
+}
+
+// Play starts a manual or scheduled job: it becomes pending and queued.
+func (s *Server) Play(jobID int64) error {
+	return s.transition(jobID, func(j *job, now stamp) error {
+		if j.status != "manual" && j.status != "scheduled" {
+			return statusError(j, "play", "manual", "scheduled")
+		}
+		j.status = "pending"
+		j.queuedAt = now
+		return nil
+	})
+}
+
+// Retry replaces a finished build (success, failed or canceled) by a new job
+// with the same name, stage and pipeline, pending and queued, and returns the
+// new id. The old job becomes retried: /pipelines/:id/jobs hides it unless
+// include_retried=true, /projects/:id/jobs still lists it. Bridges cannot be
+// retried here.
+func (s *Server) Retry(jobID int64) (int64, error) {
+	var newID int64
+	err := s.transition(jobID, func(j *job, now stamp) error {
+		if j.isBridge {
+			return fmt.Errorf("gitlabtest: job %d is a bridge; the fake does not retry bridges", j.id)
+		}
+		switch j.status {
+		case "success", "failed", "canceled":
+		default:
+			return statusError(j, "retry", "success", "failed", "canceled")
+		}
+		n := &job{
+			pipeline: j.pipeline, name: j.name, stage: j.stage, status: "pending",
+			tags: j.tags, allowFailure: j.allowFailure, createdAt: now, queuedAt: now,
+		}
+		j.retried = true
+		s.m.addJob(n)
+		newID = n.id
+		return nil
+	})
+	return newID, err
+}
+
+// SetStatus overrides a job's status without any other change, e.g. to an
+// unknown future status such as "waiting_for_callback2". The pipeline
+// follows as it would for a real change.
+func (s *Server) SetStatus(jobID int64, status string) {
+	_ = s.transition(jobID, func(j *job, now stamp) error {
+		j.status = status
+		return nil
+	})
+}
+
+// SetNullDurations forces duration and queued_duration to null in the JSON
+// and in JobRecord, as GitLab sends for some old or erased jobs.
+func (s *Server) SetNullDurations(jobID int64, null bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j := s.m.job(jobID); j != nil {
+		j.nullDurations = null
+	}
+}

@@ -1,0 +1,452 @@
+package gitlabtest
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// WorkloadOptions shapes the synthetic traffic. Zero values take the
+// defaults noted; rates are shares in [0, 1].
+type WorkloadOptions struct {
+	Projects      int    // default 1
+	ProjectPrefix string // default "group/project-"; projects are PREFIX1, PREFIX2, ...
+	// Groups > 1 spreads projects over that many subgroups of the prefix's
+	// namespace ("group/team-2/project-7"), for include_subgroups.
+	Groups int
+
+	JobsPerHour     float64 // across all projects; default 600
+	JobsPerPipeline int     // default 5: build/test/deploy, matrix and parallel names
+
+	FailureRate       float64 // share of jobs failing (failure_reason mostly script_failure)
+	ManualRate        float64 // share of deploy jobs that are manual; some get played later
+	RetryRate         float64 // share of failed jobs retried
+	ChildPipelineRate float64 // share of pipelines with a bridge to a child pipeline
+
+	DurationMedian time.Duration // log-normal; default 2m
+	QueueMedian    time.Duration // log-normal; default 10s
+	Refs           []string      // default: main plus feature branches; the first gets half the pipelines
+	Seed           int64
+}
+
+// cancelRate is the share of jobs canceled by someone pushing again.
+const cancelRate = 0.01
+
+// jobTimeout is the default job timeout: longer runs fail with
+// job_execution_timeout.
+const jobTimeout = time.Hour
+
+// Workload drives a Server with realistic CI traffic on a ManualClock. The
+// same Seed, options and start time give the same history.
+type Workload struct {
+	mu       sync.Mutex
+	s        *Server
+	clock    *ManualClock
+	opt      WorkloadOptions
+	rng      *rand.Rand
+	projects []int64
+	cumW     []float64 // cumulative project weights: a few projects are busy
+	shape    [][]jobTemplate
+	events   eventQueue
+	seq      uint64
+	perHour  float64 // pipelines per hour
+	errs     int     // transitions the model refused; stays 0 unless there is a bug
+}
+
+// wpipe is a pipeline the workload still drives; it is dropped when done.
+type wpipe struct {
+	id        int64
+	jobs      [][]*wjob
+	remaining int // unfinished jobs of the current stage
+	cur       int
+	failed    bool
+	parent    *wjob // bridge of a child pipeline
+}
+
+type wjob struct {
+	id       int64
+	pipe     *wpipe
+	t        *jobTemplate
+	outcome  string // planned: "" success, "canceled", else a failure reason
+	child    *wpipe
+	stage    uint8
+	attempts uint8
+	started  bool // the current attempt has started
+	manual   bool
+	bridge   bool
+}
+
+// NewWorkload creates the projects on s. clock must be the Server's clock
+// (Options.Clock); nil uses it when it is a *ManualClock.
+func NewWorkload(s *Server, clock *ManualClock, opt WorkloadOptions) *Workload {
+	if clock == nil {
+		if c, ok := s.clock.(*ManualClock); ok {
+			clock = c
+		} else {
+			clock = NewManualClock(s.clock.Now())
+		}
+	}
+	opt = withWorkloadDefaults(opt)
+	w := &Workload{
+		s: s, clock: clock, opt: opt,
+		rng:   rand.New(rand.NewPCG(uint64(opt.Seed), uint64(opt.Seed)^0x9e3779b97f4a7c15)),
+		shape: pipelineShape(opt.JobsPerPipeline),
+	}
+	total := 0.0
+	for i := range opt.Projects {
+		if id := s.CreateProject(projectPath(opt, i), ProjectOptions{}); id != 0 {
+			w.projects = append(w.projects, id)
+			total += 1 / math.Pow(float64(len(w.projects)), 0.8) // Zipf-like activity
+			w.cumW = append(w.cumW, total)
+		}
+	}
+	jobs := 0
+	for _, st := range w.shape {
+		jobs += len(st)
+	}
+	perPipeline := float64(jobs) + opt.ChildPipelineRate*float64(1+len(childShape))
+	w.perHour = opt.JobsPerHour / perPipeline
+	if len(w.projects) > 0 && w.perHour > 0 {
+		w.scheduleArrival()
+	}
+	return w
+}
+
+func withWorkloadDefaults(o WorkloadOptions) WorkloadOptions {
+	if o.Projects <= 0 {
+		o.Projects = 1
+	}
+	if o.ProjectPrefix == "" {
+		o.ProjectPrefix = "group/project-"
+	}
+	if o.JobsPerHour <= 0 {
+		o.JobsPerHour = 600
+	}
+	if o.JobsPerPipeline <= 0 {
+		o.JobsPerPipeline = 5
+	}
+	if o.DurationMedian <= 0 {
+		o.DurationMedian = 2 * time.Minute
+	}
+	if o.QueueMedian <= 0 {
+		o.QueueMedian = 10 * time.Second
+	}
+	if len(o.Refs) == 0 {
+		o.Refs = []string{"main", "feature/login", "feature/cache", "fix/flaky-spec"}
+	}
+	clamp := func(f float64) float64 { return min(max(f, 0), 1) }
+	o.FailureRate, o.ManualRate = clamp(o.FailureRate), clamp(o.ManualRate)
+	o.RetryRate, o.ChildPipelineRate = clamp(o.RetryRate), clamp(o.ChildPipelineRate)
+	return o
+}
+
+func projectPath(o WorkloadOptions, i int) string {
+	if o.Groups <= 1 {
+		return fmt.Sprintf("%s%d", o.ProjectPrefix, i+1)
+	}
+	ns, name := "group", o.ProjectPrefix
+	if k := strings.LastIndexByte(o.ProjectPrefix, '/'); k >= 0 {
+		ns, name = o.ProjectPrefix[:k], o.ProjectPrefix[k+1:]
+	}
+	return fmt.Sprintf("%s/team-%d/%s%d", ns, i%o.Groups+1, name, i+1)
+}
+
+// ProjectIDs returns the ids of the workload's projects.
+func (w *Workload) ProjectIDs() []int64 { return append([]int64(nil), w.projects...) }
+
+// Step advances the simulated time by d, event by event: the clock is set
+// to each event's time before it happens, so timestamps are exact. It
+// creates pipelines at the configured rate and moves jobs through
+// created → pending → running → success/failed/canceled, plays some manual
+// jobs, retries some failed ones and finishes child pipelines.
+func (w *Workload) Step(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	target := w.clock.Now().Add(d).UnixNano()
+	for len(w.events) > 0 && w.events[0].at <= target {
+		ev := heap.Pop(&w.events).(*event)
+		w.clock.Set(time.Unix(0, ev.at).UTC())
+		w.handle(ev)
+	}
+	w.clock.Set(time.Unix(0, target).UTC())
+}
+
+// Run steps the workload in real time every tick until ctx ends, for the
+// simulator: the clock follows time.Now().
+func (w *Workload) Run(ctx context.Context, tick time.Duration) {
+	if tick <= 0 {
+		tick = time.Second
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			w.Step(time.Since(w.clock.Now()))
+		}
+	}
+}
+
+func (w *Workload) now() int64 { return w.clock.Now().UnixNano() }
+
+func (w *Workload) after(d time.Duration) int64 { return w.now() + int64(max(d, time.Millisecond)) }
+
+func (w *Workload) handle(ev *event) {
+	switch ev.kind {
+	case evArrival:
+		w.newPipeline()
+		w.scheduleArrival()
+	case evStage:
+		w.enqueueStage(ev.pipe)
+	case evStart:
+		w.start(ev.job)
+	case evFinish:
+		w.finish(ev.job)
+	case evPlay:
+		if w.check(w.s.Play(ev.job.id)) {
+			w.queued(ev.job)
+		}
+	case evRetry:
+		id, err := w.s.Retry(ev.job.id)
+		if w.check(err) {
+			ev.job.id = id
+			w.queued(ev.job)
+		}
+	}
+}
+
+func (w *Workload) check(err error) bool {
+	if err != nil {
+		w.errs++
+		return false
+	}
+	return true
+}
+
+func (w *Workload) scheduleArrival() {
+	hours := w.rng.ExpFloat64() / w.perHour
+	w.schedule(w.after(time.Duration(hours*float64(time.Hour))), evArrival, nil, nil)
+}
+
+func (w *Workload) pickProject() int64 {
+	x := w.rng.Float64() * w.cumW[len(w.cumW)-1]
+	return w.projects[sort.SearchFloat64s(w.cumW, x)]
+}
+
+func (w *Workload) pickRef() (ref, source string) {
+	refs := w.opt.Refs
+	if len(refs) == 1 || w.rng.Float64() < 0.5 {
+		ref = refs[0]
+	} else {
+		ref = refs[1+w.rng.IntN(len(refs)-1)]
+	}
+	x := w.rng.Float64()
+	switch {
+	case ref == refs[0] && x < 0.1:
+		return ref, "schedule"
+	case ref == refs[0] && x < 0.15:
+		return ref, "web"
+	case ref != refs[0] && x < 0.4:
+		return ref, "merge_request_event"
+	}
+	return ref, "push"
+}
+
+func (w *Workload) newPipeline() {
+	ref, source := w.pickRef()
+	id := w.s.CreatePipeline(w.pickProject(), ref, PipelineOptions{Source: source})
+	if id == 0 {
+		w.errs++
+		return
+	}
+	p := w.buildPipeline(id, w.shape, w.rng.Float64() < w.opt.ChildPipelineRate)
+	w.schedule(w.after(time.Duration(500+w.rng.IntN(1500))*time.Millisecond), evStage, nil, p)
+}
+
+// buildPipeline creates every job of the shape up front, as GitLab does;
+// a bridge goes into the test stage (or the last one).
+func (w *Workload) buildPipeline(id int64, shape [][]jobTemplate, withBridge bool) *wpipe {
+	p := &wpipe{id: id, jobs: make([][]*wjob, len(shape))}
+	bridgeStage := min(1, len(shape)-1)
+	for si := range shape {
+		for ti := range shape[si] {
+			t := &shape[si][ti]
+			j := &wjob{pipe: p, t: t, stage: uint8(si)}
+			spec := JobSpec{Name: t.name, Stage: t.stage, Tags: t.tags}
+			if t.deploy && w.rng.Float64() < w.opt.ManualRate {
+				j.manual = true
+				spec.When, spec.AllowFailure = "manual", true
+			}
+			if j.id = w.s.CreateJob(id, spec); j.id == 0 {
+				w.errs++
+				continue
+			}
+			p.jobs[si] = append(p.jobs[si], j)
+		}
+		if withBridge && si == bridgeStage {
+			b := &wjob{pipe: p, t: &bridgeTemplate, stage: uint8(si), bridge: true}
+			var child int64
+			b.id, child = w.s.CreateBridge(id, JobSpec{Name: bridgeTemplate.name, Stage: shape[si][0].stage})
+			if b.id == 0 {
+				w.errs++
+				continue
+			}
+			b.child = &wpipe{id: child, parent: b}
+			p.jobs[si] = append(p.jobs[si], b)
+		}
+	}
+	return p
+}
+
+var bridgeTemplate = jobTemplate{name: "trigger: docs", stage: "test"}
+
+// enqueueStage starts the current stage: normal jobs are queued, manual
+// ones wait for a person (some are played later), bridges trigger their
+// child pipeline.
+func (w *Workload) enqueueStage(p *wpipe) {
+	jobs := p.jobs[p.cur]
+	p.remaining = 0
+	for _, j := range jobs {
+		switch {
+		case j.manual:
+			if w.rng.Float64() < 0.6 {
+				w.schedule(w.after(w.lognormal(10*time.Minute, 1)), evPlay, j, nil)
+			}
+		case j.bridge:
+			p.remaining++
+			if !w.check(w.s.Enqueue(j.id)) {
+				p.remaining--
+				continue
+			}
+			c := j.child
+			c.jobs = make([][]*wjob, len(childShape))
+			for si := range childShape {
+				for ti := range childShape[si] {
+					t := &childShape[si][ti]
+					cj := &wjob{pipe: c, t: t, stage: uint8(si)}
+					if cj.id = w.s.CreateJob(c.id, JobSpec{Name: t.name, Stage: t.stage, Tags: t.tags}); cj.id == 0 {
+						w.errs++
+						continue
+					}
+					c.jobs[si] = append(c.jobs[si], cj)
+				}
+			}
+			w.schedule(w.after(time.Second), evStage, nil, c)
+		default:
+			p.remaining++
+			if w.check(w.s.Enqueue(j.id)) {
+				w.queued(j)
+			} else {
+				p.remaining--
+			}
+		}
+	}
+	if p.remaining == 0 {
+		w.stageDone(p)
+	}
+}
+
+// queued plans a pending job's fate: most are picked up by a runner after
+// a log-normal wait; stuck ones fail without ever starting.
+func (w *Workload) queued(j *wjob) {
+	wait := w.lognormal(w.opt.QueueMedian, 1)
+	j.outcome, j.started = "", false
+	switch x := w.rng.Float64(); {
+	case x < w.opt.FailureRate:
+		j.outcome = w.failureReason()
+		if j.outcome == "stuck_or_timeout_failure" {
+			w.schedule(w.after(wait*3), evFinish, j, nil)
+			return
+		}
+	case x < w.opt.FailureRate+cancelRate:
+		j.outcome = "canceled"
+	}
+	w.schedule(w.after(wait), evStart, j, nil)
+}
+
+func (w *Workload) start(j *wjob) {
+	if !w.check(w.s.Start(j.id)) {
+		return
+	}
+	j.started = true
+	d := time.Duration(float64(w.lognormal(w.opt.DurationMedian, 0.6)) * j.t.scale)
+	switch {
+	case j.outcome == "canceled":
+		d = time.Duration(w.rng.Float64() * float64(d))
+	case d > jobTimeout:
+		d, j.outcome = jobTimeout, "job_execution_timeout"
+	case j.outcome == "job_execution_timeout":
+		d = jobTimeout
+	}
+	w.schedule(w.after(d), evFinish, j, nil)
+}
+
+func (w *Workload) finish(j *wjob) {
+	status, reason := "success", ""
+	switch j.outcome {
+	case "":
+	case "canceled":
+		status = "canceled"
+	default:
+		status, reason = "failed", j.outcome
+	}
+	arts := w.artifactsFor(j.t, j.started)
+	if !w.check(w.s.Finish(j.id, status, FinishOptions{FailureReason: reason, Artifacts: arts})) {
+		return
+	}
+	if j.manual {
+		return // optional jobs do not hold their stage
+	}
+	if status == "failed" && j.attempts < 2 && w.rng.Float64() < w.opt.RetryRate {
+		j.attempts++
+		delay := w.lognormal(5*time.Minute, 1)
+		if reason == "runner_system_failure" {
+			delay = time.Duration(5+w.rng.IntN(25)) * time.Second // retry: when: runner_system_failure
+		}
+		w.schedule(w.after(delay), evRetry, j, nil)
+		return
+	}
+	w.jobDone(j, status != "success")
+}
+
+// jobDone records a job's final result for its stage.
+func (w *Workload) jobDone(j *wjob, bad bool) {
+	p := j.pipe
+	if bad {
+		p.failed = true // only manual jobs allow failure here, and they never get here
+	}
+	p.remaining--
+	if p.remaining == 0 {
+		w.stageDone(p)
+	}
+}
+
+// stageDone moves on to the next stage, or ends the pipeline: after a
+// failure GitLab skips every job of later stages.
+func (w *Workload) stageDone(p *wpipe) {
+	p.cur++
+	if p.failed {
+		for _, st := range p.jobs[min(p.cur, len(p.jobs)):] {
+			for _, j := range st {
+				w.check(w.s.Skip(j.id))
+			}
+		}
+	} else if p.cur < len(p.jobs) {
+		w.schedule(w.after(time.Duration(200+w.rng.IntN(800))*time.Millisecond), evStage, nil, p)
+		return
+	}
+	if p.parent != nil {
+		w.jobDone(p.parent, p.failed)
+	}
+}
