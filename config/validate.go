@@ -1,0 +1,176 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// validate checks values that decoded fine but make no sense. Keys that
+// failed to decode are skipped: they were already reported.
+func (d *decoder) validate(c *Config) {
+	d.validateGitLab(&c.GitLab)
+	d.minDuration("poll.interval", c.Poll.Interval, time.Second)
+	d.minDuration("poll.initial_lookback", c.Poll.InitialLookback, 0)
+	d.minDuration("poll.parked_recheck_interval", c.Poll.ParkedRecheckInterval, time.Second)
+	d.minDuration("poll.retry_window", c.Poll.RetryWindow, time.Second)
+	d.minDuration("discovery.interval", c.Discovery.Interval, time.Second)
+	d.validateProjects(c.Projects)
+	d.validateGroups(c.Groups)
+	if len(c.Projects) == 0 && len(c.Groups) == 0 && !d.skip("projects") && !d.skip("groups") {
+		d.addAt("projects", "no projects or groups configured: list at least one entry under projects or groups")
+	}
+	d.validateBuckets("metrics.duration_buckets", c.Metrics.DurationBuckets)
+	d.validateBuckets("metrics.queued_duration_buckets", c.Metrics.QueuedDurationBuckets)
+	d.validateBuckets("metrics.artifact_size_buckets", c.Metrics.ArtifactSizeBuckets)
+}
+
+func (d *decoder) validateGitLab(g *GitLab) {
+	d.validateURL(g)
+	if !d.skip("gitlab.auth_mode") && g.AuthMode != AuthPrivateToken && g.AuthMode != AuthBearer {
+		d.addAt("gitlab.auth_mode", fmt.Sprintf("unknown auth_mode %q: want %q or %q", g.AuthMode, AuthPrivateToken, AuthBearer))
+	}
+	if !d.skip("gitlab.requests_per_second") && g.RequestsPerSecond <= 0 {
+		d.addAt("gitlab.requests_per_second", fmt.Sprintf("must be greater than 0, got %v", g.RequestsPerSecond))
+	}
+	// A burst or concurrency of 0 would block every request forever.
+	d.minInt("gitlab.burst", g.Burst, 1)
+	d.minInt("gitlab.max_concurrent_requests", g.MaxConcurrentRequests, 1)
+	d.minInt("gitlab.max_retries", g.MaxRetries, 0)
+	d.minDuration("gitlab.timeout", g.Timeout, time.Millisecond)
+	if g.InsecureSkipVerify {
+		d.warn("gitlab.insecure_skip_verify", "TLS certificate verification is disabled")
+	}
+}
+
+func (d *decoder) validateURL(g *GitLab) {
+	const key = "gitlab.url"
+	if d.skip(key) {
+		return
+	}
+	if g.URL == "" {
+		d.addAt(key, `required: the base URL of the GitLab instance, e.g. "https://gitlab.com"`)
+		return
+	}
+	u, err := url.Parse(g.URL)
+	switch {
+	// The URL is only echoed back when it parsed and carries no userinfo,
+	// since userinfo could hold a password.
+	case err != nil:
+		d.addAt(key, "not a valid URL: want an http or https URL with a host")
+		return
+	case u.User != nil:
+		d.addAt(key, "must not contain credentials; use GITLAB_TOKEN or gitlab.token_file")
+		return
+	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		msg := fmt.Sprintf("want an http or https URL with a host, got %q", g.URL)
+		if u.Scheme == "" && !strings.HasPrefix(g.URL, "/") {
+			msg += fmt.Sprintf(" (did you mean %q?)", "https://"+g.URL)
+		}
+		d.addAt(key, msg)
+		return
+	case u.RawQuery != "" || u.Fragment != "":
+		d.addAt(key, "must not have a query or fragment")
+		return
+	case strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/api/v4"):
+		d.addAt(key, `want the GitLab base URL, without "/api/v4"`)
+		return
+	}
+	if u.Scheme == "http" {
+		d.warn(key, "plain http sends the token unencrypted")
+	}
+	// Trailing slashes are dropped so callers can append "/api/v4/..."
+	// without producing "//".
+	g.URL = strings.TrimRight(g.URL, "/")
+}
+
+func (d *decoder) minInt(key string, v, lowest int) {
+	if d.skip(key) || v >= lowest {
+		return
+	}
+	if lowest == 0 {
+		d.addAt(key, fmt.Sprintf("must not be negative, got %d", v))
+		return
+	}
+	d.addAt(key, fmt.Sprintf("must be at least %d, got %d", lowest, v))
+}
+
+func (d *decoder) minDuration(key string, v Duration, lowest time.Duration) {
+	if d.skip(key) || time.Duration(v) >= lowest {
+		return
+	}
+	if v < 0 {
+		d.addAt(key, fmt.Sprintf("must not be negative, got %s", v))
+		return
+	}
+	d.addAt(key, fmt.Sprintf("must be at least %s, got %s", Duration(lowest), v))
+}
+
+func (d *decoder) validateProjects(ps []ProjectRef) {
+	first := map[string]int{}
+	for i, p := range ps {
+		key := fmt.Sprintf("projects[%d]", i)
+		if d.skip(key) {
+			continue
+		}
+		// GitLab resolves paths case-insensitively, so "A/b" and "a/B" are
+		// the same project and would be polled twice.
+		id := strings.ToLower(p.String())
+		if j, dup := first[id]; dup {
+			d.addAt(key, fmt.Sprintf("project %q is listed twice (first at line %d)", p.String(), d.pos[fmt.Sprintf("projects[%d]", j)].line))
+			continue
+		}
+		first[id] = i
+	}
+}
+
+func (d *decoder) validateGroups(gs []Group) {
+	first := map[string]int{}
+	for i, g := range gs {
+		key := fmt.Sprintf("groups[%d]", i)
+		pathKey := key + ".path"
+		if d.skip(pathKey) {
+			continue
+		}
+		if _, given := d.pos[pathKey]; !given {
+			d.addAt(pathKey, "required: the group's full path or numeric id")
+			continue
+		}
+		if _, isID := parseID(g.Path); !isID {
+			if strings.Trim(g.Path, "0123456789") == "" {
+				d.addAt(pathKey, fmt.Sprintf("want a group path or a positive numeric id, got %q", g.Path))
+				continue
+			}
+			if msg := checkPath(g.Path, false); msg != "" {
+				d.addAt(pathKey, fmt.Sprintf("want a group path or a positive numeric id, got %q: %s", g.Path, msg))
+				continue
+			}
+		}
+		id := strings.ToLower(g.Path)
+		if j, dup := first[id]; dup {
+			d.addAt(pathKey, fmt.Sprintf("group %q is listed twice (first at line %d)", g.Path, d.pos[fmt.Sprintf("groups[%d]", j)].line))
+			continue
+		}
+		first[id] = i
+	}
+}
+
+func (d *decoder) validateBuckets(key string, b []float64) {
+	if d.skip(key) {
+		return
+	}
+	if len(b) == 0 {
+		d.addAt(key, "must not be empty; leave the key out to use the defaults")
+		return
+	}
+	for i, v := range b {
+		ik := fmt.Sprintf("%s[%d]", key, i)
+		switch {
+		case v < 0:
+			d.addAt(ik, fmt.Sprintf("must not be negative, got %v", v))
+		case i > 0 && v <= b[i-1]:
+			d.addAt(ik, fmt.Sprintf("buckets must be strictly increasing, but %v follows %v", v, b[i-1]))
+		}
+	}
+}
