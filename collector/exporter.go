@@ -1,0 +1,171 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
+)
+
+// Exporter holds the exporter's metrics about itself: what it asks of
+// GitLab, and how each project's polls go. It implements gitlabapi.Observer
+// and the poll half of the scraper's Recorder.
+type Exporter struct {
+	apiRequests *prometheus.CounterVec
+	apiDuration *prometheus.HistogramVec
+	polls       *prometheus.CounterVec
+	pollReqs    *prometheus.CounterVec
+	pollErrors  *prometheus.CounterVec
+	pollTime    prometheus.Histogram
+	projectUp   *prometheus.GaugeVec
+	lastSuccess *prometheus.GaugeVec
+	projects    prometheus.Gauge
+
+	rateLimitDesc *prometheus.Desc
+	mu            sync.Mutex
+	rateLimit     float64 // NaN until GitLab sent a RateLimit-Remaining header
+}
+
+// NewExporter builds the self-metrics.
+func NewExporter() *Exporter {
+	const ns = "gitlab_jobs_exporter_"
+	return &Exporter{
+		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ns + "api_requests_total",
+			Help: "HTTP requests to the GitLab API by route template and status code (0: no response), retries included.",
+		}, []string{"endpoint", "code"}),
+		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    ns + "api_request_duration_seconds",
+			Help:    "Duration of HTTP requests to the GitLab API by route template.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"endpoint"}),
+		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ns + "polls_total",
+			Help: "Polls of each project, successful or not.",
+		}, []string{"project"}),
+		pollReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ns + "poll_requests_total",
+			Help: "GitLab API requests made by the polls of each project, retries included.",
+		}, []string{"project"}),
+		pollErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ns + "poll_errors_total",
+			Help: "Failed polls by project and reason (not_found, unauthorized, forbidden, rate_limited, server_error, timeout, decode, other).",
+		}, []string{"project", "reason"}),
+		pollTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    ns + "poll_duration_seconds",
+			Help:    "Duration of one poll of one project.",
+			Buckets: []float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
+		}),
+		projectUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: ns + "project_up",
+			Help: "1 if the last poll of the project succeeded, else 0.",
+		}, []string{"project"}),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: ns + "project_last_success_timestamp_seconds",
+			Help: "Time of the last successful poll of the project.",
+		}, []string{"project"}),
+		projects: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: ns + "projects",
+			Help: "Projects being polled.",
+		}),
+		rateLimitDesc: prometheus.NewDesc(ns+"rate_limit_remaining",
+			"Requests left in GitLab's rate-limit window, from the last RateLimit-Remaining header seen.", nil, nil),
+		rateLimit: math.NaN(),
+	}
+}
+
+// ObserveRequest implements gitlabapi.Observer.
+func (e *Exporter) ObserveRequest(endpoint string, code int, d time.Duration) {
+	e.apiRequests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
+	e.apiDuration.WithLabelValues(endpoint).Observe(d.Seconds())
+}
+
+// ObserveRateLimitRemaining implements gitlabapi.Observer.
+func (e *Exporter) ObserveRateLimitRemaining(remaining float64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.rateLimit = remaining
+}
+
+// PollFinished records one poll's outcome and cost.
+func (e *Exporter) PollFinished(p state.ProjectInfo, r state.PollResult) {
+	e.polls.WithLabelValues(p.Path).Inc()
+	e.pollReqs.WithLabelValues(p.Path).Add(float64(r.Requests))
+	e.pollTime.Observe(r.Duration.Seconds())
+	if r.Err != nil {
+		e.pollErrors.WithLabelValues(p.Path, ErrorReason(r.Err)).Inc()
+		e.projectUp.WithLabelValues(p.Path).Set(0)
+		return
+	}
+	e.projectUp.WithLabelValues(p.Path).Set(1)
+	e.lastSuccess.WithLabelValues(p.Path).Set(float64(r.Time.UnixMilli()) / 1000)
+}
+
+// ProjectsPolled sets the number of projects polled.
+func (e *Exporter) ProjectsPolled(n int) { e.projects.Set(float64(n)) }
+
+// ProjectRemoved drops the project's series.
+func (e *Exporter) ProjectRemoved(path string) {
+	match := prometheus.Labels{"project": path}
+	e.polls.DeletePartialMatch(match)
+	e.pollReqs.DeletePartialMatch(match)
+	e.pollErrors.DeletePartialMatch(match)
+	e.projectUp.DeletePartialMatch(match)
+	e.lastSuccess.DeletePartialMatch(match)
+}
+
+// ErrorReason classifies a poll error for the reason label.
+func ErrorReason(err error) string {
+	var netErr net.Error
+	switch {
+	case errors.Is(err, gitlabapi.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, gitlabapi.ErrUnauthorized):
+		return "unauthorized"
+	case errors.Is(err, gitlabapi.ErrForbidden):
+		return "forbidden"
+	case errors.Is(err, gitlabapi.ErrRateLimited):
+		return "rate_limited"
+	case errors.Is(err, gitlabapi.ErrServer):
+		return "server_error"
+	case errors.Is(err, gitlabapi.ErrDecode):
+		return "decode"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return "timeout"
+	}
+	return "other"
+}
+
+func (e *Exporter) vecs() []prometheus.Collector {
+	return []prometheus.Collector{e.apiRequests, e.apiDuration, e.polls, e.pollReqs, e.pollErrors,
+		e.pollTime, e.projectUp, e.lastSuccess, e.projects}
+}
+
+// Describe implements prometheus.Collector.
+func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range e.vecs() {
+		c.Describe(ch)
+	}
+	ch <- e.rateLimitDesc
+}
+
+// Collect implements prometheus.Collector.
+func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range e.vecs() {
+		c.Collect(ch)
+	}
+	e.mu.Lock()
+	remaining := e.rateLimit
+	e.mu.Unlock()
+	if !math.IsNaN(remaining) {
+		ch <- prometheus.MustNewConstMetric(e.rateLimitDesc, prometheus.GaugeValue, remaining)
+	}
+}

@@ -1,0 +1,35 @@
+package collector
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics is every metric the exporter serves besides build_info and the
+// Go runtime's. It is the scraper's Recorder and the API client's Observer.
+type Metrics struct {
+	*Jobs
+	*Exporter
+}
+
+// New builds all metrics.
+func New(b Buckets, refs RefTracker) *Metrics {
+	return &Metrics{Jobs: NewJobs(b, refs), Exporter: NewExporter()}
+}
+
+// ProjectRemoved drops every series of the project.
+func (m *Metrics) ProjectRemoved(path string) {
+	m.Jobs.ProjectRemoved(path)
+	m.Exporter.ProjectRemoved(path)
+}
+
+// Describe implements prometheus.Collector.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	m.Jobs.Describe(ch)
+	m.Exporter.Describe(ch)
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	m.Jobs.Collect(ch)
+	m.Exporter.Collect(ch)
+}

@@ -1,0 +1,196 @@
+package scraper_test
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
+)
+
+// recorder counts every event per job id, so tests can assert exactly-once.
+type recorder struct {
+	mu       sync.Mutex
+	started  map[int64]int
+	finished map[int64]int
+	status   map[int64]gitlabapi.JobStatus
+	retried  map[int64]int // by the new attempt's id
+	active   map[string][]state.FollowedJob
+	polls    map[string][]state.PollResult
+	removed  []string
+	projects int
+}
+
+func newRecorder() *recorder {
+	return &recorder{
+		started: map[int64]int{}, finished: map[int64]int{}, status: map[int64]gitlabapi.JobStatus{},
+		retried: map[int64]int{}, active: map[string][]state.FollowedJob{}, polls: map[string][]state.PollResult{},
+	}
+}
+
+func (r *recorder) JobStarted(_ state.ProjectInfo, j *gitlabapi.Job) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.started[j.ID]++
+}
+
+func (r *recorder) JobFinished(_ state.ProjectInfo, j *gitlabapi.Job) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.finished[j.ID]++
+	r.status[j.ID] = j.Status
+}
+
+func (r *recorder) JobRetried(_ state.ProjectInfo, j *gitlabapi.Job) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.retried[j.ID]++
+}
+
+func (r *recorder) ProjectActive(p state.ProjectInfo, jobs []state.FollowedJob) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.active[p.Path] = jobs
+}
+
+func (r *recorder) PollFinished(p state.ProjectInfo, res state.PollResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.polls[p.Path] = append(r.polls[p.Path], res)
+}
+
+func (r *recorder) ProjectRemoved(path string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.removed = append(r.removed, path)
+}
+
+func (r *recorder) ProjectsPolled(n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.projects = n
+}
+
+func (r *recorder) lastPoll(t *testing.T, path string) state.PollResult {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ps := r.polls[path]
+	if len(ps) == 0 {
+		t.Fatalf("project %s was never polled", path)
+	}
+	return ps[len(ps)-1]
+}
+
+// env is a fake GitLab, a real client and a scraper on a manual clock.
+type env struct {
+	t     *testing.T
+	gl    *gitlabtest.Server
+	clock *gitlabtest.ManualClock
+	rec   *recorder
+	s     *scraper.Scraper
+	start time.Time
+}
+
+var epoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+func newEnv(t *testing.T, projects []string, opts scraper.Options) *env {
+	t.Helper()
+	clock := gitlabtest.NewManualClock(epoch)
+	gl := gitlabtest.NewServer(gitlabtest.Options{Token: "secret-token", Clock: clock})
+	t.Cleanup(gl.Close)
+	for _, p := range projects {
+		gl.CreateProject(p, gitlabtest.ProjectOptions{})
+	}
+	client, err := gitlabapi.New(gitlabapi.Options{
+		BaseURL: gl.URL(), Token: "secret-token", RequestsPerSecond: 10000, Burst: 10000, MaxRetries: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	if opts.Projects == nil && opts.Groups == nil {
+		opts.Projects = projects
+	}
+	opts.Now = clock.Now
+	if opts.Interval == 0 {
+		opts.Interval = 30 * time.Second
+	}
+	return &env{t: t, gl: gl, clock: clock, rec: rec, s: scraper.New(client, rec, opts), start: epoch}
+}
+
+// cycle advances the clock by d and polls every project once.
+func (e *env) cycle(d time.Duration) {
+	e.t.Helper()
+	e.clock.Advance(d)
+	e.s.Cycle(context.Background())
+}
+
+func (e *env) must(err error) {
+	e.t.Helper()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// run moves a job from created to a finished status, advancing the clock
+// between steps as a runner would.
+func (e *env) run(id int64, status string) {
+	e.t.Helper()
+	e.must(e.gl.Enqueue(id))
+	e.clock.Advance(3 * time.Second)
+	e.must(e.gl.Start(id))
+	e.clock.Advance(20 * time.Second)
+	e.must(e.gl.Finish(id, status, gitlabtest.FinishOptions{}))
+}
+
+// assertExactlyOnce checks the recorder against the fake's ground truth:
+// every finished job created after since was counted exactly once, every
+// started one had its start observed exactly once, nothing else was counted.
+func (e *env) assertExactlyOnce(since time.Time) {
+	e.t.Helper()
+	e.rec.mu.Lock()
+	defer e.rec.mu.Unlock()
+	want := map[int64]bool{}
+	for _, j := range e.gl.Jobs() {
+		if j.CreatedAt.Before(since) {
+			continue
+		}
+		if gitlabapi.JobStatus(j.Status).Finished() {
+			want[j.ID] = true
+			if n := e.rec.finished[j.ID]; n != 1 {
+				e.t.Errorf("job %d (%s, %s, bridge=%v) finished: counted %d times, want 1", j.ID, j.Name, j.Status, j.IsBridge, n)
+			}
+		}
+		if j.StartedAt != nil && j.QueuedDuration != nil {
+			if n := e.rec.started[j.ID]; n != 1 {
+				e.t.Errorf("job %d (%s, %s) started: observed %d times, want 1", j.ID, j.Name, j.Status, n)
+			}
+		}
+	}
+	var extra []int64
+	for id := range e.rec.finished {
+		if !want[id] {
+			extra = append(extra, id)
+		}
+	}
+	sort.Slice(extra, func(i, k int) bool { return extra[i] < extra[k] })
+	if len(extra) > 0 {
+		e.t.Errorf("jobs counted as finished that are not finished in GitLab (or are older than the lookback): %v", extra)
+	}
+}
+
+func (e *env) totalFinished() int {
+	e.rec.mu.Lock()
+	defer e.rec.mu.Unlock()
+	n := 0
+	for _, c := range e.rec.finished {
+		n += c
+	}
+	return n
+}

@@ -1,0 +1,421 @@
+package scraper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
+)
+
+// activeScopes are the unfinished statuses a runner or GitLab moves on by
+// itself; blockedScopes wait for a person or a clock and are rechecked on a
+// slower schedule.
+var (
+	activeScopes = []gitlabapi.JobStatus{
+		gitlabapi.StatusCreated, gitlabapi.StatusWaitingForResource, gitlabapi.StatusPreparing,
+		gitlabapi.StatusWaitingForCallback, gitlabapi.StatusPending, gitlabapi.StatusRunning,
+		gitlabapi.StatusCanceling,
+	}
+	blockedScopes = []gitlabapi.JobStatus{gitlabapi.StatusManual, gitlabapi.StatusScheduled}
+)
+
+// poll is one poll of one project. It mutates the project's state as it
+// goes, so that whatever it counted stays counted if a later request fails.
+type poll struct {
+	s      *Scraper
+	client GitLab
+	ctx    context.Context
+	st     *state.Project
+	info   ProjectInfo
+	key    string // the project id as the API wants it
+	now    time.Time
+	cutoff time.Time // on a first walk, jobs created before it are history
+
+	highWaterAtStart   int64
+	maxPipelineAtStart int64
+	parkedDue          bool
+
+	// refreshed are followed jobs whose current state a walk page carried.
+	refreshed map[int64]*gitlabapi.Job
+	// changed are pipelines with a new job or a status change in this poll;
+	// discovered are pipelines first remembered in this poll.
+	changed    map[int64]bool
+	discovered map[int64]bool
+}
+
+func (s *Scraper) newPoll(ctx context.Context, st *state.Project) *poll {
+	p := &poll{
+		s:                  s,
+		client:             s.currentClient(),
+		ctx:                ctx,
+		st:                 st,
+		info:               ProjectInfo{ID: st.ID, Path: st.Path, DefaultBranch: st.DefaultBranch},
+		key:                strconv.FormatInt(st.ID, 10),
+		now:                s.now(),
+		highWaterAtStart:   st.HighWater,
+		maxPipelineAtStart: st.MaxPipelineID,
+		refreshed:          map[int64]*gitlabapi.Job{},
+		changed:            map[int64]bool{},
+		discovered:         map[int64]bool{},
+	}
+	if st.Fresh() {
+		p.cutoff = p.now.Add(-s.opts.InitialLookback)
+	}
+	p.parkedDue = p.now.Sub(st.LastParkedCheck) >= s.opts.ParkedRecheckInterval
+	return p
+}
+
+// run performs the poll: walk new jobs, follow unfinished ones, refresh
+// bridges, then forget what is no longer needed.
+func (p *poll) run() error {
+	if err := p.walkNewJobs(); err != nil {
+		return fmt.Errorf("walking jobs: %w", err)
+	}
+	if err := p.followJobs(); err != nil {
+		return fmt.Errorf("following unfinished jobs: %w", err)
+	}
+	if err := p.refreshBridges(); err != nil {
+		return fmt.Errorf("refreshing bridges: %w", err)
+	}
+	p.dropStaleParked()
+	p.st.ForgetPipelines(p.now.Add(-p.s.opts.PipelineTTL))
+	return nil
+}
+
+// walkNewJobs walks the project's jobs from the newest down and stops at the
+// first job an earlier walk already covered. On a first walk it stops at
+// the lookback cutoff instead.
+func (p *poll) walkNewJobs() error {
+	var (
+		newestID      int64
+		newestCreated time.Time
+		first         = true
+	)
+	for page, err := range p.client.ProjectJobPages(p.ctx, p.key, gitlabapi.ListJobsOptions{PerPage: 100}) {
+		if err != nil {
+			return err
+		}
+		if first && len(page) > 0 {
+			newestID, newestCreated = page[0].ID, createdAt(&page[0])
+			first = false
+		}
+		stop := false
+		for i := range page {
+			j := &page[i]
+			created := createdAt(j)
+			if !stop && (p.st.BelowWindow(j.ID, created) || (!p.cutoff.IsZero() && created.Before(p.cutoff))) {
+				stop = true
+			}
+			if stop || p.st.Handled(j.ID, created) {
+				// Already handled: the page still tells a followed job's status for free.
+				if p.st.Followed[j.ID] != nil {
+					p.refreshed[j.ID] = j
+				}
+				continue
+			}
+			if err := p.handleNew(j, false); err != nil {
+				return err
+			}
+			p.st.MarkHandled(j.ID, created)
+			if p.st.Followed[j.ID] != nil {
+				p.refreshed[j.ID] = j
+			}
+		}
+		if stop {
+			break
+		}
+	}
+	p.st.CompleteWalk(newestID, newestCreated)
+	return nil
+}
+
+// handleNew handles a job or bridge seen for the first time.
+func (p *poll) handleNew(j *gitlabapi.Job, bridge bool) error {
+	pl, err := p.pipeline(j.Pipeline.ID)
+	if err != nil {
+		return err
+	}
+	if pl.RecordAttempt(j.Name, j.ID) != 0 {
+		p.s.rec.JobRetried(p.info, j)
+	}
+	p.apply(j, nil, bridge)
+	return nil
+}
+
+// pipeline returns the memory of a pipeline. A pipeline older than the last
+// poll that is not remembered any more gets its earlier attempts loaded, so
+// that a retry or a late manual play in it is still recognised.
+func (p *poll) pipeline(id int64) (*state.Pipeline, error) {
+	pl, created := p.st.Pipeline(id, p.highWaterAtStart, p.now)
+	if !created {
+		return pl, nil
+	}
+	p.discovered[id] = true
+	if p.cutoff.IsZero() && id <= p.maxPipelineAtStart {
+		jobs, err := p.client.PipelineJobs(p.ctx, p.key, id, gitlabapi.PipelineJobsOptions{IncludeRetried: true})
+		if err != nil && !errors.Is(err, gitlabapi.ErrNotFound) {
+			delete(p.st.Pipelines, id) // load it again next time
+			return nil, err
+		}
+		for i := range jobs {
+			if p.st.Handled(jobs[i].ID, createdAt(&jobs[i])) {
+				if jobs[i].ID > pl.Attempts[jobs[i].Name] {
+					pl.Attempts[jobs[i].Name] = jobs[i].ID
+				}
+			}
+		}
+	}
+	return pl, nil
+}
+
+// apply brings a job's new state into the counts: its start once, its end
+// once, and otherwise keeps following it. f is the followed entry, nil for
+// a job seen for the first time.
+func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
+	startSeen := f != nil && f.StartSeen
+	if j.StartedAt != nil && !startSeen {
+		p.s.rec.JobStarted(p.info, j)
+		startSeen = true
+	}
+	if f == nil || f.Status != string(j.Status) {
+		p.changed[j.Pipeline.ID] = true
+		if pl := p.st.Pipelines[j.Pipeline.ID]; pl != nil {
+			pl.LastActivity = p.now
+		}
+	}
+	if j.Status.Finished() {
+		p.s.rec.JobFinished(p.info, j)
+		delete(p.st.Followed, j.ID)
+		return
+	}
+	p.st.Followed[j.ID] = &state.FollowedJob{
+		ID: j.ID, PipelineID: j.Pipeline.ID, Name: j.Name, Stage: j.Stage, Ref: j.Ref,
+		Status: string(j.Status), CreatedAt: createdAt(j), StartSeen: startSeen, Bridge: bridge,
+	}
+}
+
+// followJobs brings every followed job up to date. Jobs the walk's pages
+// showed cost nothing; the others are found with one scope-filtered walk,
+// and those that left the unfinished statuses are fetched one pipeline (or
+// one job) at a time.
+func (p *poll) followJobs() error {
+	var query, direct []*state.FollowedJob
+	queryBlocked := false
+	for id, f := range p.st.Followed {
+		if f.Bridge {
+			continue
+		}
+		if j := p.refreshed[id]; j != nil {
+			p.apply(j, f, false)
+			continue
+		}
+		status := gitlabapi.JobStatus(f.Status)
+		switch {
+		case !status.Known():
+			direct = append(direct, f) // a scope filter cannot name it
+		case status.Blocked():
+			if p.parkedDue {
+				query = append(query, f)
+				queryBlocked = true
+			}
+		default:
+			query = append(query, f)
+		}
+	}
+	if len(query) > 0 {
+		gone, err := p.walkScoped(query, queryBlocked)
+		if err != nil {
+			return err
+		}
+		direct = append(direct, gone...)
+	}
+	if queryBlocked || !p.hasBlocked() {
+		p.st.LastParkedCheck = p.now
+	}
+	return p.fetchFinal(direct)
+}
+
+func (p *poll) hasBlocked() bool {
+	for _, f := range p.st.Followed {
+		if gitlabapi.JobStatus(f.Status).Blocked() {
+			return true
+		}
+	}
+	return false
+}
+
+// walkScoped lists the project's unfinished jobs down to the oldest one
+// queried, applies what it finds, and returns the queried jobs it did not
+// find: they have finished (or moved to a status not asked for).
+func (p *poll) walkScoped(query []*state.FollowedJob, withBlocked bool) (gone []*state.FollowedJob, err error) {
+	scopes := slices.Clone(activeScopes)
+	if withBlocked {
+		scopes = append(scopes, blockedScopes...)
+	}
+	minID := int64(math.MaxInt64)
+	for _, f := range query {
+		minID = min(minID, f.ID)
+	}
+	found := map[int64]*gitlabapi.Job{}
+	for page, err := range p.client.ProjectJobPages(p.ctx, p.key, gitlabapi.ListJobsOptions{Scopes: scopes, PerPage: 100}) {
+		if err != nil {
+			return nil, err
+		}
+		for i := range page {
+			found[page[i].ID] = &page[i]
+		}
+		if len(page) == 0 || page[len(page)-1].ID <= minID {
+			break
+		}
+	}
+	for _, f := range query {
+		if j := found[f.ID]; j != nil {
+			p.apply(j, f, false)
+		} else {
+			gone = append(gone, f)
+		}
+	}
+	return gone, nil
+}
+
+// fetchFinal fetches the current state of jobs that left the unfinished
+// statuses: one request per pipeline holding several of them, one per job
+// otherwise. A job GitLab no longer has (erased pipeline) stops being followed.
+func (p *poll) fetchFinal(jobs []*state.FollowedJob) error {
+	byPipeline := map[int64][]*state.FollowedJob{}
+	for _, f := range jobs {
+		byPipeline[f.PipelineID] = append(byPipeline[f.PipelineID], f)
+	}
+	for pipelineID, fs := range byPipeline {
+		if len(fs) == 1 {
+			j, err := p.client.Job(p.ctx, p.key, fs[0].ID)
+			switch {
+			case errors.Is(err, gitlabapi.ErrNotFound):
+				p.vanished(fs[0])
+			case err != nil:
+				return err
+			default:
+				p.apply(j, fs[0], false)
+			}
+			continue
+		}
+		list, err := p.client.PipelineJobs(p.ctx, p.key, pipelineID, gitlabapi.PipelineJobsOptions{IncludeRetried: true})
+		if err != nil && !errors.Is(err, gitlabapi.ErrNotFound) {
+			return err
+		}
+		byID := map[int64]*gitlabapi.Job{}
+		for i := range list {
+			byID[list[i].ID] = &list[i]
+		}
+		for _, f := range fs {
+			if j := byID[f.ID]; j != nil {
+				p.apply(j, f, false)
+			} else {
+				p.vanished(f)
+			}
+		}
+	}
+	return nil
+}
+
+func (p *poll) vanished(f *state.FollowedJob) {
+	delete(p.st.Followed, f.ID)
+	p.s.logDebug("msg", "followed job no longer exists in GitLab; not counted", "project", p.info.Path, "job_id", f.ID)
+}
+
+// refreshBridges lists the bridges of pipelines that may have new or
+// changed ones: pipelines first seen now, pipelines with bridges whose jobs
+// changed, and pipelines with unfinished bridges.
+func (p *poll) refreshBridges() error {
+	activeBridges, blockedBridges := map[int64]bool{}, map[int64]bool{}
+	for _, f := range p.st.Followed {
+		if !f.Bridge {
+			continue
+		}
+		if gitlabapi.JobStatus(f.Status).Blocked() {
+			blockedBridges[f.PipelineID] = true
+		} else {
+			activeBridges[f.PipelineID] = true
+		}
+	}
+	ids := make([]int64, 0, len(p.st.Pipelines))
+	for id, pl := range p.st.Pipelines {
+		if p.discovered[id] || (pl.HasBridges && p.changed[id]) || activeBridges[id] || (blockedBridges[id] && p.parkedDue) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if err := p.refreshPipelineBridges(p.st.Pipelines[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *poll) refreshPipelineBridges(pl *state.Pipeline) error {
+	bridges, err := p.client.PipelineBridges(p.ctx, p.key, pl.ID, nil)
+	if errors.Is(err, gitlabapi.ErrNotFound) {
+		for id, f := range p.st.Followed {
+			if f.PipelineID == pl.ID {
+				p.vanished(p.st.Followed[id])
+			}
+		}
+		delete(p.st.Pipelines, pl.ID)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(bridges) > 0 {
+		pl.HasBridges = true
+	}
+	for i := range bridges {
+		b := &bridges[i]
+		if b.ID <= pl.BridgeFloor || pl.Bridges[b.ID] {
+			continue
+		}
+		j := b.AsJob()
+		if !p.cutoff.IsZero() && createdAt(&j).Before(p.cutoff) {
+			pl.Bridges[b.ID] = true // history before the first walk
+			continue
+		}
+		f := p.st.Followed[b.ID]
+		if f == nil && pl.RecordAttempt(j.Name, j.ID) != 0 {
+			p.s.rec.JobRetried(p.info, &j)
+		}
+		p.apply(&j, f, true)
+		if j.Status.Finished() {
+			pl.Bridges[b.ID] = true
+		}
+	}
+	return nil
+}
+
+// dropStaleParked stops following manual and scheduled jobs older than
+// ParkedMaxAge, so that pipelines whose manual jobs nobody plays do not
+// make the state grow without bound.
+func (p *poll) dropStaleParked() {
+	if p.s.opts.ParkedMaxAge <= 0 {
+		return
+	}
+	cutoff := p.now.Add(-p.s.opts.ParkedMaxAge)
+	for id, f := range p.st.Followed {
+		if gitlabapi.JobStatus(f.Status).Blocked() && f.CreatedAt.Before(cutoff) {
+			delete(p.st.Followed, id)
+		}
+	}
+}
+
+func createdAt(j *gitlabapi.Job) time.Time {
+	if j.CreatedAt == nil {
+		return time.Time{}
+	}
+	return *j.CreatedAt
+}

@@ -1,0 +1,46 @@
+package scraper
+
+import (
+	"context"
+	"iter"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
+)
+
+// ProjectInfo and PollResult are state's types, named here for brevity.
+type (
+	ProjectInfo = state.ProjectInfo
+	PollResult  = state.PollResult
+)
+
+// Recorder receives what the scraper learns. The scraper guarantees that
+// JobStarted and JobFinished are called at most once per job id over the
+// life of the scraper's state, and JobFinished exactly once for every job it
+// has seen reach a finished status.
+type Recorder interface {
+	// JobStarted: the job has been picked up by a runner; its queued duration is final.
+	JobStarted(p ProjectInfo, j *gitlabapi.Job)
+	// JobFinished: the job reached success, failed, canceled or skipped.
+	JobFinished(p ProjectInfo, j *gitlabapi.Job)
+	// JobRetried: an earlier attempt of j (same pipeline and name) was retried.
+	JobRetried(p ProjectInfo, j *gitlabapi.Job)
+	// ProjectActive replaces the set of unfinished jobs of a project.
+	ProjectActive(p ProjectInfo, jobs []state.FollowedJob)
+	// PollFinished reports each poll's outcome and cost.
+	PollFinished(p ProjectInfo, r PollResult)
+	// ProjectRemoved: the project is no longer polled; drop its series.
+	ProjectRemoved(path string)
+	// ProjectsPolled reports how many projects are polled now.
+	ProjectsPolled(n int)
+}
+
+// GitLab is the part of the GitLab API the scraper uses (*gitlabapi.Client).
+type GitLab interface {
+	ProjectJobPages(ctx context.Context, project string, opt gitlabapi.ListJobsOptions) iter.Seq2[[]gitlabapi.Job, error]
+	PipelineJobs(ctx context.Context, project string, pipelineID int64, opt gitlabapi.PipelineJobsOptions) ([]gitlabapi.Job, error)
+	PipelineBridges(ctx context.Context, project string, pipelineID int64, scopes []gitlabapi.JobStatus) ([]gitlabapi.Bridge, error)
+	Job(ctx context.Context, project string, jobID int64) (*gitlabapi.Job, error)
+	Project(ctx context.Context, project string) (*gitlabapi.Project, error)
+	GroupProjects(ctx context.Context, group string, opt gitlabapi.GroupProjectsOptions) ([]gitlabapi.Project, error)
+}
