@@ -1,0 +1,133 @@
+// Package app assembles the exporter: it loads the configuration, builds the
+// GitLab client, the scraper and the metrics, reloads them on request, and
+// serves the HTTP endpoints. main only parses flags and calls it.
+package app
+
+import (
+	"context"
+	"reflect"
+	"sync"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/config"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
+)
+
+// App is a running exporter.
+type App struct {
+	configFile string
+	getenv     func(string) string
+	logger     log.Logger
+
+	Registry *prometheus.Registry
+	metrics  *collector.Metrics
+	scraper  *scraper.Scraper
+
+	reloadOK   prometheus.Gauge
+	reloadTime prometheus.Gauge
+
+	mu  sync.Mutex
+	cfg *config.Config
+}
+
+// LoadConfig loads and validates a configuration file, logging its warnings.
+func LoadConfig(file string, getenv func(string) string, logger log.Logger) (*config.Config, error) {
+	cfg, warnings, err := config.Load(file, getenv)
+	for _, w := range warnings {
+		_ = level.Warn(logger).Log("msg", "configuration warning", "file", file, "warning", w)
+	}
+	return cfg, err
+}
+
+// New loads the configuration and builds the exporter. Nothing is requested
+// from GitLab until Run.
+func New(configFile string, getenv func(string) string, logger log.Logger) (*App, error) {
+	cfg, err := LoadConfig(configFile, getenv, logger)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{
+		configFile: configFile,
+		getenv:     getenv,
+		logger:     logger,
+		Registry:   prometheus.NewRegistry(),
+		metrics:    collector.New(buckets(cfg), refTracker(cfg)),
+		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gitlab_jobs_exporter_config_last_reload_successful",
+			Help: "1 if the last configuration reload succeeded, else 0 (the previous configuration stays in use).",
+		}),
+		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gitlab_jobs_exporter_config_last_reload_success_timestamp_seconds",
+			Help: "Time of the last successful configuration load.",
+		}),
+		cfg: cfg,
+	}
+	client, err := newClient(cfg, a.metrics)
+	if err != nil {
+		return nil, err
+	}
+	opts := scraperOptions(cfg)
+	opts.Logger = logger
+	a.scraper = scraper.New(client, a.metrics, opts)
+	a.reloadOK.Set(1)
+	a.reloadTime.SetToCurrentTime()
+	a.Registry.MustRegister(
+		a.metrics, a.reloadOK, a.reloadTime,
+		versioncollector.NewCollector("gitlab_jobs_exporter"),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return a, nil
+}
+
+// Run polls GitLab until ctx ends.
+func (a *App) Run(ctx context.Context) { a.scraper.Run(ctx) }
+
+// Ready reports whether every project has been polled once.
+func (a *App) Ready() bool { return a.scraper.Ready() }
+
+// Reload loads the configuration file again. On error the running
+// configuration stays in use and the error is returned.
+func (a *App) Reload() error {
+	err := a.reload()
+	if err != nil {
+		a.reloadOK.Set(0)
+		_ = level.Error(a.logger).Log("msg", "configuration reload failed; keeping the running configuration", "file", a.configFile, "err", err)
+		return err
+	}
+	a.reloadOK.Set(1)
+	a.reloadTime.SetToCurrentTime()
+	_ = level.Info(a.logger).Log("msg", "configuration reloaded", "file", a.configFile)
+	return nil
+}
+
+func (a *App) reload() error {
+	cfg, err := LoadConfig(a.configFile, a.getenv, a.logger)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !reflect.DeepEqual(cfg.GitLab, a.cfg.GitLab) || cfg.ResolvedToken() != a.cfg.ResolvedToken() {
+		client, err := newClient(cfg, a.metrics)
+		if err != nil {
+			return err
+		}
+		a.scraper.SetClient(client)
+	}
+	if !reflect.DeepEqual(cfg.Metrics, a.cfg.Metrics) {
+		_ = level.Warn(a.logger).Log("msg", "metrics.* (buckets) changed; the change takes effect at the next restart")
+	}
+	opts := scraperOptions(cfg)
+	opts.Logger = a.logger
+	a.scraper.Reconfigure(opts)
+	a.metrics.SetRefTracker(refTracker(cfg))
+	a.cfg = cfg
+	return nil
+}

@@ -1,0 +1,107 @@
+package app
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"time"
+
+	"github.com/prometheus/common/version"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/config"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
+)
+
+// newClient builds the GitLab API client the configuration describes.
+func newClient(cfg *config.Config, observer gitlabapi.Observer) (*gitlabapi.Client, error) {
+	g := cfg.GitLab
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: g.InsecureSkipVerify} //nolint:gosec // opt-in, documented
+	if g.CAFile != "" {
+		pem, err := os.ReadFile(g.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("gitlab.ca_file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("gitlab.ca_file %s: no PEM certificate found", g.CAFile)
+		}
+		tlsConfig.RootCAs = pool
+	}
+	transport := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsConfig,
+		TLSHandshakeTimeout:   10 * time.Second,
+		MaxIdleConnsPerHost:   max(g.MaxConcurrentRequests, 2),
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	mode := gitlabapi.AuthPrivateToken
+	if g.AuthMode == "bearer" {
+		mode = gitlabapi.AuthBearer
+	}
+	return gitlabapi.New(gitlabapi.Options{
+		BaseURL:           g.URL,
+		Token:             cfg.ResolvedToken(),
+		AuthMode:          mode,
+		RequestsPerSecond: g.RequestsPerSecond,
+		Burst:             g.Burst,
+		MaxConcurrent:     g.MaxConcurrentRequests,
+		Timeout:           time.Duration(g.Timeout),
+		MaxRetries:        g.MaxRetries,
+		HTTPClient:        &http.Client{Transport: transport},
+		Observer:          observer,
+		UserAgent:         "gitlab_jobs_exporter/" + version.Version,
+	})
+}
+
+// scraperOptions maps the configuration onto the scraper's options.
+func scraperOptions(cfg *config.Config) scraper.Options {
+	opts := scraper.Options{
+		Interval:              time.Duration(cfg.Poll.Interval),
+		InitialLookback:       time.Duration(cfg.Poll.InitialLookback),
+		ParkedRecheckInterval: time.Duration(cfg.Poll.ParkedRecheckInterval),
+		PipelineTTL:           time.Duration(cfg.Poll.RetryWindow),
+		DiscoveryInterval:     time.Duration(cfg.Discovery.Interval),
+	}
+	for _, p := range cfg.Projects {
+		opts.Projects = append(opts.Projects, p.String())
+	}
+	for _, g := range cfg.Groups {
+		sg := scraper.Group{Path: g.Path, IncludeSubgroups: *g.IncludeSubgroups} // defaulted by config
+		sg.Include, sg.Exclude = regexpOf(g.Include), regexpOf(g.Exclude)
+		opts.Groups = append(opts.Groups, sg)
+	}
+	return opts
+}
+
+func regexpOf(r *config.Regexp) *regexp.Regexp {
+	if r == nil {
+		return nil
+	}
+	return r.Regexp
+}
+
+func refTracker(cfg *config.Config) collector.RefTracker {
+	return collector.NewRefTracker(regexpOf(cfg.Refs.Tracked))
+}
+
+func buckets(cfg *config.Config) collector.Buckets {
+	m := cfg.Metrics
+	return collector.Buckets{
+		Duration:       m.DurationBuckets,
+		QueuedDuration: m.QueuedDurationBuckets,
+		ArtifactSize:   m.ArtifactSizeBuckets,
+		Native:         *m.NativeHistograms, // defaulted by config
+	}
+}

@@ -1,0 +1,77 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+)
+
+// maxReloadBody bounds what a client may send to /-/reload; the body is
+// ignored, but reading it lets keep-alive connections be reused.
+const maxReloadBody = 4 << 10
+
+// Handler returns the exporter's HTTP routes: the landing page, metrics,
+// health, readiness and reload.
+func (a *App) Handler(metricsPath string) (http.Handler, error) {
+	mux := http.NewServeMux()
+	mux.Handle(metricsPath, promhttp.InstrumentMetricHandler(a.Registry,
+		promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{
+			EnableOpenMetrics:   true,
+			ErrorLog:            errorLogger{a},
+			MaxRequestsInFlight: 10,
+		})))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "Healthy\n")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !a.Ready() {
+			http.Error(w, "Not ready: the first poll of every project has not finished\n", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "Ready\n")
+	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost && r.Method != http.MethodPut {
+			w.Header().Set("Allow", "POST, PUT")
+			http.Error(w, "Use POST or PUT to reload the configuration\n", http.StatusMethodNotAllowed)
+			return
+		}
+		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, maxReloadBody))
+		if err := a.Reload(); err != nil {
+			http.Error(w, "Reload failed; the previous configuration stays in use: "+err.Error()+"\n", http.StatusInternalServerError)
+			return
+		}
+		_, _ = io.WriteString(w, "Configuration reloaded\n")
+	})
+	if metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "GitLab Jobs Exporter",
+			Description: "Prometheus exporter for GitLab CI jobs: durations, queue times, failures, artifacts, and what is pending or running now. Values come from background polling of the GitLab API.",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: metricsPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness"},
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/", landing)
+	}
+	return mux, nil
+}
+
+// errorLogger passes promhttp's errors to the application logger.
+type errorLogger struct{ a *App }
+
+func (e errorLogger) Println(v ...any) {
+	_ = level.Error(e.a.logger).Log("msg", "serving metrics", "err", fmtArgs(v))
+}
+
+func fmtArgs(v []any) string { return fmt.Sprint(v...) }

@@ -1,0 +1,123 @@
+// Command gitlab_jobs_exporter exports GitLab CI job metrics to Prometheus.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/app"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/logging"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	a := kingpin.New("gitlab_jobs_exporter", "Prometheus exporter for GitLab CI jobs.")
+	a.UsageWriter(stdout)
+	a.ErrorWriter(stderr)
+	var (
+		configFile  = a.Flag("config.file", "Path to the configuration file.").Default("config.yaml").String()
+		configCheck = a.Flag("config.check", "Validate the configuration file and exit (0 valid, 1 invalid).").Bool()
+		metricsPath = a.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		logLevel    = a.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum(logging.Levels...)
+		logFormat   = a.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum(logging.Formats...)
+		webFlags    = kingpinflag.AddFlags(a, ":9835")
+	)
+	a.Version(version.Print("gitlab_jobs_exporter"))
+	a.HelpFlag.Short('h')
+	if _, err := a.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "gitlab_jobs_exporter: %v\n", err)
+		return 1
+	}
+	logger, err := logging.New(stderr, *logLevel, *logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "gitlab_jobs_exporter: %v\n", err)
+		return 1
+	}
+
+	if *configCheck {
+		cfg, err := app.LoadConfig(*configFile, os.Getenv, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "%v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "%s is valid\n%s", *configFile, cfg)
+		return 0
+	}
+
+	_ = level.Info(logger).Log("msg", "starting gitlab_jobs_exporter", "version", version.Info(), "build_context", version.BuildContext())
+	exporter, err := app.New(*configFile, os.Getenv, logger)
+	if err != nil {
+		_ = level.Error(logger).Log("msg", "cannot start", "file", *configFile, "err", err)
+		return 1
+	}
+	handler, err := exporter.Handler(*metricsPath)
+	if err != nil {
+		_ = level.Error(logger).Log("msg", "cannot build HTTP handler", "err", err)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	polling := make(chan struct{})
+	go func() {
+		defer close(polling)
+		exporter.Run(ctx)
+	}()
+
+	server := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	serveErr := make(chan error, 1)
+	go func() {
+		serveErr <- web.ListenAndServe(server, webFlags, logging.Slog(logger, *logLevel))
+	}()
+
+	code := 0
+loop:
+	for {
+		select {
+		case <-hup:
+			_ = exporter.Reload()
+		case err := <-serveErr:
+			if !errors.Is(err, http.ErrServerClosed) {
+				_ = level.Error(logger).Log("msg", "HTTP server failed", "err", err)
+				code = 1
+			}
+			stop()
+			break loop
+		case <-ctx.Done():
+			_ = level.Info(logger).Log("msg", "shutting down")
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = server.Shutdown(shutdownCtx)
+			cancel()
+			break loop
+		}
+	}
+	<-polling
+	return code
+}
