@@ -1,0 +1,108 @@
+package deploytest
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestSelectors(t *testing.T) {
+	tests := []struct {
+		name string
+		expr string
+		want []Selector
+	}{
+		{"bare metric", "up", []Selector{{Metric: "up"}}},
+		{"matchers", `up{job="x", instance=~"a|b"}`, []Selector{{Metric: "up", Labels: []string{"job", "instance"}}}},
+		{"matcher values are not names", `m{a="b{c}", d!~'e,f'}`, []Selector{{Metric: "m", Labels: []string{"a", "d"}}}},
+		{
+			"functions, aggregation and label list",
+			`histogram_quantile(0.95, sum by (le, project) (rate(h_bucket{project=~"$p"}[1m])))`,
+			[]Selector{{Metric: "h_bucket", Labels: []string{"project"}}},
+		},
+		{
+			"trailing by clause and binary operator",
+			`sum(rate(a_total[5m])) by (job) / on (job) group_left (x) sum(b) without (y)`,
+			[]Selector{{Metric: "a_total"}, {Metric: "b"}},
+		},
+		{
+			"keywords, numbers, durations and offset",
+			`time() - m offset 5m > 15 * 60 and bool n or vector(0) unless 1e-3 > Inf`,
+			[]Selector{{Metric: "m"}, {Metric: "n"}},
+		},
+		{"subquery range", `max_over_time(m[1h:5m])`, []Selector{{Metric: "m"}}},
+		{"selector without name", `{__name__="m"}`, []Selector{{Labels: []string{"__name__"}}}},
+		{"string arguments", `label_replace(m, "dst", "$1", "src", "(.*)")`, []Selector{{Metric: "m"}}},
+		{"recording rule name with colons", `job:m:rate5m{a="b"}`, []Selector{{Metric: "job:m:rate5m", Labels: []string{"a"}}}},
+		{"comment", "m # not_a_metric\n+ n", []Selector{{Metric: "m"}, {Metric: "n"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Selectors(tc.expr)
+			if err != nil {
+				t.Fatalf("Selectors(%q): %v", tc.expr, err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Selectors(%q) = %+v, want %+v", tc.expr, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSelectorsErrors(t *testing.T) {
+	for _, expr := range []string{`m{a="b}`, `rate(m[5m)`, `m{a="b"`, `m{a=5}`} {
+		if _, err := Selectors(expr); err == nil {
+			t.Errorf("Selectors(%q) returned no error", expr)
+		}
+	}
+}
+
+func TestCheckMetrics(t *testing.T) {
+	series := Series([]Family{
+		{Name: "h_seconds", Type: "histogram", Labels: []string{"project"}},
+		{Name: "c_total", Type: "counter", Labels: []string{"project", "reason"}},
+	})
+	tests := []struct {
+		expr    string
+		wantErr string // substring of the joined errors; empty for none
+	}{
+		{`sum by (le) (rate(h_seconds_bucket{project="a", le="60"}[1m]))`, ""},
+		{`h_seconds_sum{instance="x", job="y"} / h_seconds_count`, ""},
+		{`up{job="gitlab_jobs_exporter"} == 0`, ""},
+		{`c_total{reason="x"}`, ""},
+		{`h_seconds`, `metric "h_seconds" is not exported`},
+		{`c_total{status="x"}`, `metric "c_total" has no label "status"`},
+		{`h_seconds_sum{le="1"}`, `has no label "le"`},
+		{`{project="a"}`, "has no metric name"},
+		{`vector(1)`, "selects no metric"},
+	}
+	for _, tc := range tests {
+		errs := CheckMetrics(tc.expr, series)
+		var msgs []string
+		for _, e := range errs {
+			msgs = append(msgs, e.Error())
+		}
+		joined := strings.Join(msgs, "; ")
+		switch {
+		case tc.wantErr == "" && len(errs) > 0:
+			t.Errorf("CheckMetrics(%q) = %s, want no error", tc.expr, joined)
+		case tc.wantErr != "" && !strings.Contains(joined, tc.wantErr):
+			t.Errorf("CheckMetrics(%q) = %q, want an error containing %q", tc.expr, joined, tc.wantErr)
+		}
+	}
+}
+
+func TestExportedMetricNamesAreUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for _, f := range ExportedMetricNames() {
+		if seen[f.Name] {
+			t.Errorf("family %s listed twice", f.Name)
+		}
+		seen[f.Name] = true
+		switch f.Type {
+		case "counter", "gauge", "histogram":
+		default:
+			t.Errorf("family %s has unknown type %q", f.Name, f.Type)
+		}
+	}
+}
