@@ -34,6 +34,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		configFile  = a.Flag("config.file", "Path to the configuration file.").Default("config.yaml").String()
 		configCheck = a.Flag("config.check", "Validate the configuration file and exit (0 valid, 1 invalid).").Bool()
 		metricsPath = a.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+		storagePath = a.Flag("storage.path", "Directory where the scraper keeps its position, so that a restart neither loses nor doubles counts. Use a persistent volume in containers.").Default("./data").String()
+		enablePprof = a.Flag("web.enable-pprof", "Serve Go profiling data under /debug/pprof/.").Bool()
 		logLevel    = a.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum(logging.Levels...)
 		logFormat   = a.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum(logging.Formats...)
 		webFlags    = kingpinflag.AddFlags(a, ":9835")
@@ -66,7 +68,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		_ = level.Error(logger).Log("msg", "cannot start", "file", *configFile, "err", err)
 		return 1
 	}
-	handler, err := exporter.Handler(*metricsPath)
+	if err := exporter.OpenStorage(*storagePath); err != nil {
+		_ = level.Error(logger).Log("msg", "cannot use the storage directory", "path", *storagePath, "err", err)
+		return 1
+	}
+	handler, err := exporter.Handler(*metricsPath, *enablePprof)
 	if err != nil {
 		_ = level.Error(logger).Log("msg", "cannot build HTTP handler", "err", err)
 		return 1

@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"sync"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/config"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
 
 // App is a running exporter.
@@ -32,8 +34,9 @@ type App struct {
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
 
-	mu  sync.Mutex
-	cfg *config.Config
+	mu    sync.Mutex
+	cfg   *config.Config
+	store *state.Store
 }
 
 // LoadConfig loads and validates a configuration file, logging its warnings.
@@ -72,9 +75,7 @@ func New(configFile string, getenv func(string) string, logger log.Logger) (*App
 	if err != nil {
 		return nil, err
 	}
-	opts := scraperOptions(cfg)
-	opts.Logger = logger
-	a.scraper = scraper.New(client, a.metrics, opts)
+	a.scraper = scraper.New(client, a.metrics, a.scraperOptions(cfg))
 	a.reloadOK.Set(1)
 	a.reloadTime.SetToCurrentTime()
 	a.Registry.MustRegister(
@@ -84,6 +85,27 @@ func New(configFile string, getenv func(string) string, logger log.Logger) (*App
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return a, nil
+}
+
+// OpenStorage keeps the scraper's state under dir (--storage.path), so that
+// a restart resumes where the last poll ended. Call it before Run.
+func (a *App) OpenStorage(dir string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	store, err := state.OpenStore(dir, a.cfg.GitLab.URL)
+	if err != nil {
+		return err
+	}
+	a.store = store
+	a.scraper.Reconfigure(a.scraperOptions(a.cfg))
+	return nil
+}
+
+func (a *App) scraperOptions(cfg *config.Config) scraper.Options {
+	opts := scraperOptions(cfg)
+	opts.Logger = a.logger
+	opts.Store = a.store
+	return opts
 }
 
 // Run polls GitLab until ctx ends.
@@ -114,6 +136,10 @@ func (a *App) reload() error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if cfg.GitLab.URL != a.cfg.GitLab.URL {
+		// The state belongs to one GitLab: project and job ids mean nothing on another.
+		return fmt.Errorf("gitlab.url changed from %s to %s: restart the exporter to watch another GitLab", a.cfg.GitLab.URL, cfg.GitLab.URL)
+	}
 	if !reflect.DeepEqual(cfg.GitLab, a.cfg.GitLab) || cfg.ResolvedToken() != a.cfg.ResolvedToken() {
 		client, err := newClient(cfg, a.metrics)
 		if err != nil {
@@ -124,9 +150,7 @@ func (a *App) reload() error {
 	if !reflect.DeepEqual(cfg.Metrics, a.cfg.Metrics) {
 		_ = level.Warn(a.logger).Log("msg", "metrics.* (buckets) changed; the change takes effect at the next restart")
 	}
-	opts := scraperOptions(cfg)
-	opts.Logger = a.logger
-	a.scraper.Reconfigure(opts)
+	a.scraper.Reconfigure(a.scraperOptions(cfg))
 	a.metrics.SetRefTracker(refTracker(cfg))
 	a.cfg = cfg
 	return nil

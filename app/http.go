@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	httppprof "net/http/pprof"
 
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -17,8 +18,15 @@ const maxReloadBody = 4 << 10
 
 // Handler returns the exporter's HTTP routes: the landing page, metrics,
 // health, readiness and reload.
-func (a *App) Handler(metricsPath string) (http.Handler, error) {
+func (a *App) Handler(metricsPath string, pprof bool) (http.Handler, error) {
 	mux := http.NewServeMux()
+	if pprof {
+		mux.HandleFunc("/debug/pprof/", httppprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", httppprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
+	}
 	mux.Handle(metricsPath, promhttp.InstrumentMetricHandler(a.Registry,
 		promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{
 			EnableOpenMetrics:   true,

@@ -28,6 +28,7 @@ type Exporter struct {
 	projectUp   *prometheus.GaugeVec
 	lastSuccess *prometheus.GaugeVec
 	projects    prometheus.Gauge
+	stateErrors *prometheus.CounterVec
 
 	rateLimitDesc *prometheus.Desc
 	mu            sync.Mutex
@@ -76,6 +77,10 @@ func NewExporter() *Exporter {
 			Name: ns + "projects",
 			Help: "Projects being polled.",
 		}),
+		stateErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ns + "state_errors_total",
+			Help: "Failures to load (a corrupt or incompatible state file: the project started fresh) or save the scraper's state.",
+		}, []string{"op"}),
 		rateLimitDesc: prometheus.NewDesc(ns+"rate_limit_remaining",
 			"Requests left in GitLab's rate-limit window, from the last RateLimit-Remaining header seen.", nil, nil),
 		rateLimit: math.NaN(),
@@ -112,6 +117,9 @@ func (e *Exporter) PollFinished(p state.ProjectInfo, r state.PollResult) {
 // ProjectsPolled sets the number of projects polled.
 func (e *Exporter) ProjectsPolled(n int) { e.projects.Set(float64(n)) }
 
+// StateFailed counts a failure to load or save the scraper's state.
+func (e *Exporter) StateFailed(op string) { e.stateErrors.WithLabelValues(op).Inc() }
+
 // ProjectRemoved drops the project's series.
 func (e *Exporter) ProjectRemoved(path string) {
 	match := prometheus.Labels{"project": path}
@@ -146,7 +154,7 @@ func ErrorReason(err error) string {
 
 func (e *Exporter) vecs() []prometheus.Collector {
 	return []prometheus.Collector{e.apiRequests, e.apiDuration, e.polls, e.pollReqs, e.pollErrors,
-		e.pollTime, e.projectUp, e.lastSuccess, e.projects}
+		e.pollTime, e.projectUp, e.lastSuccess, e.projects, e.stateErrors}
 }
 
 // Describe implements prometheus.Collector.

@@ -67,7 +67,7 @@ func (s *Scraper) Discover(ctx context.Context) {
 			t.pending = &p
 			continue
 		}
-		s.projects[id] = &tracked{st: state.NewProject(p.ID, p.PathWithNamespace, p.DefaultBranch)}
+		s.projects[id] = &tracked{st: s.restore(p)}
 	}
 	if complete {
 		for id, t := range s.projects {
@@ -75,6 +75,11 @@ func (s *Scraper) Discover(ctx context.Context) {
 				removed = append(removed, t.st.Path)
 				t.removed.Store(true)
 				delete(s.projects, id)
+				if opts.Store != nil {
+					if err := opts.Store.Delete(id); err != nil {
+						_ = level.Warn(logger).Log("msg", "removing saved state failed", "project", t.st.Path, "err", err)
+					}
+				}
 			}
 		}
 	}
@@ -88,4 +93,26 @@ func (s *Scraper) Discover(ctx context.Context) {
 		s.rec.ProjectRemoved(path)
 	}
 	s.rec.ProjectsPolled(n)
+}
+
+// restore returns the saved state of a newly discovered project, or a
+// fresh one. An unusable state file is reported and replaced by a fresh
+// state: the project then walks back poll.initial_lookback again.
+func (s *Scraper) restore(p gitlabapi.Project) *state.Project {
+	if s.opts.Store == nil {
+		return state.NewProject(p.ID, p.PathWithNamespace, p.DefaultBranch)
+	}
+	st, err := s.opts.Store.Load(p.ID)
+	switch {
+	case err == nil:
+		st.Path, st.DefaultBranch = p.PathWithNamespace, p.DefaultBranch
+		_ = level.Info(s.opts.Logger).Log("msg", "resuming from saved state", "project", p.PathWithNamespace,
+			"high_water", st.HighWater, "followed_jobs", len(st.Followed))
+		return st
+	case errors.Is(err, state.ErrNoState):
+	default:
+		_ = level.Error(s.opts.Logger).Log("msg", "saved state unusable; starting this project fresh", "project", p.PathWithNamespace, "err", err)
+		s.rec.StateFailed("load")
+	}
+	return state.NewProject(p.ID, p.PathWithNamespace, p.DefaultBranch)
 }

@@ -24,12 +24,13 @@ type recorder struct {
 	polls    map[string][]state.PollResult
 	removed  []string
 	projects int
+	stateErr map[string]int
 }
 
 func newRecorder() *recorder {
 	return &recorder{
 		started: map[int64]int{}, finished: map[int64]int{}, status: map[int64]gitlabapi.JobStatus{},
-		retried: map[int64]int{}, active: map[string][]state.FollowedJob{}, polls: map[string][]state.PollResult{},
+		retried: map[int64]int{}, stateErr: map[string]int{}, active: map[string][]state.FollowedJob{}, polls: map[string][]state.PollResult{},
 	}
 }
 
@@ -76,6 +77,12 @@ func (r *recorder) ProjectsPolled(n int) {
 	r.projects = n
 }
 
+func (r *recorder) StateFailed(op string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stateErr[op]++
+}
+
 func (r *recorder) lastPoll(t *testing.T, path string) state.PollResult {
 	t.Helper()
 	r.mu.Lock()
@@ -92,9 +99,11 @@ type env struct {
 	t     *testing.T
 	gl    *gitlabtest.Server
 	clock *gitlabtest.ManualClock
-	rec   *recorder
-	s     *scraper.Scraper
-	start time.Time
+	rec    *recorder
+	s      *scraper.Scraper
+	start  time.Time
+	client *gitlabapi.Client
+	opts   scraper.Options
 }
 
 var epoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -121,7 +130,14 @@ func newEnv(t *testing.T, projects []string, opts scraper.Options) *env {
 	if opts.Interval == 0 {
 		opts.Interval = 30 * time.Second
 	}
-	return &env{t: t, gl: gl, clock: clock, rec: rec, s: scraper.New(client, rec, opts), start: epoch}
+	return &env{t: t, gl: gl, clock: clock, rec: rec, s: scraper.New(client, rec, opts), start: epoch, client: client, opts: opts}
+}
+
+// restart replaces the scraper by a new one with the same options, as a
+// new process would start; the recorder stays, so its counts add up the
+// two lifetimes.
+func (e *env) restart() {
+	e.s = scraper.New(e.client, e.rec, e.opts)
 }
 
 // cycle advances the clock by d and polls every project once.

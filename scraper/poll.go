@@ -47,6 +47,20 @@ type poll struct {
 	// discovered are pipelines first remembered in this poll.
 	changed    map[int64]bool
 	discovered map[int64]bool
+
+	// events wait until the state that records them has been saved, so
+	// that a crash can lose a poll but never count a job twice.
+	events []func(Recorder)
+}
+
+func (p *poll) emit(e func(Recorder)) { p.events = append(p.events, e) }
+
+// flush hands the poll's events to the recorder.
+func (p *poll) flush(r Recorder) {
+	for _, e := range p.events {
+		e(r)
+	}
+	p.events = nil
 }
 
 func (s *Scraper) newPoll(ctx context.Context, st *state.Project) *poll {
@@ -142,7 +156,7 @@ func (p *poll) handleNew(j *gitlabapi.Job, bridge bool) error {
 		return err
 	}
 	if pl.RecordAttempt(j.Name, j.ID) != 0 {
-		p.s.rec.JobRetried(p.info, j)
+		p.emit(func(r Recorder) { r.JobRetried(p.info, j) })
 	}
 	p.apply(j, nil, bridge)
 	return nil
@@ -180,7 +194,7 @@ func (p *poll) pipeline(id int64) (*state.Pipeline, error) {
 func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
 	startSeen := f != nil && f.StartSeen
 	if j.StartedAt != nil && !startSeen {
-		p.s.rec.JobStarted(p.info, j)
+		p.emit(func(r Recorder) { r.JobStarted(p.info, j) })
 		startSeen = true
 	}
 	if f == nil || f.Status != string(j.Status) {
@@ -190,7 +204,7 @@ func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
 		}
 	}
 	if j.Status.Finished() {
-		p.s.rec.JobFinished(p.info, j)
+		p.emit(func(r Recorder) { r.JobFinished(p.info, j) })
 		delete(p.st.Followed, j.ID)
 		return
 	}
@@ -388,7 +402,7 @@ func (p *poll) refreshPipelineBridges(pl *state.Pipeline) error {
 		}
 		f := p.st.Followed[b.ID]
 		if f == nil && pl.RecordAttempt(j.Name, j.ID) != 0 {
-			p.s.rec.JobRetried(p.info, &j)
+			p.emit(func(r Recorder) { r.JobRetried(p.info, &j) })
 		}
 		p.apply(&j, f, true)
 		if j.Status.Finished() {

@@ -33,6 +33,9 @@ type Recorder interface {
 	ProjectRemoved(path string)
 	// ProjectsPolled reports how many projects are polled now.
 	ProjectsPolled(n int)
+	// StateFailed reports that loading ("load") or saving ("save") the
+	// scraper's state failed; the error has been logged.
+	StateFailed(op string)
 }
 
 // GitLab is the part of the GitLab API the scraper uses (*gitlabapi.Client).

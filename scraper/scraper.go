@@ -41,6 +41,10 @@ type Options struct {
 	PipelineTTL           time.Duration // idle pipelines remembered this long (1h)
 	DiscoveryInterval     time.Duration // projects and groups re-resolved this often (5m)
 
+	// Store persists each project's state after every poll, so that a
+	// restart neither loses nor doubles counts; nil keeps state in memory.
+	Store *state.Store
+
 	Logger log.Logger
 	Now    func() time.Time
 }
@@ -156,10 +160,12 @@ func (s *Scraper) Cycle(ctx context.Context) {
 // failing project never delays the others, and discovery on its interval.
 func (s *Scraper) Run(ctx context.Context) {
 	loops := map[int64]context.CancelFunc{}
+	var wg sync.WaitGroup
 	defer func() {
 		for _, cancel := range loops {
 			cancel()
 		}
+		wg.Wait()
 	}()
 	for {
 		if s.discoveryDue() {
@@ -171,7 +177,11 @@ func (s *Scraper) Run(ctx context.Context) {
 			if loops[t.st.ID] == nil {
 				loopCtx, cancel := context.WithCancel(ctx)
 				loops[t.st.ID] = cancel
-				go s.projectLoop(loopCtx, t)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s.projectLoop(loopCtx, t)
+				}()
 			}
 		}
 		for id, cancel := range loops {
@@ -219,8 +229,17 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked) {
 	p := s.newPoll(gitlabapi.WithRequestCounter(ctx, &requests), t.st)
 	err := p.run()
 	if (ctx.Err() != nil && err != nil) || t.removed.Load() {
-		return // shutting down, or no longer polled: nothing to report
+		// Shutting down, or no longer polled: the poll's events are dropped
+		// unsaved, so that the next start counts them from the saved state.
+		return
 	}
+	if store := s.options().Store; store != nil {
+		if serr := store.Save(t.st); serr != nil {
+			_ = level.Error(s.options().Logger).Log("msg", "saving state failed; counts stay exact unless the exporter restarts", "project", p.info.Path, "err", serr)
+			s.rec.StateFailed("save")
+		}
+	}
+	p.flush(s.rec)
 	info := p.info
 	s.rec.ProjectActive(info, followedSnapshot(t.st))
 	s.rec.PollFinished(info, PollResult{Err: err, Requests: int(requests.Load()), Duration: s.now().Sub(start), Time: s.now()})

@@ -1,0 +1,139 @@
+// Command demo runs gitlab_jobs_exporter against a simulated GitLab in one
+// process, for trying the exporter on a machine without GitLab:
+//
+//	go run ./cmd/demo
+//
+// The simulated GitLab (package gitlabtest, the same fake the tests use)
+// starts with 30 minutes of history and keeps running jobs in real time;
+// the exporter polls it every 10 seconds and serves http://localhost:9835/metrics.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/go-kit/log/level"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/app"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/logging"
+)
+
+const demoToken = "demo-token"
+
+func main() {
+	listen := flag.String("web.listen-address", "localhost:9835", "Address the exporter listens on.")
+	projects := flag.Int("projects", 5, "Projects in the simulated GitLab.")
+	jobsPerHour := flag.Float64("jobs-per-hour", 1200, "Jobs the simulated GitLab runs per hour.")
+	flag.Parse()
+	if err := run(*listen, *projects, *jobsPerHour); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(listen string, projects int, jobsPerHour float64) error {
+	logger, err := logging.New(os.Stderr, "info", "logfmt")
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	gitlabURL, err := startGitLab(ctx, projects, jobsPerHour)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "gitlab_jobs_exporter-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	configFile := filepath.Join(dir, "config.yaml")
+	config := fmt.Sprintf(`gitlab:
+  url: %s
+poll:
+  interval: 10s
+  initial_lookback: 1h
+discovery:
+  interval: 1m
+groups:
+  - path: group
+refs:
+  tracked: "release/.*"
+`, gitlabURL)
+	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
+		return err
+	}
+	getenv := func(k string) string {
+		if k == "GITLAB_TOKEN" {
+			return demoToken
+		}
+		return os.Getenv(k)
+	}
+	exporter, err := app.New(configFile, getenv, logger)
+	if err != nil {
+		return err
+	}
+	if err := exporter.OpenStorage(filepath.Join(dir, "data")); err != nil {
+		return err
+	}
+	handler, err := exporter.Handler("/metrics", false)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = server.Close()
+	}()
+	go exporter.Run(ctx)
+	_ = level.Info(logger).Log("msg", "demo running", "metrics", "http://"+ln.Addr().String()+"/metrics",
+		"simulated_gitlab", gitlabURL, "config", configFile)
+	if err := server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// startGitLab serves a simulated GitLab on a free loopback port with 30
+// minutes of history and a workload that keeps running in real time.
+func startGitLab(ctx context.Context, projects int, jobsPerHour float64) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	const history = 30 * time.Minute
+	clock := gitlabtest.NewManualClock(time.Now().Add(-history))
+	fake := gitlabtest.NewHandler(gitlabtest.Options{Token: demoToken, Clock: clock, RequestLogLimit: 1000})
+	base := "http://" + ln.Addr().String()
+	fake.SetBaseURL(base)
+	w := gitlabtest.NewWorkload(fake, clock, gitlabtest.WorkloadOptions{
+		Projects: projects, JobsPerHour: jobsPerHour, FailureRate: 0.1, ManualRate: 0.3, RetryRate: 0.5,
+		ChildPipelineRate: 0.2, DurationMedian: 90 * time.Second, QueueMedian: 15 * time.Second,
+		Refs: []string{"main", "release/1.0", "feature/login", "feature/search"}, Seed: time.Now().UnixNano(),
+	})
+	w.Step(time.Since(clock.Now()))
+	server := &http.Server{Handler: fake.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = server.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		fake.Close()
+		_ = server.Close()
+	}()
+	go w.Run(ctx, time.Second)
+	return base, nil
+}
