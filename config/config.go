@@ -57,8 +57,9 @@ type Poll struct {
 	InitialLookback Duration `yaml:"initial_lookback"`
 	// ParkedRecheckInterval is how often manual/scheduled jobs are rechecked.
 	ParkedRecheckInterval Duration `yaml:"parked_recheck_interval"`
-	// RetryWindow is how long a pipeline's job names are remembered to
-	// recognise retries.
+	// RetryWindow is how long an idle pipeline's job names stay in memory.
+	// A retry in a pipeline idle for longer is still recognised, at the
+	// cost of one request listing that pipeline's jobs.
 	RetryWindow Duration `yaml:"retry_window"`
 }
 

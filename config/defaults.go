@@ -13,7 +13,7 @@ const (
 	defaultPollInterval          = 30 * time.Second
 	defaultInitialLookback       = time.Hour
 	defaultParkedRecheckInterval = 10 * time.Minute
-	defaultRetryWindow           = 24 * time.Hour
+	defaultRetryWindow           = time.Hour
 
 	defaultDiscoveryInterval = 5 * time.Minute
 )

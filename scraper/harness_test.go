@@ -96,9 +96,9 @@ func (r *recorder) lastPoll(t *testing.T, path string) state.PollResult {
 
 // env is a fake GitLab, a real client and a scraper on a manual clock.
 type env struct {
-	t     *testing.T
-	gl    *gitlabtest.Server
-	clock *gitlabtest.ManualClock
+	t      *testing.T
+	gl     *gitlabtest.Server
+	clock  *gitlabtest.ManualClock
 	rec    *recorder
 	s      *scraper.Scraper
 	start  time.Time
