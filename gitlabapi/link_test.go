@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestParseNextLink(t *testing.T) {
@@ -101,8 +102,8 @@ func FuzzParseNextLink(f *testing.F) {
 				t.Fatalf("%q is not inside <...> followed by rel=next in %q", got, h)
 			}
 			start, end := i+j, i+j+len(got)
-			before := strings.TrimRight(h[:start], " \t")
-			after := strings.TrimLeft(h[end:], " \t")
+			before := strings.TrimRightFunc(h[:start], unicode.IsSpace)
+			after := strings.TrimLeftFunc(h[end:], unicode.IsSpace)
 			if strings.HasSuffix(before, "<") && strings.HasPrefix(after, ">") {
 				rest := strings.ToLower(after)
 				if r := strings.Index(rest, "rel"); r >= 0 && strings.Contains(rest[r:], "next") {
