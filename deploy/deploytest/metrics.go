@@ -13,10 +13,9 @@ type Family struct {
 // dashboards and alert rules may use only these (plus what Prometheus itself
 // adds, see TargetSeries).
 //
-// It is written by hand from the exporter's metric specification. Replace its
-// body with families gathered from the real collector (a registry's Gather():
-// name, type and the label names of its metrics) once that exists, so the
-// dashboards and rules are checked against what the code really exports.
+// app's TestExportedFamiliesMatchTheDeclaredList drives the real exporter
+// and fails when this list and what it exports differ (names, types, labels),
+// so the dashboards and rules are checked against what the code exports.
 func ExportedMetricNames() []Family {
 	jobLabels := []string{"project", "ref", "stage", "job"}
 	with := func(extra ...string) []string {
@@ -49,6 +48,7 @@ func ExportedMetricNames() []Family {
 		{"gitlab_jobs_exporter_projects", "gauge", nil},
 		{"gitlab_jobs_exporter_followed_jobs", "gauge", nil},
 		{"gitlab_jobs_exporter_jobs_observed_total", "counter", nil},
+		{"gitlab_jobs_exporter_state_errors_total", "counter", []string{"op"}},
 		{"gitlab_jobs_exporter_config_last_reload_successful", "gauge", nil},
 		{"gitlab_jobs_exporter_config_last_reload_success_timestamp_seconds", "gauge", nil},
 

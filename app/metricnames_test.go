@@ -1,0 +1,135 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-kit/log"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/deploy/deploytest"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
+)
+
+// TestExportedFamiliesMatchTheDeclaredList drives the real exporter against
+// the fake GitLab until every metric family exists, and compares what it
+// exports with deploytest.ExportedMetricNames, the list the dashboards and
+// alert rules are checked against.
+func TestExportedFamiliesMatchTheDeclaredList(t *testing.T) {
+	gl := gitlabtest.NewServer(gitlabtest.Options{Token: "tok",
+		RateLimit: &gitlabtest.RateLimitOptions{Limit: 100000, Period: time.Minute}})
+	t.Cleanup(gl.Close)
+	project := gl.CreateProject("g/app", gitlabtest.ProjectOptions{})
+	pipeline := gl.CreatePipeline(project, "main", gitlabtest.PipelineOptions{})
+	run := func(name, status string) int64 {
+		id := gl.CreateJob(pipeline, gitlabtest.JobSpec{Name: name, Stage: "test"})
+		must(t, gl.Enqueue(id))
+		must(t, gl.Start(id))
+		must(t, gl.Finish(id, status, gitlabtest.FinishOptions{Artifacts: []gitlabtest.Artifact{{FileType: "archive", Size: 4096, Filename: "a.zip", FileFormat: "zip"}}}))
+		return id
+	}
+	flaky := run("flaky", "failed")
+	retry, err := gl.Retry(flaky)
+	must(t, err)
+	must(t, gl.Start(retry))
+	must(t, gl.Finish(retry, "success", gitlabtest.FinishOptions{}))
+	run("build", "success")
+	must(t, gl.Enqueue(gl.CreateJob(pipeline, gitlabtest.JobSpec{Name: "waiting", Stage: "deploy"})))
+	gl.InjectFault(gitlabtest.Fault{Endpoint: "/projects/:id/jobs", Kind: gitlabtest.FaultMalformedJSON, Times: 1})
+
+	dir := t.TempDir()
+	configFile := filepath.Join(dir, "config.yaml")
+	must(t, os.WriteFile(configFile, []byte(fmt.Sprintf(
+		"gitlab:\n  url: %s\npoll:\n  interval: 1s\nprojects: [g/app]\n", gl.URL())), 0o600))
+	getenv := func(k string) string {
+		if k == "GITLAB_TOKEN" {
+			return "tok"
+		}
+		return ""
+	}
+	a, err := New(configFile, getenv, log.NewNopLogger())
+	must(t, err)
+	must(t, a.OpenStorage(filepath.Join(dir, "data")))
+	// An unusable state file, so that state_errors_total has a series.
+	must(t, os.WriteFile(filepath.Join(dir, "data", "projects", fmt.Sprint(project)+".json"), []byte("{"), 0o600))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	want := map[string]deploytest.Family{}
+	for _, f := range deploytest.ExportedMetricNames() {
+		want[f.Name] = f
+	}
+	var got map[string]deploytest.Family
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got = gathered(t, a)
+		missing := 0
+		for name := range want {
+			if _, ok := got[name]; !ok {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for name, w := range want {
+		g, ok := got[name]
+		switch {
+		case !ok:
+			t.Errorf("%s is declared but not exported", name)
+		case g.Type != w.Type:
+			t.Errorf("%s: exported as %s, declared as %s", name, g.Type, w.Type)
+		case !sameLabels(g.Labels, w.Labels):
+			t.Errorf("%s: exported labels %v, declared %v", name, g.Labels, w.Labels)
+		}
+	}
+	for name := range got {
+		if _, ok := want[name]; !ok && strings.HasPrefix(name, "gitlab_") {
+			t.Errorf("%s is exported but missing from deploytest.ExportedMetricNames", name)
+		}
+	}
+}
+
+func gathered(t *testing.T, a *App) map[string]deploytest.Family {
+	t.Helper()
+	mfs, err := a.Registry.Gather()
+	must(t, err)
+	out := map[string]deploytest.Family{}
+	for _, mf := range mfs {
+		labels := map[string]bool{}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = true
+			}
+		}
+		f := deploytest.Family{Name: mf.GetName(), Type: strings.ToLower(mf.GetType().String())}
+		for l := range labels {
+			f.Labels = append(f.Labels, l)
+		}
+		out[f.Name] = f
+	}
+	return out
+}
+
+func sameLabels(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
