@@ -1,0 +1,503 @@
+//go:build unix
+
+package e2e
+
+import (
+	"fmt"
+	"maps"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/deploy/deploytest"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
+)
+
+const failureAlert = "GitLabCIJobFailureRatioHigh"
+
+// TestPrometheusEndToEnd runs the whole monitoring chain on loopback: a
+// scripted fake GitLab in this process, the exporter binary, a real
+// Prometheus with the shipped prometheus.yml and alerts.yml, and a real
+// Alertmanager notifying a webhook in this test. It checks that what
+// reaches Prometheus matches the fake's ground truth exactly, that a burst
+// of failures fires the failure-ratio alert and that passing jobs resolve
+// it, and that every dashboard query returns data.
+//
+// The alert rule is used as shipped (increase over 5m, for: 1m): the burst
+// fires it about a minute after the failures, and enough passing runs
+// bring the ratio under the threshold without waiting for the window to
+// pass, so the test takes about 90 seconds.
+func TestPrometheusEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test with Prometheus and Alertmanager takes about 90 s; skipped in -short mode")
+	}
+	promBin := deploytest.RequireTool(t, "prometheus", deploytest.HintPromtool)
+	amBin := deploytest.RequireTool(t, "prometheus-alertmanager", deploytest.HintAmtool)
+	t.Parallel()
+	root := deploytest.RepoRoot(t)
+	dir := t.TempDir()
+	token := newToken(t)
+
+	// A rate limit far above what the test uses, so that GitLab sends the
+	// RateLimit-Remaining header the exporter exports.
+	gl := gitlabtest.NewServer(gitlabtest.Options{
+		Token: token, FirstJobID: 7_000_000_000,
+		RateLimit: &gitlabtest.RateLimitOptions{Limit: 1_000_000, Period: time.Minute},
+	})
+	t.Cleanup(gl.Close)
+	c := &ci{t: t, gl: gl}
+	api := gl.CreateProject("acme/api", gitlabtest.ProjectOptions{})
+	web := gl.CreateProject("acme/web", gitlabtest.ProjectOptions{DefaultBranch: "master"})
+	c.history(api, web)
+
+	hook := &webhook{}
+	hookSrv := httptest.NewServer(hook)
+	t.Cleanup(hookSrv.Close)
+
+	amAddr := freeAddr(t)
+	amConfig := filepath.Join(dir, "alertmanager.yml")
+	writeYAML(t, amConfig, map[string]any{
+		"route": map[string]any{
+			"receiver": "webhook", "group_by": []string{"alertname", "project"},
+			"group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h",
+		},
+		"receivers": []any{map[string]any{
+			"name":            "webhook",
+			"webhook_configs": []any{map[string]any{"url": hookSrv.URL + "/alerts", "send_resolved": true}},
+		}},
+	})
+	am := start(t, "alertmanager", amBin, nil,
+		"--config.file="+amConfig, "--storage.path="+filepath.Join(dir, "alertmanager"),
+		"--web.listen-address="+amAddr, "--cluster.listen-address=")
+	waitHTTP200(t, "http://"+amAddr+"/-/ready", 30*time.Second, am)
+
+	expConfig := filepath.Join(dir, "exporter.yml")
+	writeFile(t, expConfig, exporterConfig(gl.URL(), "projects:\n  - acme/api\n  - acme/web\n"))
+	exp := startExporter(t, expConfig, token)
+	waitHTTP200(t, exp.base+"/-/ready", 30*time.Second, exp.process)
+
+	promAddr := freeAddr(t)
+	promConfig := filepath.Join(dir, "prometheus.yml")
+	writePrometheusConfig(t, root, promConfig, promAddr, strings.TrimPrefix(exp.base, "http://"), amAddr)
+	prom := start(t, "prometheus", promBin, nil,
+		"--config.file="+promConfig, "--storage.tsdb.path="+filepath.Join(dir, "prometheus"),
+		"--web.listen-address="+promAddr)
+	waitHTTP200(t, "http://"+promAddr+"/-/ready", 30*time.Second, prom)
+	p := promAPI{base: "http://" + promAddr}
+	procs := []*process{am, exp.process, prom}
+
+	liveStart := time.Now()
+	waitFor(t, 30*time.Second, "Prometheus to scrape the exporter", func() (bool, string) {
+		r, err := p.query(`up{job="gitlab_jobs_exporter"} == 1`)
+		return err == nil && len(r) == 1, fmt.Sprint(r, err)
+	}, procs...)
+
+	t.Log("history: every finished job in Prometheus exactly once")
+	c.checkTruth(p, procs)
+	up, err := p.query(`gitlab_jobs_exporter_project_up`)
+	if got := byLabel(up, "project"); err != nil || !maps.Equal(got, map[string]float64{"acme/api": 1, "acme/web": 1}) {
+		t.Errorf("project_up in Prometheus = %v (%v), want both projects at 1", got, err)
+	}
+
+	t.Log("poll errors: a project answering 403 for a while")
+	gl.ForbidProject(web, true)
+	waitFor(t, 20*time.Second, "a forbidden poll error of acme/web in Prometheus", func() (bool, string) {
+		r, err := p.query(`gitlab_jobs_exporter_poll_errors_total{project="acme/web", reason="forbidden"} > 0`)
+		return err == nil && len(r) == 1, fmt.Sprint(r, err)
+	}, procs...)
+	gl.ForbidProject(web, false)
+	waitFor(t, 20*time.Second, "acme/web up again", func() (bool, string) {
+		r, err := p.query(`gitlab_jobs_exporter_project_up{project="acme/web"} == 1`)
+		return err == nil && len(r) == 1, fmt.Sprint(r, err)
+	}, procs...)
+
+	t.Log("failure burst on the default branch")
+	alertLabels := map[string]string{
+		"alertname": failureAlert, "severity": "warning",
+		"project": "acme/api", "ref": "main", "stage": "test", "job": "unit",
+	}
+	// History alone must not even make the alert pending: its counters
+	// appear in Prometheus already at their totals, which increase() does not
+	// count as an increase.
+	if r, err := p.query(`ALERTS{alertname="` + failureAlert + `"}`); err != nil || len(r) > 0 {
+		t.Errorf("%s pending or firing before the burst: %v %v", failureAlert, r, err)
+	}
+	if a, ok := hook.find(func(a receivedAlert) bool { return a.Labels["alertname"] == failureAlert }); ok {
+		t.Fatalf("%s notified before any burst: %+v", failureAlert, a)
+	}
+	// One pipeline per run: a second job of the same name in a pipeline is
+	// a retry, in GitLab and for the exporter.
+	burstAt := time.Now()
+	for range 6 {
+		c.run(c.pipeline(api, ""), gitlabtest.JobSpec{Name: "unit", Stage: "test"}, "failed", gitlabtest.FinishOptions{FailureReason: "script_failure"})
+	}
+	c.checkTruth(p, procs)
+	fired := hook.waitAlert(t, 100*time.Second, "firing", alertLabels, procs...)
+	t.Logf("%s firing reached the webhook %s after the burst", failureAlert, fired.At.Sub(burstAt).Round(time.Second))
+
+	t.Log("recovery: the job passes again")
+	recoverAt := time.Now()
+	for round := range 10 {
+		for range 4 {
+			c.run(c.pipeline(api, ""), gitlabtest.JobSpec{Name: "unit", Stage: "test"}, "success", gitlabtest.FinishOptions{
+				Artifacts: []gitlabtest.Artifact{{FileType: "junit", Size: int64(20_000 + 1000*round)}},
+			})
+		}
+		if round == 4 {
+			// A canceled attempt retried: counted as a retry, not as a failure.
+			id := c.create(c.pipeline(api, ""), gitlabtest.JobSpec{Name: "unit", Stage: "test"})
+			c.must(gl.Enqueue(id))
+			c.must(gl.Finish(id, "canceled", gitlabtest.FinishOptions{}))
+			retry, err := gl.Retry(id)
+			c.must(err)
+			c.must(gl.Start(retry))
+			c.must(gl.Finish(retry, "success", gitlabtest.FinishOptions{}))
+		}
+		time.Sleep(time.Second) // spread over several scrapes, so rates see them
+	}
+	resolved := hook.waitAlert(t, 60*time.Second, "resolved", alertLabels, procs...)
+	if !resolved.StartsAt.Equal(fired.StartsAt) {
+		t.Errorf("resolved alert started at %s, the firing one at %s: not the same alert", resolved.StartsAt, fired.StartsAt)
+	}
+	t.Logf("%s resolved reached the webhook %s after the first passing run", failureAlert, resolved.At.Sub(recoverAt).Round(time.Second))
+	c.checkTruth(p, procs)
+
+	t.Log("dashboards: every panel query returns data")
+	checkDashboards(t, root, p, liveStart)
+
+	// A healthy run fires nothing else; web's failures are allowed to fail
+	// or on an untracked branch.
+	if r, err := p.query(`ALERTS`); err != nil || len(r) > 0 {
+		t.Errorf("alerts still pending or firing at the end: %v %v", r, err)
+	}
+	for _, a := range hook.all() {
+		if a.Labels["alertname"] != failureAlert || a.Labels["project"] != "acme/api" {
+			t.Errorf("unexpected alert notification: %s %v", a.Status, a.Labels)
+		}
+	}
+	if strings.Contains(exp.out.String(), token) || strings.Contains(prom.out.String(), token) {
+		t.Errorf("the token appears in the exporter's or Prometheus' output")
+	}
+}
+
+// writePrometheusConfig writes the shipped deploy/prometheus/prometheus.yml
+// with the addresses of this test, 1s intervals and the shipped alerts.yml
+// by absolute path. Everything else, honor_labels included, stays as
+// shipped.
+func writePrometheusConfig(t *testing.T, root, dst, self, exporterAddr, amAddr string) {
+	t.Helper()
+	src := filepath.Join(root, "deploy", "prometheus", "prometheus.yml")
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatalf("decoding %s: %v", src, err)
+	}
+	global, _ := cfg["global"].(map[string]any)
+	if global == nil {
+		global = map[string]any{}
+		cfg["global"] = global
+	}
+	global["scrape_interval"], global["scrape_timeout"], global["evaluation_interval"] = "1s", "1s", "1s"
+
+	var rules []string
+	for _, f := range asSlice(cfg["rule_files"]) {
+		rules = append(rules, filepath.Join(root, "deploy", "prometheus", f.(string)))
+	}
+	if !slices.Contains(rules, filepath.Join(root, "deploy", "prometheus", "alerts.yml")) {
+		t.Fatalf("%s does not load alerts.yml (rule_files %v)", src, cfg["rule_files"])
+	}
+	cfg["rule_files"] = rules
+
+	alerting, _ := cfg["alerting"].(map[string]any)
+	ams := asSlice(alerting["alertmanagers"])
+	if len(ams) != 1 {
+		t.Fatalf("%s: want one alertmanagers entry, got %v", src, alerting)
+	}
+	ams[0].(map[string]any)["static_configs"] = []any{map[string]any{"targets": []string{amAddr}}}
+
+	targets := map[string]string{"gitlab_jobs_exporter": exporterAddr, "prometheus": self}
+	for _, sc := range asSlice(cfg["scrape_configs"]) {
+		m := sc.(map[string]any)
+		name, _ := m["job_name"].(string)
+		addr, ok := targets[name]
+		if !ok {
+			t.Fatalf("%s: scrape job %q unknown to this test", src, name)
+		}
+		m["static_configs"] = []any{map[string]any{"targets": []string{addr}}}
+		delete(targets, name)
+	}
+	if _, missing := targets["gitlab_jobs_exporter"]; missing {
+		t.Fatalf("%s has no gitlab_jobs_exporter scrape job", src)
+	}
+	writeYAML(t, dst, cfg)
+}
+
+func asSlice(v any) []any { s, _ := v.([]any); return s }
+
+func writeYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		t.Fatalf("encoding %s: %v", path, err)
+	}
+	writeFile(t, path, string(b))
+}
+
+// ci drives the fake GitLab like runners and developers would.
+type ci struct {
+	t  *testing.T
+	gl *gitlabtest.Server
+}
+
+func (c *ci) must(err error) {
+	c.t.Helper()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *ci) pipeline(project int64, ref string) int64 {
+	c.t.Helper()
+	id := c.gl.CreatePipeline(project, ref, gitlabtest.PipelineOptions{})
+	if id == 0 {
+		c.t.Fatalf("creating a pipeline on %q of project %d failed", ref, project)
+	}
+	return id
+}
+
+func (c *ci) create(pipeline int64, spec gitlabtest.JobSpec) int64 {
+	c.t.Helper()
+	id := c.gl.CreateJob(pipeline, spec)
+	if id == 0 {
+		c.t.Fatalf("creating job %+v in pipeline %d failed", spec, pipeline)
+	}
+	return id
+}
+
+// run takes a new job through pending and running to status.
+func (c *ci) run(pipeline int64, spec gitlabtest.JobSpec, status string, opt gitlabtest.FinishOptions) int64 {
+	c.t.Helper()
+	id := c.create(pipeline, spec)
+	c.must(c.gl.Enqueue(id))
+	c.must(c.gl.Start(id))
+	c.must(c.gl.Finish(id, status, opt))
+	return id
+}
+
+// history is what happened before the exporter started: every finished
+// status, failure reasons, a retry, a child pipeline, an untracked branch,
+// jobs allowed to fail, and jobs left pending, running and manual.
+func (c *ci) history(api, web int64) {
+	c.t.Helper()
+	gl := c.gl
+	ok := gitlabtest.FinishOptions{}
+	build := gitlabtest.JobSpec{Name: "build", Stage: "build"}
+	unit := gitlabtest.JobSpec{Name: "unit", Stage: "test"}
+	lint := gitlabtest.JobSpec{Name: "lint", Stage: "test", AllowFailure: true}
+	withArtifacts := gitlabtest.FinishOptions{Artifacts: []gitlabtest.Artifact{
+		{FileType: "archive", Size: 3 << 20}, {FileType: "trace", Size: 20 << 10},
+	}}
+	scriptFailure := gitlabtest.FinishOptions{FailureReason: "script_failure"}
+
+	p := c.pipeline(api, "")
+	c.run(p, build, "success", withArtifacts)
+	failed := c.run(p, unit, "failed", scriptFailure)
+	retry, err := gl.Retry(failed)
+	c.must(err)
+	c.must(gl.Start(retry))
+	c.must(gl.Finish(retry, "success", ok))
+	c.run(p, lint, "failed", scriptFailure)
+	_, child := gl.CreateBridge(p, gitlabtest.JobSpec{Name: "trigger: docs", Stage: "deploy"})
+	c.run(child, gitlabtest.JobSpec{Name: "docs", Stage: "test"}, "success", ok)
+
+	p = c.pipeline(api, "")
+	c.run(p, build, "success", withArtifacts)
+	c.run(p, unit, "success", ok)
+	canceled := c.create(p, gitlabtest.JobSpec{Name: "e2e", Stage: "test"})
+	c.must(gl.Enqueue(canceled))
+	c.must(gl.Finish(canceled, "canceled", ok))
+	c.create(p, gitlabtest.JobSpec{Name: "deploy", Stage: "deploy", When: "manual"})
+
+	p = c.pipeline(api, "")
+	c.must(gl.Enqueue(c.create(p, build))) // no runner picks it up
+	running := c.create(p, gitlabtest.JobSpec{Name: "integration", Stage: "test"})
+	c.must(gl.Enqueue(running))
+	c.must(gl.Start(running))
+
+	p = c.pipeline(web, "")
+	c.run(p, build, "success", withArtifacts)
+	c.run(p, unit, "success", ok)
+	c.run(p, lint, "failed", scriptFailure)
+	skipped := c.create(p, gitlabtest.JobSpec{Name: "deploy", Stage: "deploy", When: "manual"})
+	c.must(gl.Skip(skipped))
+	c.must(gl.Enqueue(c.create(p, gitlabtest.JobSpec{Name: "package", Stage: "deploy"})))
+
+	p = c.pipeline(web, "feature/login")
+	c.run(p, build, "success", ok)
+	c.run(p, unit, "failed", gitlabtest.FinishOptions{FailureReason: "runner_system_failure"})
+}
+
+// truth is what the exporter must have counted, from the fake's records.
+type truth struct {
+	finished   int
+	failures   map[string]int // by failure_reason
+	retried    int
+	unfinished map[string]int // by status
+}
+
+func (c *ci) truth() truth {
+	tr := truth{failures: map[string]int{}, unfinished: map[string]int{}}
+	for _, j := range c.gl.Jobs() {
+		switch {
+		case gitlabapi.JobStatus(j.Status).Finished():
+			tr.finished++
+		case !j.Retried:
+			tr.unfinished[j.Status]++
+		}
+		if j.Status == "failed" {
+			tr.failures[j.FailureReason]++
+		}
+		if j.Retried {
+			tr.retried++
+		}
+	}
+	return tr
+}
+
+// diff compares Prometheus' view with the ground truth and describes the
+// differences ("" when there are none).
+func (tr truth) diff(p promAPI) string {
+	var diffs []string
+	scalar := func(expr string) float64 {
+		r, err := p.query(expr)
+		if err != nil {
+			diffs = append(diffs, err.Error())
+			return -1
+		}
+		total := 0.0
+		for _, s := range r {
+			total += s.Values[0]
+		}
+		return total
+	}
+	ints := func(expr, label string) map[string]int {
+		r, err := p.query(expr)
+		if err != nil {
+			diffs = append(diffs, err.Error())
+			return nil
+		}
+		out := map[string]int{}
+		for k, v := range byLabel(r, label) {
+			if v != 0 {
+				out[k] = int(v)
+			}
+		}
+		return out
+	}
+	if got := scalar(`sum(gitlab_ci_job_duration_seconds_count)`); got != float64(tr.finished) {
+		diffs = append(diffs, fmt.Sprintf("finished jobs %v, GitLab has %d", got, tr.finished))
+	}
+	if got := scalar(`sum(gitlab_jobs_exporter_jobs_observed_total)`); got != float64(tr.finished) {
+		diffs = append(diffs, fmt.Sprintf("jobs_observed_total %v, GitLab has %d finished", got, tr.finished))
+	}
+	if got := ints(`sum by (failure_reason) (gitlab_ci_job_failures_total)`, "failure_reason"); !maps.Equal(got, tr.failures) {
+		diffs = append(diffs, fmt.Sprintf("failures by reason %v, GitLab has %v", got, tr.failures))
+	}
+	if got := scalar(`sum(gitlab_ci_job_retries_total)`); got != float64(tr.retried) {
+		diffs = append(diffs, fmt.Sprintf("retries %v, GitLab has %d", got, tr.retried))
+	}
+	if got := ints(`sum by (status) (gitlab_ci_jobs)`, "status"); !maps.Equal(got, tr.unfinished) {
+		diffs = append(diffs, fmt.Sprintf("unfinished jobs by status %v, GitLab has %v", got, tr.unfinished))
+	}
+	sort.Strings(diffs)
+	return strings.Join(diffs, "; ")
+}
+
+// checkTruth waits until Prometheus agrees with the fake's ground truth,
+// then checks that it still does a few polls and scrapes later: a job
+// counted twice would show up then.
+func (c *ci) checkTruth(p promAPI, procs []*process) {
+	c.t.Helper()
+	tr := c.truth()
+	waitFor(c.t, 30*time.Second, "Prometheus to agree with GitLab's ground truth", func() (bool, string) {
+		d := tr.diff(p)
+		return d == "", d
+	}, procs...)
+	time.Sleep(3 * time.Second)
+	if d := tr.diff(p); d != "" {
+		c.t.Errorf("Prometheus matched GitLab's ground truth, then drifted: %s", d)
+	}
+}
+
+// checkDashboards evaluates every panel query of every dashboard, with
+// "All" in each variable, and requires a number in the result: a range
+// query over the live part of the test, an instant query with $__range
+// spanning it.
+func checkDashboards(t *testing.T, root string, p promAPI, from time.Time) {
+	t.Helper()
+	to := time.Now()
+	span := fmt.Sprintf("%ds", int(to.Sub(from).Seconds())+1)
+	globals := map[string]string{
+		"__rate_interval": "1m", "__interval": "1m",
+		"__range": span, "__range_s": strings.TrimSuffix(span, "s"),
+	}
+	queries := 0
+	for _, d := range loadDashboards(t, root) {
+		for _, v := range d.Templating.List {
+			if v.Type != "query" {
+				continue
+			}
+			q, _ := v.Query.(string)
+			m := labelValuesQuery.FindStringSubmatch(q)
+			if m == nil {
+				t.Errorf("%s variable %s: query %q is not label_values(selector, label)", d.File, v.Name, q)
+				continue
+			}
+			sel, err := d.substitute(m[1], globals)
+			if err != nil {
+				t.Errorf("%s variable %s: %v", d.File, v.Name, err)
+				continue
+			}
+			r, err := p.query(fmt.Sprintf("count by (%s) (%s)", m[2], sel))
+			values := slices.Sorted(maps.Keys(byLabel(r, m[2])))
+			if err != nil || len(values) == 0 || slices.Contains(values, "") {
+				t.Errorf("%s variable %s offers %q (%v)", d.File, v.Name, values, err)
+			}
+			if v.Name == "project" && !(slices.Contains(values, "acme/api") && slices.Contains(values, "acme/web")) {
+				t.Errorf("%s variable project offers %q, want both projects", d.File, values)
+			}
+		}
+		for _, panel := range d.dataPanels() {
+			for _, tg := range panel.Targets {
+				where := fmt.Sprintf("%s panel %d %q target %s", d.File, panel.ID, panel.Title, tg.RefID)
+				expr, err := d.substitute(tg.Expr, globals)
+				if err != nil {
+					t.Errorf("%s: %v", where, err)
+					continue
+				}
+				queries++
+				var r []sample
+				if tg.Instant {
+					r, err = p.query(expr)
+				} else {
+					r, err = p.queryRange(expr, from, to, 2*time.Second)
+				}
+				if err != nil || !hasNumber(r) {
+					t.Errorf("%s returns no data (%d series, err %v):\n%s", where, len(r), err, expr)
+				}
+			}
+		}
+	}
+	t.Logf("%d dashboard queries checked", queries)
+}
