@@ -90,14 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		exporter.Run(ctx)
 	}()
 
-	server := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
+	server := app.NewHTTPServer(handler)
 	serveErr := make(chan error, 1)
 	go func() {
 		serveErr <- web.ListenAndServe(server, webFlags, logging.Slog(logger, *logLevel))

@@ -46,6 +46,10 @@ func newClient(cfg *config.Config, observer gitlabapi.Observer) (*gitlabapi.Clie
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     true,
 	}
+	retries := g.MaxRetries
+	if retries == 0 {
+		retries = -1 // the client reads 0 as "its default"; the config means none
+	}
 	mode := gitlabapi.AuthPrivateToken
 	if g.AuthMode == "bearer" {
 		mode = gitlabapi.AuthBearer
@@ -58,7 +62,7 @@ func newClient(cfg *config.Config, observer gitlabapi.Observer) (*gitlabapi.Clie
 		Burst:             g.Burst,
 		MaxConcurrent:     g.MaxConcurrentRequests,
 		Timeout:           time.Duration(g.Timeout),
-		MaxRetries:        g.MaxRetries,
+		MaxRetries:        retries,
 		HTTPClient:        &http.Client{Transport: transport},
 		Observer:          observer,
 		UserAgent:         "gitlab_jobs_exporter/" + version.Version,

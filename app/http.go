@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	httppprof "net/http/pprof"
+	"time"
 
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -15,6 +16,44 @@ import (
 // maxReloadBody bounds what a client may send to /-/reload; the body is
 // ignored, but reading it lets keep-alive connections be reused.
 const maxReloadBody = 4 << 10
+
+// serverTimeouts bound how long a client may hold a connection, so that
+// slow or stalled clients (slowloris) cannot exhaust the server.
+type serverTimeouts struct {
+	readHeader time.Duration // to send the request headers
+	read       time.Duration // to send the whole request, body included
+	write      time.Duration // to take the response; covers a large /metrics and a pprof profile
+	idle       time.Duration // between requests on a keep-alive connection
+}
+
+var defaultServerTimeouts = serverTimeouts{
+	readHeader: 10 * time.Second,
+	read:       30 * time.Second,
+	write:      2 * time.Minute,
+	idle:       2 * time.Minute,
+}
+
+// maxHeaderBytes is far above what Prometheus or a browser sends, and far
+// below net/http's 1 MiB default.
+const maxHeaderBytes = 64 << 10
+
+// NewHTTPServer returns the server for the exporter's handler, hardened
+// against clients that send slowly, never finish or send huge headers. Serve
+// it with exporter-toolkit's web.ListenAndServe for TLS and basic auth.
+func NewHTTPServer(h http.Handler) *http.Server {
+	return newHTTPServer(h, defaultServerTimeouts)
+}
+
+func newHTTPServer(h http.Handler, t serverTimeouts) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.readHeader,
+		ReadTimeout:       t.read,
+		WriteTimeout:      t.write,
+		IdleTimeout:       t.idle,
+		MaxHeaderBytes:    maxHeaderBytes,
+	}
+}
 
 // Handler returns the exporter's HTTP routes: the landing page, metrics,
 // health, readiness and reload.

@@ -241,10 +241,21 @@ func (j *Jobs) Collect(ch chan<- prometheus.Metric) {
 	j.artifacts.Collect(ch)
 	j.observed.Collect(ch)
 
+	// Copy under the lock and send without it, so that a slow scrape never
+	// holds up the scraper recording jobs.
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	followed := 0
+	active := make(map[string][]state.FollowedJob, len(j.active))
 	for project, jobs := range j.active {
+		active[project] = jobs // ProjectActive replaces slices, never mutates them
+	}
+	last := make(map[lastKey]lastJob, len(j.last))
+	for k, l := range j.last {
+		last[k] = l
+	}
+	j.mu.Unlock()
+
+	followed := 0
+	for project, jobs := range active {
 		followed += len(jobs)
 		counts := map[string]int{}
 		for _, s := range unfinishedStatuses {
@@ -266,7 +277,7 @@ func (j *Jobs) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(j.followedDesc, prometheus.GaugeValue, float64(followed))
-	for k, l := range j.last {
+	for k, l := range last {
 		ch <- prometheus.MustNewConstMetric(j.lastStatusDesc, prometheus.GaugeValue, 1, k.project, k.ref, k.stage, k.job, l.status)
 		ch <- prometheus.MustNewConstMetric(j.lastDurationDesc, prometheus.GaugeValue, l.duration, k.project, k.ref, k.stage, k.job)
 		if l.finished > 0 {

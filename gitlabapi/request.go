@@ -1,6 +1,7 @@
 package gitlabapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -152,9 +153,15 @@ func (c *Client) observeRemaining(h http.Header) {
 }
 
 func (c *Client) apiError(endpoint, path string, resp *response) *APIError {
-	msg := errorMessage(resp.status, resp.body)
+	body := resp.body
 	if c.token != "" {
 		// A misbehaving proxy could echo request headers into its body.
+		// Redact before the message is cut to length: a cut token would
+		// no longer match and leak its first characters.
+		body = bytes.ReplaceAll(body, []byte(c.token), []byte("[REDACTED]"))
+	}
+	msg := errorMessage(resp.status, body)
+	if c.token != "" {
 		msg = strings.ReplaceAll(msg, c.token, "[REDACTED]")
 	}
 	return &APIError{Endpoint: endpoint, Path: path, StatusCode: resp.status, Message: msg}
@@ -165,7 +172,7 @@ func (c *Client) apiError(endpoint, path string, resp *response) *APIError {
 // deadline exceeded" would be mistaken for the caller's own deadline.
 func (c *Client) transportError(endpoint string, u *url.URL, actx context.Context, err error) error {
 	if errors.Is(actx.Err(), context.DeadlineExceeded) {
-		err = fmt.Errorf("no complete response within %s (per-attempt timeout)", c.timeout)
+		err = attemptTimeout(c.timeout)
 	} else {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -174,6 +181,18 @@ func (c *Client) transportError(endpoint string, u *url.URL, actx context.Contex
 	}
 	return fmt.Errorf("gitlab GET %s (%s): %w", endpoint, u.EscapedPath(), err)
 }
+
+// attemptTimeout is a per-attempt timeout. It is a net.Error whose Timeout
+// is true, so callers classify it as a timeout, without wrapping
+// context.DeadlineExceeded, which would read as the caller's own deadline.
+type attemptTimeout time.Duration
+
+func (e attemptTimeout) Error() string {
+	return fmt.Sprintf("no complete response within %s (per-attempt timeout)", time.Duration(e))
+}
+
+func (attemptTimeout) Timeout() bool   { return true }
+func (attemptTimeout) Temporary() bool { return true }
 
 // isRetryableTransport is false for failures another attempt cannot fix.
 func isRetryableTransport(err error) bool {

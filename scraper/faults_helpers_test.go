@@ -1,0 +1,247 @@
+package scraper_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
+)
+
+// sleepClock is the client's clock: Sleep returns at once and moves time
+// to the end of the wait, so backoff and Retry-After cost nothing while
+// every wait is still recorded (a copy of gitlabapi's test fakeClock).
+type sleepClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	sleeps []time.Duration
+}
+
+func (c *sleepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *sleepClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d <= 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sleeps = append(c.sleeps, d)
+	c.now = c.now.Add(d)
+	return nil
+}
+
+func (c *sleepClock) longestSleep() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var m time.Duration
+	for _, d := range c.sleeps {
+		m = max(m, d)
+	}
+	return m
+}
+
+// teeRecorder hands every event to the counting test recorder and to the
+// real metrics, so one run checks both exactly-once and what is exported.
+type teeRecorder struct{ a, b scraper.Recorder }
+
+func (t teeRecorder) JobStarted(p state.ProjectInfo, j *gitlabapi.Job) {
+	t.a.JobStarted(p, j)
+	t.b.JobStarted(p, j)
+}
+
+func (t teeRecorder) JobFinished(p state.ProjectInfo, j *gitlabapi.Job) {
+	t.a.JobFinished(p, j)
+	t.b.JobFinished(p, j)
+}
+
+func (t teeRecorder) JobRetried(p state.ProjectInfo, j *gitlabapi.Job) {
+	t.a.JobRetried(p, j)
+	t.b.JobRetried(p, j)
+}
+
+func (t teeRecorder) ProjectActive(p state.ProjectInfo, jobs []state.FollowedJob) {
+	t.a.ProjectActive(p, jobs)
+	t.b.ProjectActive(p, jobs)
+}
+
+func (t teeRecorder) PollFinished(p state.ProjectInfo, r state.PollResult) {
+	t.a.PollFinished(p, r)
+	t.b.PollFinished(p, r)
+}
+
+func (t teeRecorder) ProjectRemoved(path string) {
+	t.a.ProjectRemoved(path)
+	t.b.ProjectRemoved(path)
+}
+
+func (t teeRecorder) ProjectsPolled(n int) {
+	t.a.ProjectsPolled(n)
+	t.b.ProjectsPolled(n)
+}
+
+func (t teeRecorder) StateFailed(op string) {
+	t.a.StateFailed(op)
+	t.b.StateFailed(op)
+}
+
+// faultEnv is env with a production-like client: retries, a per-attempt
+// timeout, the real metrics as observer and recorder, and a transport the
+// test can close so that leaked goroutines are visible.
+type faultEnv struct {
+	*env
+	metrics     *collector.Metrics
+	reg         *prometheus.Registry
+	clientClock *sleepClock
+	transport   *http.Transport
+	ids         map[string]int64 // jobs a case creates, for its checks
+}
+
+const faultToken = "glpat-fault-matrix-token"
+
+func newFaultEnv(t *testing.T, projects []string, timeout time.Duration) *faultEnv {
+	t.Helper()
+	clock := gitlabtest.NewManualClock(epoch)
+	gl := gitlabtest.NewServer(gitlabtest.Options{Token: faultToken, Clock: clock})
+	for _, p := range projects {
+		if gl.CreateProject(p, gitlabtest.ProjectOptions{}) == 0 {
+			t.Fatalf("fake refused project %s", p)
+		}
+	}
+	metrics := collector.New(collector.Buckets{
+		Duration: []float64{10, 60, 600}, QueuedDuration: []float64{5, 60}, ArtifactSize: []float64{1024},
+	}, collector.NewRefTracker(nil))
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(metrics)
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 8,
+	}
+	cc := &sleepClock{now: epoch}
+	client, err := gitlabapi.New(gitlabapi.Options{
+		BaseURL: gl.URL(), Token: faultToken, RequestsPerSecond: 1e6, Burst: 1e6,
+		Timeout: timeout, MaxRetries: 2, HTTPClient: &http.Client{Transport: tr},
+		Observer: metrics, Clock: cc,
+	})
+	if err != nil {
+		gl.Close()
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	// Discovery would notice a deleted project and stop polling it; the
+	// matrix wants the polls themselves to meet each fault.
+	opts := scraper.Options{Projects: projects, Now: clock.Now, Interval: 30 * time.Second, DiscoveryInterval: 24 * time.Hour}
+	s := scraper.New(client, teeRecorder{rec, metrics}, opts)
+	return &faultEnv{
+		env:     &env{t: t, gl: gl, clock: clock, rec: rec, s: s, start: epoch, client: client, opts: opts},
+		metrics: metrics, reg: reg, clientClock: cc, transport: tr, ids: map[string]int64{},
+	}
+}
+
+func (f *faultEnv) close() {
+	f.gl.Close()
+	f.transport.CloseIdleConnections()
+}
+
+// finishedJobs creates n jobs in a new pipeline of the project and runs
+// each to success.
+func (f *faultEnv) finishedJobs(projectID int64, n int, prefix string) []int64 {
+	f.t.Helper()
+	pid := f.gl.CreatePipeline(projectID, "main", gitlabtest.PipelineOptions{})
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = f.gl.CreateJob(pid, gitlabtest.JobSpec{Name: prefix + string(rune('a'+i%26)), Stage: "test"})
+		f.run(ids[i], "success")
+	}
+	return ids
+}
+
+// gather returns the exported families by name; the pedantic registry also
+// checks that what is exported stays consistent under faults.
+func (f *faultEnv) gather() map[string]*dto.MetricFamily {
+	f.t.Helper()
+	mfs, err := f.reg.Gather()
+	if err != nil {
+		f.t.Fatalf("gathering metrics: %v", err)
+	}
+	out := map[string]*dto.MetricFamily{}
+	for _, mf := range mfs {
+		out[mf.GetName()] = mf
+	}
+	return out
+}
+
+// value returns the value of the series of name whose labels include
+// match; histograms give their sample count. ok is false without a series.
+func (f *faultEnv) value(name string, match map[string]string) (v float64, ok bool) {
+	f.t.Helper()
+	mf := f.gather()[name]
+	if mf == nil {
+		return 0, false
+	}
+	for _, m := range mf.GetMetric() {
+		if !hasLabels(m, match) {
+			continue
+		}
+		ok = true
+		switch {
+		case m.GetCounter() != nil:
+			v += m.GetCounter().GetValue()
+		case m.GetGauge() != nil:
+			v += m.GetGauge().GetValue()
+		case m.GetHistogram() != nil:
+			v += float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return v, ok
+}
+
+func hasLabels(m *dto.Metric, match map[string]string) bool {
+	found := 0
+	for _, l := range m.GetLabel() {
+		if want, ok := match[l.GetName()]; ok {
+			if l.GetValue() != want {
+				return false
+			}
+			found++
+		}
+	}
+	return found == len(match)
+}
+
+// checkGoroutines fails when more goroutines run than before, once idle
+// connections had time to wind down.
+func checkGoroutines(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= before {
+			return
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Errorf("goroutine leak: %d before, %d after\n%s", before, n, buf)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
