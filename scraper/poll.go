@@ -119,7 +119,7 @@ func (p *poll) walkNewJobs() error {
 			newestID, newestCreated = page[0].ID, createdAt(&page[0])
 			first = false
 		}
-		stop := false
+		stop, sawNew := false, false
 		for i := range page {
 			j := &page[i]
 			created := createdAt(j)
@@ -136,12 +136,17 @@ func (p *poll) walkNewJobs() error {
 			if err := p.handleNew(j, false); err != nil {
 				return err
 			}
+			sawNew = true
 			p.st.MarkHandled(j.ID, created)
 			if p.st.Followed[j.ID] != nil {
 				p.refreshed[j.ID] = j
 			}
 		}
-		if stop {
+		// A page with nothing new that reached the high-water mark ends the
+		// walk even inside the late-commit window: after a burst of jobs the
+		// window can span pages, and looking for late commits must not cost
+		// an idle project more than its one request.
+		if stop || (!sawNew && len(page) > 0 && page[len(page)-1].ID <= p.st.HighWater) {
 			break
 		}
 	}

@@ -88,6 +88,31 @@ func TestIdleProjectCostsOneRequestPerPoll(t *testing.T) {
 	e.assertExactlyOnce(time.Time{})
 }
 
+func TestIdleAfterBurstCostsOneRequest(t *testing.T) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{})
+	e.cycle(time.Second)
+	// 150 jobs created within seconds: the late-commit window spans two pages.
+	pid := e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{})
+	var ids []int64
+	for k := 0; k < 150; k++ {
+		ids = append(ids, e.gl.CreateJob(pid, gitlabtest.JobSpec{Name: fmt.Sprintf("j%d", k), Stage: "test"}))
+	}
+	for _, id := range ids {
+		e.must(e.gl.Enqueue(id))
+		e.must(e.gl.Start(id))
+		e.must(e.gl.Finish(id, "success", gitlabtest.FinishOptions{}))
+	}
+	e.cycle(10 * time.Second)
+	for i := 0; i < 3; i++ {
+		e.gl.ResetRequests()
+		e.cycle(10 * time.Second)
+		if got := e.gl.RequestCount(""); got != 1 {
+			t.Errorf("idle poll %d after a burst made %d requests, want 1: %v", i, got, e.gl.Requests())
+		}
+	}
+	e.assertExactlyOnce(time.Time{})
+}
+
 func TestWalkStopsAtJobsAlreadySeen(t *testing.T) {
 	e := newEnv(t, []string{"g/app"}, scraper.Options{})
 	pid := e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{})
