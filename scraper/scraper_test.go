@@ -2,6 +2,8 @@ package scraper_test
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -324,21 +326,35 @@ func TestFaultMidWalkLosesAndDoublesNothing(t *testing.T) {
 }
 
 func TestGroupDiscoveryFilters(t *testing.T) {
-	e := newEnv(t, nil, scraper.Options{Groups: []scraper.Group{{Path: "team", IncludeSubgroups: true}}})
-	e.gl.CreateProject("team/api", gitlabtest.ProjectOptions{})
-	e.gl.CreateProject("team/sub/web", gitlabtest.ProjectOptions{})
-	e.gl.CreateProject("team/old", gitlabtest.ProjectOptions{Archived: true})
-	e.gl.CreateProject("other/x", gitlabtest.ProjectOptions{})
-	e.cycle(time.Second)
-	got := map[string]bool{}
-	for path := range e.rec.polls {
-		got[path] = true
-	}
-	want := map[string]bool{"team/api": true, "team/sub/web": true}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("polled projects = %v, want %v", got, want)
-	}
-	if !e.s.Ready() {
-		t.Errorf("scraper not ready after a complete cycle")
+	for _, tc := range []struct {
+		name  string
+		group scraper.Group
+		want  []string
+	}{
+		{"subgroups", scraper.Group{Path: "team", IncludeSubgroups: true}, []string{"team/api", "team/sandbox-1", "team/sub/web"}},
+		{"no subgroups", scraper.Group{Path: "team"}, []string{"team/api", "team/sandbox-1"}},
+		{"include", scraper.Group{Path: "team", IncludeSubgroups: true, Include: regexp.MustCompile(`^(?:team/sub/.*)$`)}, []string{"team/sub/web"}},
+		{"exclude", scraper.Group{Path: "team", IncludeSubgroups: true, Exclude: regexp.MustCompile(`^(?:team/sandbox-.*)$`)}, []string{"team/api", "team/sub/web"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, nil, scraper.Options{Groups: []scraper.Group{tc.group}})
+			e.gl.CreateProject("team/api", gitlabtest.ProjectOptions{})
+			e.gl.CreateProject("team/sub/web", gitlabtest.ProjectOptions{})
+			e.gl.CreateProject("team/sandbox-1", gitlabtest.ProjectOptions{})
+			e.gl.CreateProject("team/old", gitlabtest.ProjectOptions{Archived: true})
+			e.gl.CreateProject("other/x", gitlabtest.ProjectOptions{})
+			e.cycle(time.Second)
+			var got []string
+			for path := range e.rec.polls {
+				got = append(got, path)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("polled projects = %v, want %v", got, tc.want)
+			}
+			if !e.s.Ready() {
+				t.Errorf("scraper not ready after a complete cycle")
+			}
+		})
 	}
 }
