@@ -303,8 +303,6 @@ var grafanaGlobals = map[string]string{
 	"__range_s":       "3600",
 }
 
-var varRef = regexp.MustCompile(`\$\{([a-zA-Z0-9_]+)(?::[a-z]+)?\}|\$([a-zA-Z0-9_]+)|\[\[([a-zA-Z0-9_]+)\]\]`)
-
 // substitute replaces Grafana variables as Grafana would before sending the
 // query: a multi-value variable becomes a regex alternation.
 func substitute(expr string, vars map[string]variable) (string, error) {
@@ -313,25 +311,21 @@ func substitute(expr string, vars map[string]variable) (string, error) {
 
 // substituteWith replaces every multi-value variable by multi.
 func substituteWith(expr string, vars map[string]variable, multi string) (string, error) {
-	var err error
-	out := varRef.ReplaceAllStringFunc(expr, func(ref string) string {
-		m := varRef.FindStringSubmatch(ref)
-		name := m[1] + m[2] + m[3]
+	return deploytest.SubstituteVariables(expr, func(name string) (string, error) {
 		if v, ok := grafanaGlobals[name]; ok {
-			return v
+			return v, nil
 		}
 		v, ok := vars[name]
 		switch {
 		case !ok:
-			err = fmt.Errorf("uses undefined variable $%s", name)
+			return "", fmt.Errorf("uses undefined variable $%s", name)
 		case v.Type == "datasource":
-			err = fmt.Errorf("uses $%s inside a query", name)
+			return "", fmt.Errorf("uses $%s inside a query", name)
 		case v.Multi:
-			return multi
+			return multi, nil
 		}
-		return "value-a"
+		return "value-a", nil
 	})
-	return out, err
 }
 
 func TestSubstitute(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/deploy/deploytest"
 )
 
 // The dashboards as far as evaluating their queries needs: the same shape
@@ -77,36 +79,27 @@ func (d dashboard) dataPanels() []dashPanel {
 	return out
 }
 
-var varRef = regexp.MustCompile(`\$\{([a-zA-Z0-9_]+)(?::[a-z]+)?\}|\$([a-zA-Z0-9_]+)|\[\[([a-zA-Z0-9_]+)\]\]`)
-
 // substitute replaces Grafana variables as Grafana would with "All"
 // selected in every multi-value variable (a regex matching anything), and
-// Grafana's globals by the values in globals. It mirrors substituteWith in
-// dashboards/dashboards_test.go.
+// Grafana's globals by the values in globals.
 func (d dashboard) substitute(expr string, globals map[string]string) (string, error) {
 	vars := map[string]dashVariable{}
 	for _, v := range d.Templating.List {
 		vars[v.Name] = v
 	}
-	var err error
-	out := varRef.ReplaceAllStringFunc(expr, func(ref string) string {
-		m := varRef.FindStringSubmatch(ref)
-		name := m[1] + m[2] + m[3]
+	return deploytest.SubstituteVariables(expr, func(name string) (string, error) {
 		if v, ok := globals[name]; ok {
-			return v
+			return v, nil
 		}
 		v, ok := vars[name]
 		switch {
 		case !ok:
-			err = fmt.Errorf("uses undefined variable $%s", name)
+			return "", fmt.Errorf("uses undefined variable $%s", name)
 		case v.Multi:
-			return ".*"
-		default:
-			err = fmt.Errorf("uses single-value variable $%s, which this test has no value for", name)
+			return ".*", nil
 		}
-		return ref
+		return "", fmt.Errorf("uses single-value variable $%s, which this test has no value for", name)
 	})
-	return out, err
 }
 
 var labelValuesQuery = regexp.MustCompile(`^label_values\((.+),\s*([a-zA-Z_][a-zA-Z0-9_]*)\)$`)
