@@ -126,6 +126,12 @@ func (p *poll) walkNewJobs() error {
 			if !stop && (p.st.BelowWindow(j.ID, created) || (!p.cutoff.IsZero() && created.Before(p.cutoff))) {
 				stop = true
 			}
+			if stop && !p.cutoff.IsZero() {
+				// History before the lookback is never counted; remember the
+				// jobs of this page, or the next walk would take those inside
+				// the late-commit window of the newest one for late commits.
+				p.st.MarkHandled(j.ID, created)
+			}
 			if stop || p.st.Handled(j.ID, created) {
 				// Already handled: the page still tells a followed job's status for free.
 				if p.st.Followed[j.ID] != nil {

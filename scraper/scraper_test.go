@@ -164,6 +164,22 @@ func TestInitialLookbackLimitsHistory(t *testing.T) {
 	e.assertExactlyOnce(since)
 }
 
+func TestQuietProjectHistoryStaysUncounted(t *testing.T) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{InitialLookback: time.Hour})
+	for _, id := range e.pipelineOfJobs(1, 5) {
+		e.run(id, "success")
+	}
+	e.clock.Advance(3 * time.Hour) // the newest job is older than the lookback
+	since := e.clock.Now()
+	for i := 0; i < 3; i++ {
+		e.cycle(30 * time.Second)
+	}
+	if got := e.totalFinished(); got != 0 {
+		t.Errorf("counted %d jobs from before the lookback", got)
+	}
+	e.assertExactlyOnce(since)
+}
+
 func TestManualJobPlayedDaysLater(t *testing.T) {
 	e := newEnv(t, []string{"g/app"}, scraper.Options{ParkedRecheckInterval: 10 * time.Minute})
 	e.cycle(time.Second)
