@@ -94,8 +94,14 @@ func TestLiveRoutingAndInhibition(t *testing.T) {
 			"startsAt":    time.Now().Add(-time.Minute).Format(time.RFC3339),
 		}
 	}
+	// The critical alert goes first: Alertmanager inhibits only by alerts it
+	// already holds, and alerts posted together race for that.
+	postAlerts(t, base, []map[string]any{alert("GitLabCIJobsStuckPending", "critical", "group/a")})
+	waitFor(t, "critical alert held", func() bool {
+		_, held := findAlert(t, base, "GitLabCIJobsStuckPending", "critical", "group/a")
+		return held
+	})
 	postAlerts(t, base, []map[string]any{
-		alert("GitLabCIJobsStuckPending", "critical", "group/a"),
 		alert("GitLabCIJobsStuckPending", "warning", "group/a"),      // inhibited
 		alert("GitLabCIJobsStuckPending", "warning", "group/b"),      // other project
 		alert("GitLabJobsExporterProjectDown", "warning", "group/a"), // other alert
@@ -222,6 +228,15 @@ type amStatus struct {
 
 func alertStatus(t *testing.T, base, name, severity, project string) amStatus {
 	t.Helper()
+	st, ok := findAlert(t, base, name, severity, project)
+	if !ok {
+		t.Fatalf("alert %s/%s/%s not found in Alertmanager", name, severity, project)
+	}
+	return st
+}
+
+func findAlert(t *testing.T, base, name, severity, project string) (amStatus, bool) {
+	t.Helper()
 	resp, err := http.Get(base + "/api/v2/alerts")
 	if err != nil {
 		t.Fatalf("listing alerts: %v", err)
@@ -236,9 +251,8 @@ func alertStatus(t *testing.T, base, name, severity, project string) amStatus {
 	}
 	for _, a := range alerts {
 		if a.Labels["alertname"] == name && a.Labels["severity"] == severity && a.Labels["project"] == project {
-			return a.Status
+			return a.Status, true
 		}
 	}
-	t.Fatalf("alert %s/%s/%s not found in Alertmanager", name, severity, project)
-	return amStatus{}
+	return amStatus{}, false
 }
