@@ -12,6 +12,14 @@ import (
 type ListJobsOptions struct {
 	Scopes  []JobStatus // sent as scope[]=...; empty = all statuses
 	PerPage int         // 0 = 100; never send >100
+	// Minimal decodes only what an exporter needs: id, status, stage, name,
+	// ref, tag, allow_failure, the timestamps but artifacts_expire_at,
+	// duration, queued_duration, failure_reason, archived, source,
+	// artifacts, and the pipeline's id, iid, project_id, ref, status and
+	// source. Everything else (user, commit, runner, runner_manager,
+	// project, artifacts_file, tag_list, coverage, web URLs) stays zero.
+	// It roughly halves the CPU time of decoding a page.
+	Minimal bool
 }
 
 // ProjectJobPages walks GET /projects/:id/jobs with pagination=keyset, per_page, scope[]=...; newest first (id desc).
@@ -55,8 +63,8 @@ func (c *Client) ProjectJobPages(ctx context.Context, project string, opt ListJo
 				yield(nil, err)
 				return
 			}
-			var jobs []Job
-			if err := decodeBody(EndpointProjectJobs, u, resp.body, &jobs); err != nil {
+			jobs, err := decodeJobs(EndpointProjectJobs, u, resp.body, opt.Minimal)
+			if err != nil {
 				yield(nil, err)
 				return
 			}
@@ -84,6 +92,7 @@ func (c *Client) ProjectJobPages(ctx context.Context, project string, opt ListJo
 type PipelineJobsOptions struct {
 	IncludeRetried bool        // also return earlier attempts of retried jobs
 	Scopes         []JobStatus // empty = all statuses
+	Minimal        bool        // as ListJobsOptions.Minimal
 }
 
 // PipelineJobs returns every job of a pipeline (bridges excluded), newest
@@ -99,6 +108,10 @@ func (c *Client) PipelineJobs(ctx context.Context, project string, pipelineID in
 	}
 	if err := addScopes(q, opt.Scopes); err != nil {
 		return nil, err
+	}
+	if opt.Minimal {
+		ms, err := offsetList[minimalJob](ctx, c, EndpointPipelineJobs, path, q, 0)
+		return minimalJobs(ms), err
 	}
 	return offsetList[Job](ctx, c, EndpointPipelineJobs, path, q, 0)
 }

@@ -1,0 +1,228 @@
+package bench
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
+)
+
+// Token is what the fake GitLab accepts; it is not a secret.
+const Token = "bench-token"
+
+// Epoch is when every simulation starts.
+var Epoch = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+
+// FirstJobID is above 2^32, as on gitlab.com, so that ids stay int64 all
+// the way through.
+const FirstJobID = 5_000_000_000
+
+// endpoints are the fake's route templates, in report order.
+var endpoints = []string{
+	gitlabtest.EndpointProjectJobs, gitlabtest.EndpointProjectJob, gitlabtest.EndpointPipelineJobs,
+	gitlabtest.EndpointBridges, gitlabtest.EndpointGroupProjects, gitlabtest.EndpointProject,
+	gitlabtest.EndpointPipelines, gitlabtest.EndpointPipeline, gitlabtest.EndpointProjects,
+}
+
+// JobChange is a job or bridge that appeared, or changed status, in the
+// fake during a step: the ground truth the harness checks the exporter
+// against.
+type JobChange struct {
+	ID         int64      `json:"id"`
+	ProjectID  int64      `json:"project_id"`
+	PipelineID int64      `json:"pipeline_id"`
+	Status     string     `json:"status"`
+	New        bool       `json:"new,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// Queued is set when GitLab reports a queued duration, i.e. when the
+	// exporter is expected to observe the job's start.
+	Queued bool `json:"queued,omitempty"`
+}
+
+// StepResult is what happened in the fake during one step.
+type StepResult struct {
+	Now     time.Time   `json:"now"`
+	Changes []JobChange `json:"changes"`
+}
+
+// Counts are the fake's cumulative request counts, and the CPU time and
+// memory of the process it runs in.
+type Counts struct {
+	Total     int            `json:"total"`
+	Endpoints map[string]int `json:"endpoints"`
+	Usage     Usage          `json:"usage"`
+}
+
+// GitLab is the simulated GitLab the exporter polls: in this process
+// (localGitLab) or in a child process (remoteGitLab), so that the
+// exporter's CPU and memory can be measured without the fake's.
+type GitLab interface {
+	URL() string
+	// Step advances the simulated time by d and reports what changed.
+	// frozen advances the clock only: nothing happens in GitLab.
+	Step(d time.Duration, frozen bool) (StepResult, error)
+	Counts() (Counts, error)
+	// Separate reports whether the fake runs in another process.
+	Separate() bool
+	Close() error
+}
+
+// localGitLab is the fake and its workload in this process.
+type localGitLab struct {
+	srv   *gitlabtest.Server
+	clock *gitlabtest.ManualClock
+	wl    *gitlabtest.Workload // nil when idle
+
+	next int64            // the lowest job id not reported yet
+	open map[int64]string // unfinished jobs already reported, by id
+}
+
+func newLocalGitLab(sc Scenario) (*localGitLab, error) {
+	clock := gitlabtest.NewManualClock(Epoch)
+	srv := gitlabtest.NewServer(gitlabtest.Options{
+		Token: Token, Clock: clock, FirstJobID: FirstJobID,
+		RequestLogLimit: 1, // counts are kept without it; records would grow without bound
+	})
+	g := &localGitLab{srv: srv, clock: clock, next: FirstJobID, open: map[int64]string{}}
+	if sc.Idle {
+		if err := g.buildHistory(sc); err != nil {
+			srv.Close()
+			return nil, err
+		}
+		return g, nil
+	}
+	opt := sc.Workload
+	opt.Projects, opt.Seed = sc.Projects, sc.Seed
+	g.wl = gitlabtest.NewWorkload(srv, clock, opt)
+	if n := len(g.wl.ProjectIDs()); n != sc.Projects {
+		srv.Close()
+		return nil, fmt.Errorf("workload created %d projects, want %d", n, sc.Projects)
+	}
+	return g, nil
+}
+
+// buildHistory gives every project HistoryJobs finished jobs spread over
+// the warm-up, pipeline by pipeline, all projects in step. It
+// puts the clock back at Epoch, so that the harness's warm-up step, the
+// same for every scenario, ends at the end of the lookback.
+func (g *localGitLab) buildHistory(sc Scenario) error {
+	ids := make([]int64, sc.Projects)
+	for i := range ids {
+		if ids[i] = g.srv.CreateProject(fmt.Sprintf("group/project-%d", i+1), gitlabtest.ProjectOptions{}); ids[i] == 0 {
+			return fmt.Errorf("creating project %d", i+1)
+		}
+	}
+	const perPipeline = 5
+	pipelines := max(1, sc.HistoryJobs/perPipeline)
+	start := Epoch.Add(time.Minute)
+	spacing := (WarmUp - 3*time.Minute) / time.Duration(pipelines)
+	// The manual job goes into the newest pipeline that is not on the first
+	// page of 100 jobs: inside the lookback (so it is followed) when there
+	// are enough pipelines, and seen only by the parked recheck.
+	parkedIn := max(0, pipelines-100/perPipeline-1)
+	names := []string{"build", "lint", "rspec 1/2", "rspec 2/2", "deploy: [eu, prod]"}
+	stages := []string{"build", "test", "test", "test", "deploy"}
+	for k := range pipelines {
+		at := start.Add(time.Duration(k) * spacing)
+		g.clock.Set(at)
+		var jobs []int64
+		for i, pid := range ids {
+			pl := g.srv.CreatePipeline(pid, "main", gitlabtest.PipelineOptions{})
+			for n := range perPipeline {
+				jobs = append(jobs, g.srv.CreateJob(pl, gitlabtest.JobSpec{Name: names[n], Stage: stages[n]}))
+			}
+			if k == parkedIn && sc.ParkedEvery > 0 && i%sc.ParkedEvery == 0 {
+				g.srv.CreateJob(pl, gitlabtest.JobSpec{Name: "deploy: [us, prod]", Stage: "deploy", When: "manual", AllowFailure: true})
+			}
+		}
+		steps := []struct {
+			after time.Duration
+			do    func(id int64) error
+		}{
+			{0, g.srv.Enqueue},
+			{5 * time.Second, g.srv.Start},
+			{70 * time.Second, func(id int64) error {
+				status := "success"
+				if id%17 == 0 {
+					status = "failed"
+				}
+				return g.srv.Finish(id, status, gitlabtest.FinishOptions{})
+			}},
+		}
+		for _, st := range steps {
+			g.clock.Set(at.Add(st.after))
+			for _, id := range jobs {
+				if err := st.do(id); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	g.clock.Set(Epoch)
+	return nil
+}
+
+func (g *localGitLab) URL() string    { return g.srv.URL() }
+func (g *localGitLab) Separate() bool { return false }
+func (g *localGitLab) Close() error   { g.srv.Close(); return nil }
+
+func (g *localGitLab) Step(d time.Duration, frozen bool) (StepResult, error) {
+	if g.wl != nil && !frozen {
+		g.wl.Step(d)
+	} else {
+		g.clock.Advance(d)
+	}
+	return StepResult{Now: g.clock.Now(), Changes: g.changes()}, nil
+}
+
+// changes reports the jobs created, and the reported unfinished jobs whose
+// status changed, since the last call.
+func (g *localGitLab) changes() []JobChange {
+	var out []JobChange
+	for id, status := range g.open {
+		r, ok := g.srv.Job(id)
+		if !ok || r.Status == status {
+			continue
+		}
+		out = append(out, change(r, false))
+		g.track(r)
+	}
+	for ; ; g.next++ {
+		r, ok := g.srv.Job(g.next)
+		if !ok {
+			break
+		}
+		out = append(out, change(r, true))
+		g.track(r)
+	}
+	return out
+}
+
+func (g *localGitLab) track(r gitlabtest.JobRecord) {
+	if gitlabapi.JobStatus(r.Status).Finished() {
+		delete(g.open, r.ID)
+	} else {
+		g.open[r.ID] = r.Status
+	}
+}
+
+func change(r gitlabtest.JobRecord, isNew bool) JobChange {
+	return JobChange{
+		ID: r.ID, ProjectID: r.ProjectID, PipelineID: r.PipelineID, Status: r.Status, New: isNew,
+		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
+		Queued: r.StartedAt != nil && r.QueuedDuration != nil,
+	}
+}
+
+func (g *localGitLab) Counts() (Counts, error) {
+	c := Counts{Total: g.srv.RequestCount(""), Endpoints: map[string]int{}, Usage: processUsage()}
+	for _, e := range endpoints {
+		if n := g.srv.RequestCount(e); n > 0 {
+			c.Endpoints[e] = n
+		}
+	}
+	return c, nil
+}

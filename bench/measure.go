@@ -1,0 +1,176 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"maps"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+)
+
+// Usage is a process's CPU time so far and its memory now.
+type Usage struct {
+	CPU       time.Duration `json:"cpu"`        // user + system
+	RSS       int64         `json:"rss"`        // VmRSS, bytes
+	PeakRSS   int64         `json:"peak_rss"`   // VmHWM, bytes
+	HeapInuse uint64        `json:"heap_inuse"` // Go heap spans in use
+	HeapAlloc uint64        `json:"heap_alloc"` // Go heap: live objects (after a GC: exactly the live set)
+}
+
+// cpuTime is the process's user plus system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// processUsage reads CPU time, RSS and the Go heap without forcing a GC.
+func processUsage() Usage {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	rss, peak := procStatus()
+	return Usage{CPU: cpuTime(), RSS: rss, PeakRSS: peak, HeapInuse: ms.HeapInuse, HeapAlloc: ms.HeapAlloc}
+}
+
+// settledUsage is processUsage after two GCs, so the heap figures are the
+// live set rather than garbage waiting for the next cycle.
+func settledUsage() Usage {
+	runtime.GC()
+	runtime.GC()
+	return processUsage()
+}
+
+// procStatus returns VmRSS and VmHWM from /proc/self/status (0 elsewhere).
+func procStatus() (rss, peak int64) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		fields := strings.Fields(v) // "123456 kB"
+		if len(fields) == 0 {
+			continue
+		}
+		n, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		if k == "VmRSS" {
+			rss = n << 10
+		} else {
+			peak = n << 10
+		}
+	}
+	return rss, peak
+}
+
+// Exposition is the cost of one scrape of /metrics.
+type Exposition struct {
+	Families  int
+	Series    int // samples in the text format: what Prometheus ingests
+	TextBytes int
+	GzipBytes int // text, gzip-compressed as promhttp sends it
+	ProtoSize int // delimited protobuf, with native histograms
+	Gather    time.Duration
+	Text      time.Duration  // gather + encode to text
+	Proto     time.Duration  // gather + encode to protobuf
+	Observed  float64        // gitlab_jobs_exporter_jobs_observed_total
+	Followed  float64        // gitlab_jobs_exporter_followed_jobs
+	BySeries  map[string]int // samples by family (histogram buckets, sums and counts included)
+}
+
+func (e Exposition) topFamilies(n int) string {
+	names := slices.Collect(maps.Keys(e.BySeries))
+	slices.SortFunc(names, func(a, b string) int { return e.BySeries[b] - e.BySeries[a] })
+	var parts []string
+	for _, name := range names[:min(n, len(names))] {
+		parts = append(parts, fmt.Sprintf("%s %d", strings.TrimPrefix(name, "gitlab_"), e.BySeries[name]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// measureExposition gathers g and encodes the result as text and as
+// protobuf, each from a fresh gather as a scrape would.
+func measureExposition(g prometheus.Gatherer) (Exposition, error) {
+	var e Exposition
+	start := time.Now()
+	mfs, err := g.Gather()
+	if err != nil {
+		return e, err
+	}
+	e.Gather = time.Since(start)
+	e.Families = len(mfs)
+	for _, mf := range mfs {
+		if len(mf.GetMetric()) != 1 {
+			continue
+		}
+		switch m := mf.GetMetric()[0]; mf.GetName() {
+		case "gitlab_jobs_exporter_jobs_observed_total":
+			e.Observed = m.GetCounter().GetValue()
+		case "gitlab_jobs_exporter_followed_jobs":
+			e.Followed = m.GetGauge().GetValue()
+		}
+	}
+
+	encode := func(format expfmt.Format) ([]byte, time.Duration, error) {
+		start := time.Now()
+		mfs, err := g.Gather()
+		if err != nil {
+			return nil, 0, err
+		}
+		var buf bytes.Buffer
+		enc := expfmt.NewEncoder(&buf, format)
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				return nil, 0, err
+			}
+		}
+		return buf.Bytes(), time.Since(start), nil
+	}
+	text, d, err := encode(expfmt.NewFormat(expfmt.TypeTextPlain))
+	if err != nil {
+		return e, err
+	}
+	e.Text, e.TextBytes = d, len(text)
+	e.BySeries = map[string]int{}
+	family := ""
+	for line := range bytes.SplitSeq(text, []byte("\n")) {
+		switch {
+		case bytes.HasPrefix(line, []byte("# TYPE ")):
+			family = string(bytes.Fields(line)[2])
+		case len(line) > 0 && line[0] != '#':
+			e.Series++
+			e.BySeries[family]++
+		}
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(text)
+	_ = zw.Close()
+	e.GzipBytes = gz.Len()
+
+	proto, d, err := encode(expfmt.NewFormat(expfmt.TypeProtoDelim))
+	if err != nil {
+		return e, err
+	}
+	e.Proto, e.ProtoSize = d, len(proto)
+	return e, nil
+}

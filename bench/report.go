@@ -1,0 +1,316 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is what a run measured. Steady-state figures leave out the first
+// cycle (discovery and the first walk over the lookback), which First has.
+type Report struct {
+	Scenario    Scenario
+	Separate    bool // CPU, heap and RSS are the exporter's alone
+	Persisted   bool // the scraper saved its state after each poll
+	Minimal     bool // job lists decoded minimally (gitlabapi ListJobsOptions.Minimal)
+	ClassicOnly bool // native histograms off
+	GOMAXPROCS  int
+
+	start          time.Time
+	Setup, Elapsed time.Duration // real time: building the fake; the run
+
+	First struct {
+		Requests     int
+		CPU, FakeCPU time.Duration
+		Wall         time.Duration
+		Counted      int
+	}
+
+	Cycles, Polls     int
+	Requests          int // every request of the steady-state cycles
+	PollRequests      int // made by project polls
+	DiscoveryRequests int
+	MaxCycleRequests  int
+	NewJobs           int            // jobs and bridges GitLab created meanwhile
+	Endpoints         map[string]int // requests by endpoint
+	Idle, Busy        BoundStats
+
+	CPU, Wall []time.Duration // per cycle: the exporter's CPU time, real time
+	FakeCPU   time.Duration   // the fake's CPU over all cycles (Separate only)
+
+	Marks []Mark // at the end of each simulated hour
+
+	Truth, Counted, Missing, Extra, Double  int // finished jobs
+	TruthStarted, StartsObserved, StartDiff int
+	ParkedRechecks                          int // idle polls of projects with parked jobs that made 2 requests
+	CyclesBehind                            int // cycles after which a finished job was not counted yet (a played manual job, see ParkedMaxLag)
+	InFlight                                int // finished in GitLab but not counted yet when the workload stopped
+	Retried, PollErrors, StateErrors        int
+	MaxLag, LagP50, LagP99                  time.Duration // jobs never manual or scheduled
+	UnknownLag                              int           // finished without finished_at (skipped)
+	ParkedCounted                           int           // finished jobs that were followed as manual or scheduled
+	ParkedMaxLag                            time.Duration
+}
+
+// BoundStats compares polls with the cost model: an idle poll (nothing
+// changed in the project, and no unfinished job to check) may make 1
+// request; a busy one 2 + ceil(new jobs/100) + pipelines whose jobs
+// changed; either may make one more when the project follows manual or
+// scheduled jobs (the parked recheck, due every 10 minutes).
+type BoundStats struct {
+	Polls, Requests, Bound int
+	Over                   int // polls above their bound
+	Parked                 int // polls that may make a parked recheck
+	MaxRequests            int
+	MaxRatio               float64
+}
+
+func (b *BoundStats) add(req, bound int, parked bool) {
+	if parked {
+		b.Parked++
+	}
+	b.Polls++
+	b.Requests += req
+	b.Bound += bound
+	b.MaxRequests = max(b.MaxRequests, req)
+	if req > bound {
+		b.Over++
+	}
+	b.MaxRatio = max(b.MaxRatio, float64(req)/float64(bound))
+}
+
+// Ratio is requests over the sum of the bounds.
+func (b BoundStats) Ratio() float64 { return ratio(b.Requests, b.Bound) }
+
+// PerPoll is the mean number of requests of a poll.
+func (b BoundStats) PerPoll() float64 { return ratio(b.Requests, b.Polls) }
+
+// Mark is the state at the end of a simulated hour.
+type Mark struct {
+	Hour           float64
+	Usage          Usage // the exporter's process, after GC
+	Fake           Usage // the fake's process (Separate only)
+	Exposition     Exposition
+	Counted, Truth int
+}
+
+// Difference is how far the exporter's count is from GitLab's: jobs not
+// counted, counted but not finished (or older than the lookback), and
+// counted twice. It must be 0.
+func (r *Report) Difference() int { return r.Missing + r.Extra + r.Double }
+
+// RequestsPerCycle is the mean of the steady-state cycles.
+func (r *Report) RequestsPerCycle() float64 { return ratio(r.Requests, r.Cycles) }
+
+// RequestsPerNewJob is poll requests per job GitLab created.
+func (r *Report) RequestsPerNewJob() float64 { return ratio(r.PollRequests, r.NewJobs) }
+
+// MarginalPerNewJob is poll requests beyond one per poll per job created:
+// what activity costs on top of the idle walk.
+func (r *Report) MarginalPerNewJob() float64 { return ratio(r.PollRequests-r.Polls, r.NewJobs) }
+
+// CPUStats returns the mean, median and maximum CPU time of a cycle.
+func (r *Report) CPUStats() (mean, p50, maxCPU time.Duration) { return durationStats(r.CPU) }
+
+// CPUShare is the mean cycle's CPU time as a share of one core over the
+// poll interval.
+func (r *Report) CPUShare() float64 {
+	mean, _, _ := r.CPUStats()
+	return float64(mean) / float64(r.Scenario.Interval)
+}
+
+func durationStats(ds []time.Duration) (mean, p50, maxD time.Duration) {
+	if len(ds) == 0 {
+		return 0, 0, 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	var sum time.Duration
+	for _, d := range s {
+		sum += d
+	}
+	return sum / time.Duration(len(s)), s[len(s)/2], s[len(s)-1]
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// Targets from the performance issue.
+const (
+	TargetRSS         = 256 << 20
+	TargetCPUShare    = 0.10
+	TargetEncode      = time.Second
+	TargetFreshExtra  = 5 * time.Second
+	TargetHeapGrowth  = 0.10 // hour 1 to the last hour, as a share
+	targetIdlePerPoll = 1
+)
+
+// row is one line of the table: figure, value, target, verdict.
+type row struct{ figure, value, target, verdict string }
+
+func verdict(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "MISSED"
+}
+
+// Rows returns the report as a table of figures.
+func (r *Report) rows() []row {
+	sc := r.Scenario
+	var rows []row
+	add := func(figure, value, target, v string) { rows = append(rows, row{figure, value, target, v}) }
+	where := "exporter only (fake in a child process)"
+	if !r.Separate {
+		where = "exporter + fake in one process"
+	}
+	add("scenario", fmt.Sprintf("%d projects, %s poll, %.0f jobs/h, %.1f h simulated, %d cycles", sc.Projects, sc.Interval,
+		sc.jobsPerHour(), sc.Hours, r.Cycles), "", "")
+	if r.Persisted {
+		where += ", state saved after each poll"
+	} else {
+		where += ", state in memory only"
+	}
+	if r.Minimal {
+		where += ", minimal job decoding"
+	}
+	if r.ClassicOnly {
+		where += ", native histograms off"
+	}
+	add("measured", where+fmt.Sprintf(", GOMAXPROCS %d", r.GOMAXPROCS), "", "")
+
+	add("first cycle: requests (discovery + walk over 1 h lookback)", fmt.Sprint(r.First.Requests), "", "")
+	add("first cycle: jobs counted / CPU / wall", fmt.Sprintf("%d / %.2fs / %.2fs", r.First.Counted,
+		r.First.CPU.Seconds(), r.First.Wall.Seconds()), "", "")
+	add("requests per cycle: mean / max", fmt.Sprintf("%.1f / %d", r.RequestsPerCycle(), r.MaxCycleRequests), "", "")
+	add("discovery requests per cycle (groups every 5m)", fmt.Sprintf("%.2f", ratio(r.DiscoveryRequests, r.Cycles)), "", "")
+	add("idle polls: requests per poll (mean / max)", fmt.Sprintf("%.3f / %d  (%d polls)", r.Idle.PerPoll(), r.Idle.MaxRequests, r.Idle.Polls),
+		"≤ 1 + parked recheck", verdict(r.Idle.Over == 0))
+	add("idle polls above 1 + parked", fmt.Sprint(r.Idle.Over), "0", verdict(r.Idle.Over == 0))
+	add("idle polls with parked jobs / of which rechecked them", fmt.Sprintf("%d / %d", r.Idle.Parked, r.ParkedRechecks), "", "")
+	if r.Busy.Polls > 0 {
+		add("busy polls: requests per poll (mean / max)", fmt.Sprintf("%.2f / %d  (%d polls)", r.Busy.PerPoll(), r.Busy.MaxRequests, r.Busy.Polls), "", "")
+		add("busy polls: requests / bound (all / worst poll)", fmt.Sprintf("%.3f / %.2f", r.Busy.Ratio(), r.Busy.MaxRatio),
+			"≤ 1 (bound 2+⌈new/100⌉+changed pipelines)", verdict(r.Busy.Ratio() <= 1))
+		add("busy polls above their bound", fmt.Sprintf("%d (%.2f%%)", r.Busy.Over, 100*ratio(r.Busy.Over, r.Busy.Polls)), "", "")
+	}
+	if r.NewJobs > 0 {
+		add("jobs created per cycle", fmt.Sprintf("%.1f", ratio(r.NewJobs, r.Cycles)), "", "")
+		add("requests per new job: all polls / beyond 1 per poll", fmt.Sprintf("%.3f / %.3f", r.RequestsPerNewJob(), r.MarginalPerNewJob()), "", "")
+	}
+	for _, e := range endpoints {
+		if n := r.Endpoints[e]; n > 0 {
+			add("  requests per cycle: "+e, fmt.Sprintf("%.2f", ratio(n, r.Cycles)), "", "")
+		}
+	}
+
+	add("finished jobs: GitLab / counted", fmt.Sprintf("%d / %d", r.Truth, r.Counted), "equal", verdict(r.Truth == r.Counted))
+	add("difference: missing + extra + double", fmt.Sprintf("%d (%d + %d + %d)", r.Difference(), r.Missing, r.Extra, r.Double),
+		"0", verdict(r.Difference() == 0))
+	add("starts: GitLab / observed, difference", fmt.Sprintf("%d / %d, %d", r.TruthStarted, r.StartsObserved, r.StartDiff), "0", verdict(r.StartDiff == 0))
+	add("cycles ending with a finished job not counted yet", fmt.Sprint(r.CyclesBehind), "", "")
+	add("finished but not counted yet when the workload stopped", fmt.Sprintf("%d (compared after a %s drain)", r.InFlight, Drain), "", "")
+	add("poll errors / state errors", fmt.Sprintf("%d / %d", r.PollErrors, r.StateErrors), "0", verdict(r.PollErrors+r.StateErrors == 0))
+	fresh := sc.Interval + TargetFreshExtra
+	add("freshness, finish → counted (p50 / p99 / max, simulated)", fmt.Sprintf("%s / %s / %s", r.LagP50, r.LagP99, r.MaxLag),
+		"≤ "+fresh.String(), verdict(r.MaxLag <= fresh))
+	if r.ParkedCounted > 0 {
+		add("freshness of played manual jobs (max; count)", fmt.Sprintf("%s; %d jobs", r.ParkedMaxLag.Round(time.Second), r.ParkedCounted),
+			"≤ "+fresh.String(), verdict(r.ParkedMaxLag <= fresh))
+	}
+
+	if len(r.Marks) > 0 {
+		first, last := r.Marks[0], r.Marks[len(r.Marks)-1]
+		ends := []Mark{first, last}
+		if len(r.Marks) == 1 {
+			ends = ends[:1]
+		}
+		for _, m := range ends {
+			add(fmt.Sprintf("hour %.1f: heap in use / live / RSS", m.Hour), fmt.Sprintf("%.1f / %.1f / %.1f MiB",
+				mib(int64(m.Usage.HeapInuse)), mib(int64(m.Usage.HeapAlloc)), mib(m.Usage.RSS)),
+				"RSS ≤ 256 MiB", verdict(m.Usage.RSS <= TargetRSS))
+			add(fmt.Sprintf("hour %.1f: followed jobs / finished counted", m.Hour), fmt.Sprintf("%.0f / %.0f", m.Exposition.Followed, m.Exposition.Observed), "", "")
+		}
+		if len(r.Marks) > 1 {
+			g := r.HeapGrowth()
+			add(fmt.Sprintf("live heap growth, hour %.1f → %.1f", first.Hour, last.Hour),
+				fmt.Sprintf("%+.1f MiB (%+.1f%%)", mib(int64(last.Usage.HeapAlloc)-int64(first.Usage.HeapAlloc)), 100*g),
+				fmt.Sprintf("flat (≤ %+.0f%%)", 100*TargetHeapGrowth), verdict(g <= TargetHeapGrowth))
+		}
+		add("peak RSS (VmHWM)", fmt.Sprintf("%.1f MiB", mib(last.Usage.PeakRSS)), "", "")
+		if r.Separate {
+			add("fake GitLab process: RSS at the end", fmt.Sprintf("%.1f MiB", mib(last.Fake.RSS)), "", "")
+		}
+		e := last.Exposition
+		add("/metrics: series / families", fmt.Sprintf("%d / %d", e.Series, e.Families), "", "")
+		add("/metrics: largest families (series)", e.topFamilies(4), "", "")
+		add("/metrics: text / gzip / protobuf size", fmt.Sprintf("%.2f / %.2f / %.2f MiB", mib(int64(e.TextBytes)), mib(int64(e.GzipBytes)), mib(int64(e.ProtoSize))), "", "")
+		add("/metrics: gather / gather+text / gather+protobuf", fmt.Sprintf("%s / %s / %s", e.Gather.Round(time.Millisecond),
+			e.Text.Round(time.Millisecond), e.Proto.Round(time.Millisecond)), "≤ 1s", verdict(max(e.Text, e.Proto) <= TargetEncode))
+	}
+	mean, p50, maxCPU := r.CPUStats()
+	add("CPU per cycle: mean / p50 / max", fmt.Sprintf("%.3fs / %.3fs / %.3fs", mean.Seconds(), p50.Seconds(), maxCPU.Seconds()), "", "")
+	add("CPU per cycle as share of one core of the interval", fmt.Sprintf("%.2f%%", 100*r.CPUShare()),
+		fmt.Sprintf("≤ %.0f%%", 100*TargetCPUShare), verdict(r.CPUShare() <= TargetCPUShare))
+	if r.Separate {
+		add("fake GitLab CPU per cycle (not included above)", fmt.Sprintf("%.3fs", ratio64(r.FakeCPU, r.Cycles)), "", "")
+	}
+	wmean, _, wmax := durationStats(r.Wall)
+	add("wall per cycle: mean / max", fmt.Sprintf("%.3fs / %.3fs", wmean.Seconds(), wmax.Seconds()), "", "")
+	add("real time: building the fake / the run", fmt.Sprintf("%s / %s", r.Setup.Round(time.Second), r.Elapsed.Round(time.Second)), "", "")
+	return rows
+}
+
+func ratio64(d time.Duration, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return d.Seconds() / float64(n)
+}
+
+// HeapGrowth is the live heap's growth from the first hour mark to the
+// last, as a share of the first.
+func (r *Report) HeapGrowth() float64 {
+	if len(r.Marks) < 2 {
+		return 0
+	}
+	a, b := r.Marks[0].Usage.HeapAlloc, r.Marks[len(r.Marks)-1].Usage.HeapAlloc
+	return (float64(b) - float64(a)) / float64(a)
+}
+
+// WriteTable prints the report as an aligned table.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "== %s\nfigure\tvalue\ttarget\t\n", r.Scenario.Name)
+	for _, row := range r.rows() {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", row.figure, row.value, row.target, row.verdict)
+	}
+	return tw.Flush()
+}
+
+// Missed lists the figures that missed their target.
+func (r *Report) Missed() []string {
+	var out []string
+	for _, row := range r.rows() {
+		if row.verdict == "MISSED" {
+			out = append(out, strings.TrimSpace(row.figure)+": "+row.value)
+		}
+	}
+	return out
+}
+
+func (sc Scenario) jobsPerHour() float64 {
+	if sc.Idle {
+		return 0
+	}
+	return sc.Workload.JobsPerHour
+}

@@ -1,0 +1,460 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"iter"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/config"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
+)
+
+// WarmUp is how long the fake runs before the exporter's first poll: the
+// initial lookback plus half an hour, so that the first walk both counts
+// a full lookback and stops at jobs older than it.
+const WarmUp = InitialLookback + 30*time.Minute
+
+// Options control a run.
+type Options struct {
+	// Separate runs the fake GitLab in a child process (the test binary
+	// started again with ChildEnv set), so that CPU, heap and RSS are the
+	// exporter's alone. Otherwise they include the fake.
+	Separate bool
+	// Log, if set, gets progress: a line every 10 cycles and every simulated hour.
+	Log io.Writer
+	// StateDir, if set, is where the scraper saves its state after each
+	// poll, as the exporter does by default (--storage.path); empty keeps
+	// the state in memory only.
+	StateDir string
+	// HeapProfileDir, if set, gets a heap profile (after GC) at the end of
+	// each simulated hour: heap-<scenario>-<hour>h.pprof.
+	HeapProfileDir string
+	// ClassicOnly turns native histograms off (metrics.native_histograms:
+	// false), to measure what they cost.
+	ClassicOnly bool
+	// Minimal makes every job list the scraper asks for decode only the
+	// fields it uses (gitlabapi's ListJobsOptions.Minimal), to measure
+	// what the scraper would gain by asking for it.
+	Minimal bool
+}
+
+// Run simulates the scenario: the fake runs for WarmUp, then the exporter's
+// real scraper (gitlabapi client, collector as recorder) polls it once per
+// interval, workload.Step(interval) then scraper.Cycle, for sc.Hours, on a
+// manual clock shared with the fake.
+func Run(ctx context.Context, sc Scenario, opt Options) (*Report, error) {
+	var (
+		gl  GitLab
+		err error
+	)
+	setup := time.Now()
+	if opt.Separate {
+		gl, err = startRemoteGitLab(sc)
+	} else {
+		gl, err = newLocalGitLab(sc)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer gl.Close()
+
+	h, err := newHarness(sc, gl, opt)
+	if err != nil {
+		return nil, err
+	}
+	h.rep.Setup = time.Since(setup)
+	return h.run(ctx)
+}
+
+type harness struct {
+	sc    Scenario
+	gl    GitLab
+	opt   Options
+	clock *gitlabtest.ManualClock
+	rec   *recorder
+	s     *scraper.Scraper
+	reg   *prometheus.Registry
+	rep   *Report
+
+	cutoff time.Time
+	// Ground truth, a byte per job id from FirstJobID: 1 when GitLab has
+	// the job finished (started) and the exporter must count it.
+	truthFinished, truthStarted idCounts
+	nFinished, nStarted         int
+}
+
+func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
+	cfg, _, err := config.Parse([]byte("gitlab:\n  url: "+gl.URL()+"\ngroups:\n  - path: group\n"), "bench.yml",
+		func(k string) string {
+			if k == config.EnvToken {
+				return Token
+			}
+			return ""
+		})
+	if err != nil {
+		return nil, fmt.Errorf("default config: %w", err)
+	}
+	m := cfg.Metrics
+	metrics := collector.New(collector.Buckets{
+		Duration: m.DurationBuckets, QueuedDuration: m.QueuedDurationBuckets,
+		ArtifactSize: m.ArtifactSizeBuckets, Native: *m.NativeHistograms && !opt.ClassicOnly,
+	}, collector.NewRefTracker(nil))
+	reg := prometheus.NewRegistry()
+	// As app.New registers them, so that /metrics has its real size.
+	reg.MustRegister(metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	client, err := gitlabapi.New(gitlabapi.Options{
+		BaseURL: gl.URL(), Token: Token, Observer: metrics,
+		// The client-side limit would pace the simulation in real time.
+		RequestsPerSecond: 1e6, Burst: 1e6,
+		MaxConcurrent: cfg.GitLab.MaxConcurrentRequests,
+		Timeout:       time.Minute,
+	})
+	if err != nil {
+		return nil, err
+	}
+	clock := gitlabtest.NewManualClock(Epoch)
+	rec := newRecorder(metrics, clock.Now)
+	so := scraper.Options{
+		Groups:          []scraper.Group{{Path: "group", IncludeSubgroups: true}},
+		Interval:        sc.Interval,
+		InitialLookback: InitialLookback,
+		Now:             clock.Now,
+	}
+	if opt.StateDir != "" {
+		if so.Store, err = state.OpenStore(opt.StateDir, gl.URL()); err != nil {
+			return nil, err
+		}
+	}
+	var gitlab scraper.GitLab = client
+	if opt.Minimal {
+		gitlab = minimalClient{client}
+	}
+	s := scraper.New(gitlab, rec, so)
+	return &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg,
+		rep: &Report{Scenario: sc, Separate: gl.Separate(), Persisted: opt.StateDir != "", Minimal: opt.Minimal, ClassicOnly: opt.ClassicOnly, GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}}}, nil
+}
+
+// projectChange is what happened in one project during a step.
+type projectChange struct {
+	newJobs   int
+	pipelines map[int64]bool // pipelines with a new job or a status change
+}
+
+// step advances the fake and the exporter's clock, and books the changes
+// as ground truth.
+func (h *harness) step(d time.Duration, frozen bool) (map[int64]*projectChange, int, error) {
+	res, err := h.gl.Step(d, frozen)
+	if err != nil {
+		return nil, 0, err
+	}
+	h.clock.Set(res.Now)
+	if h.cutoff.IsZero() {
+		h.cutoff = res.Now.Add(-InitialLookback)
+	}
+	byProject := map[int64]*projectChange{}
+	newJobs := 0
+	for _, c := range res.Changes {
+		pc := byProject[c.ProjectID]
+		if pc == nil {
+			pc = &projectChange{pipelines: map[int64]bool{}}
+			byProject[c.ProjectID] = pc
+		}
+		pc.pipelines[c.PipelineID] = true
+		if c.New {
+			pc.newJobs++
+			newJobs++
+		}
+		if c.CreatedAt.Before(h.cutoff) {
+			continue // history before the initial lookback: never counted
+		}
+		if gitlabapi.JobStatus(c.Status).Finished() && h.truthFinished.get(c.ID) == 0 {
+			h.truthFinished.add(c.ID)
+			h.nFinished++
+		}
+		if c.Queued && h.truthStarted.get(c.ID) == 0 {
+			h.truthStarted.add(c.ID)
+			h.nStarted++
+		}
+	}
+	return byProject, newJobs, nil
+}
+
+func (h *harness) logf(format string, args ...any) {
+	if h.opt.Log != nil {
+		fmt.Fprintf(h.opt.Log, format+"\n", args...)
+	}
+}
+
+func (h *harness) run(ctx context.Context) (*Report, error) {
+	rep := h.rep
+	rep.start = time.Now()
+	if _, _, err := h.step(WarmUp, false); err != nil {
+		return nil, err
+	}
+	// The first cycle: discovery and the first walk over the lookback.
+	before, err := h.gl.Counts()
+	if err != nil {
+		return nil, err
+	}
+	h.rec.mu.Lock()
+	h.rec.lagFrom = h.clock.Now().Add(time.Nanosecond) // the first walk counts history
+	h.rec.mu.Unlock()
+	cpu0, wall0 := cpuTime(), time.Now()
+	h.s.Cycle(ctx)
+	rep.First.CPU, rep.First.Wall = cpuTime()-cpu0, time.Since(wall0)
+	after, err := h.gl.Counts()
+	if err != nil {
+		return nil, err
+	}
+	rep.First.Requests = after.Total - before.Total
+	rep.First.FakeCPU = after.Usage.CPU - before.Usage.CPU
+	rep.First.Counted = h.countedSoFar()
+	h.logf("%s: first cycle: %d requests, %d jobs counted, cpu %.2fs, wall %.2fs", h.sc.Name, rep.First.Requests, rep.First.Counted,
+		rep.First.CPU.Seconds(), rep.First.Wall.Seconds())
+	h.rec.takePolls()
+	h.check()
+
+	cycles := h.sc.cycles()
+	perHour := int(time.Hour / h.sc.Interval)
+	for i := 1; i <= cycles; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		follows := h.rec.followsNow()
+		changes, newJobs, err := h.step(h.sc.Interval, false)
+		if err != nil {
+			return nil, err
+		}
+		before, err := h.gl.Counts()
+		if err != nil {
+			return nil, err
+		}
+		cpu0, wall0 := cpuTime(), time.Now()
+		h.s.Cycle(ctx)
+		cpu, wall := cpuTime()-cpu0, time.Since(wall0)
+		after, err := h.gl.Counts()
+		if err != nil {
+			return nil, err
+		}
+		h.book(cycleSample{
+			requests: after.Total - before.Total, newJobs: newJobs,
+			cpu: cpu, fakeCPU: after.Usage.CPU - before.Usage.CPU, wall: wall,
+		}, before, after, changes, follows, h.rec.takePolls())
+		h.check()
+		if i%10 == 0 {
+			h.logf("%s: cycle %d: %d requests, cpu %.2fs, wall %.2fs", h.sc.Name, i, after.Total-before.Total, cpu.Seconds(), wall.Seconds())
+		}
+		if i%perHour == 0 || i == cycles {
+			if err := h.mark(i); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := h.drain(ctx); err != nil {
+		return nil, err
+	}
+	h.finish()
+	return rep, nil
+}
+
+// Drain is how long the exporter keeps polling a frozen GitLab after the
+// run: long enough for a parked recheck, so that the final comparison
+// finds played manual jobs counted rather than on their way.
+const Drain = 10*time.Minute + 2*time.Minute
+
+// drain freezes GitLab and polls until the exporter has caught up.
+func (h *harness) drain(ctx context.Context) error {
+	h.rec.mu.Lock()
+	for i, want := range h.truthFinished {
+		if want > 0 && h.rec.finished.get(FirstJobID+int64(i)) == 0 {
+			h.rep.InFlight++
+		}
+	}
+	h.rec.mu.Unlock()
+	for elapsed := time.Duration(0); elapsed < Drain; elapsed += h.sc.Interval {
+		if _, _, err := h.step(h.sc.Interval, true); err != nil {
+			return err
+		}
+		h.s.Cycle(ctx)
+		h.rec.takePolls()
+	}
+	return nil
+}
+
+// check compares how many jobs the exporter counted with GitLab after a
+// cycle: every job that finished before the cycle should be counted by
+// it, but played manual jobs wait for the parked recheck. (finish checks
+// job by job, after the drain.)
+func (h *harness) check() {
+	if h.countedSoFar() != h.nFinished {
+		h.rep.CyclesBehind++
+	}
+}
+
+func (h *harness) countedSoFar() int {
+	h.rec.mu.Lock()
+	defer h.rec.mu.Unlock()
+	return h.rec.total
+}
+
+type cycleSample struct {
+	requests, newJobs int
+	cpu, fakeCPU      time.Duration
+	wall              time.Duration
+}
+
+// book adds one steady-state cycle to the report and checks each poll's
+// requests against the cost model's bound.
+func (h *harness) book(c cycleSample, before, after Counts, changes map[int64]*projectChange,
+	follows map[int64]follows, polls map[int64]int) {
+	r := h.rep
+	r.Cycles++
+	r.Requests += c.requests
+	r.NewJobs += c.newJobs
+	r.MaxCycleRequests = max(r.MaxCycleRequests, c.requests)
+	r.CPU = append(r.CPU, c.cpu)
+	r.FakeCPU += c.fakeCPU
+	r.Wall = append(r.Wall, c.wall)
+	for e, n := range after.Endpoints {
+		r.Endpoints[e] += n - before.Endpoints[e]
+	}
+	pollRequests := 0
+	for pid, req := range polls {
+		pollRequests += req
+		f := follows[pid]
+		parked := 0
+		if f.blocked {
+			parked = 1
+		}
+		pc := changes[pid]
+		if pc == nil && !f.active {
+			r.Idle.add(req, 1+parked, f.blocked)
+			if f.blocked && req == 2 {
+				r.ParkedRechecks++
+			}
+			continue
+		}
+		// Busy: something changed, or unfinished jobs had to be checked.
+		bound := 2 + parked
+		if pc != nil {
+			bound += int(math.Ceil(float64(pc.newJobs)/100)) + len(pc.pipelines)
+		}
+		r.Busy.add(req, bound, f.blocked)
+	}
+	r.PollRequests += pollRequests
+	r.Polls += len(polls)
+	if c.requests > pollRequests {
+		r.DiscoveryRequests += c.requests - pollRequests
+	}
+}
+
+// mark records memory and the cost of /metrics at the end of a simulated hour.
+func (h *harness) mark(cycle int) error {
+	u := settledUsage()
+	if dir := h.opt.HeapProfileDir; dir != "" {
+		name := filepath.Join(dir, fmt.Sprintf("heap-%s-%gh.pprof", h.sc.Name, float64(cycle)*h.sc.Interval.Hours()))
+		if err := writeHeapProfile(name); err != nil {
+			return err
+		}
+	}
+	e, err := measureExposition(h.reg)
+	if err != nil {
+		return err
+	}
+	m := Mark{Hour: float64(cycle) * h.sc.Interval.Hours(), Usage: u, Exposition: e, Counted: h.countedSoFar(), Truth: h.nFinished}
+	if h.gl.Separate() {
+		if c, err := h.gl.Counts(); err == nil {
+			m.Fake = c.Usage
+		}
+	}
+	h.rep.Marks = append(h.rep.Marks, m)
+	h.logf("%s: hour %.1f: heap %.1f MiB, rss %.1f MiB, counted %d of %d, %d series, wall %s",
+		h.sc.Name, m.Hour, mib(int64(u.HeapInuse)), mib(u.RSS), m.Counted, m.Truth, e.Series, time.Since(h.rep.start).Round(time.Second))
+	return nil
+}
+
+// finish compares the whole run with the ground truth.
+func (h *harness) finish() {
+	r := h.rep
+	rec := h.rec
+	r.LagP50, r.LagP99 = rec.lagQuantile(0.5), rec.lagQuantile(0.99)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	r.Truth, r.TruthStarted = h.nFinished, h.nStarted
+	n := max(len(rec.finished), len(h.truthFinished))
+	for i := range n {
+		id := FirstJobID + int64(i)
+		got, want := rec.finished.get(id), h.truthFinished.get(id)
+		switch {
+		case want == 1 && got == 0:
+			r.Missing++
+
+		case want == 0 && got > 0:
+			r.Extra++
+
+		case got > 1:
+			r.Double++
+		}
+		if got > 0 {
+			r.Counted += int(got)
+		}
+	}
+	n = max(len(rec.started), len(h.truthStarted))
+	for i := range n {
+		id := FirstJobID + int64(i)
+		got, want := rec.started.get(id), h.truthStarted.get(id)
+		if got != want {
+			r.StartDiff++
+		}
+		r.StartsObserved += int(got)
+	}
+	r.Retried = rec.retried
+	r.PollErrors = rec.pollErrors
+	r.StateErrors = rec.stateErrors
+	r.MaxLag = rec.maxLag
+	r.UnknownLag = rec.unknown
+	r.ParkedCounted, r.ParkedMaxLag = rec.parkedJobs, rec.parkedMaxLag
+	r.Elapsed = time.Since(r.start)
+	maps.DeleteFunc(r.Endpoints, func(_ string, n int) bool { return n == 0 })
+}
+
+func writeHeapProfile(name string) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// minimalClient asks for minimal job decoding on every job list.
+type minimalClient struct{ *gitlabapi.Client }
+
+func (c minimalClient) ProjectJobPages(ctx context.Context, project string, opt gitlabapi.ListJobsOptions) iter.Seq2[[]gitlabapi.Job, error] {
+	opt.Minimal = true
+	return c.Client.ProjectJobPages(ctx, project, opt)
+}
+
+func (c minimalClient) PipelineJobs(ctx context.Context, project string, pipelineID int64, opt gitlabapi.PipelineJobsOptions) ([]gitlabapi.Job, error) {
+	opt.Minimal = true
+	return c.Client.PipelineJobs(ctx, project, pipelineID, opt)
+}
