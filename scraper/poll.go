@@ -111,7 +111,9 @@ func (p *poll) walkNewJobs() error {
 		newestCreated time.Time
 		first         = true
 	)
-	for page, err := range p.client.ProjectJobPages(p.ctx, p.key, gitlabapi.ListJobsOptions{PerPage: 100}) {
+	// Minimal: nothing here needs a job's user, commit or runner, and
+	// decoding pages is most of a poll's CPU.
+	for page, err := range p.client.ProjectJobPages(p.ctx, p.key, gitlabapi.ListJobsOptions{PerPage: 100, Minimal: true}) {
 		if err != nil {
 			return err
 		}
@@ -183,7 +185,7 @@ func (p *poll) pipeline(id int64) (*state.Pipeline, error) {
 	}
 	p.discovered[id] = true
 	if p.cutoff.IsZero() && id <= p.maxPipelineAtStart {
-		jobs, err := p.client.PipelineJobs(p.ctx, p.key, id, gitlabapi.PipelineJobsOptions{IncludeRetried: true})
+		jobs, err := p.client.PipelineJobs(p.ctx, p.key, id, gitlabapi.PipelineJobsOptions{IncludeRetried: true, Minimal: true})
 		if err != nil && !errors.Is(err, gitlabapi.ErrNotFound) {
 			delete(p.st.Pipelines, id) // load it again next time
 			return nil, err
@@ -288,7 +290,7 @@ func (p *poll) walkScoped(query []*state.FollowedJob, withBlocked bool) (gone []
 		minID = min(minID, f.ID)
 	}
 	found := map[int64]*gitlabapi.Job{}
-	for page, err := range p.client.ProjectJobPages(p.ctx, p.key, gitlabapi.ListJobsOptions{Scopes: scopes, PerPage: 100}) {
+	for page, err := range p.client.ProjectJobPages(p.ctx, p.key, gitlabapi.ListJobsOptions{Scopes: scopes, PerPage: 100, Minimal: true}) {
 		if err != nil {
 			return nil, err
 		}
@@ -330,7 +332,7 @@ func (p *poll) fetchFinal(jobs []*state.FollowedJob) error {
 			}
 			continue
 		}
-		list, err := p.client.PipelineJobs(p.ctx, p.key, pipelineID, gitlabapi.PipelineJobsOptions{IncludeRetried: true})
+		list, err := p.client.PipelineJobs(p.ctx, p.key, pipelineID, gitlabapi.PipelineJobsOptions{IncludeRetried: true, Minimal: true})
 		if err != nil && !errors.Is(err, gitlabapi.ErrNotFound) {
 			return err
 		}
