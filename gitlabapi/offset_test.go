@@ -61,7 +61,7 @@ func TestOffsetWalks(t *testing.T) {
 			items: func() []any {
 				var out []any
 				for i := range 101 {
-					out = append(out, Bridge{ID: int64(1000 + i), DownstreamPipeline: &PipelineBasic{ID: int64(5000 + i)}})
+					out = append(out, Bridge{Job: Job{ID: int64(1000 + i)}, DownstreamPipeline: &PipelineBasic{ID: int64(5000 + i)}})
 				}
 				return out
 			}(),

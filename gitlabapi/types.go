@@ -106,44 +106,16 @@ type Job struct {
 }
 
 // Bridge is a trigger job (Entities::Ci::Bridge): a JobBasic plus the
-// pipeline it triggered. Bridges have no runner and no artifacts.
+// pipeline it triggered. GitLab sends bridges no runner, artifacts or
+// tag_list, so those fields of the embedded Job stay empty; the embedding
+// lets callers count bridges with the same code as jobs.
 type Bridge struct {
-	ID                 int64          `json:"id"`
-	Status             JobStatus      `json:"status"`
-	Stage              string         `json:"stage"`
-	Name               string         `json:"name"`
-	Ref                string         `json:"ref"`
-	Tag                bool           `json:"tag"`
-	Coverage           *float64       `json:"coverage"`
-	AllowFailure       bool           `json:"allow_failure"`
-	CreatedAt          *time.Time     `json:"created_at"`
-	StartedAt          *time.Time     `json:"started_at"`
-	FinishedAt         *time.Time     `json:"finished_at"`
-	ErasedAt           *time.Time     `json:"erased_at"`
-	Duration           *float64       `json:"duration"`
-	QueuedDuration     *float64       `json:"queued_duration"`
-	FailureReason      string         `json:"failure_reason,omitempty"`
-	User               *User          `json:"user"`
-	Commit             *Commit        `json:"commit"`
-	Pipeline           PipelineBasic  `json:"pipeline"`
-	WebURL             string         `json:"web_url"`
-	Project            *JobProject    `json:"project,omitempty"`
-	Archived           bool           `json:"archived"`
+	Job
 	DownstreamPipeline *PipelineBasic `json:"downstream_pipeline"`
 }
 
-// AsJob returns the bridge as a Job, so that callers can count bridges with
-// the same code as jobs.
-func (b Bridge) AsJob() Job {
-	return Job{
-		ID: b.ID, Status: b.Status, Stage: b.Stage, Name: b.Name, Ref: b.Ref, Tag: b.Tag,
-		Coverage: b.Coverage, AllowFailure: b.AllowFailure, CreatedAt: b.CreatedAt,
-		StartedAt: b.StartedAt, FinishedAt: b.FinishedAt, ErasedAt: b.ErasedAt,
-		Duration: b.Duration, QueuedDuration: b.QueuedDuration, FailureReason: b.FailureReason,
-		User: b.User, Commit: b.Commit, Pipeline: b.Pipeline, WebURL: b.WebURL,
-		Project: b.Project, Archived: b.Archived,
-	}
-}
+// AsJob returns the bridge as a Job.
+func (b Bridge) AsJob() Job { return b.Job }
 
 // JobProject is the small project object inside a job.
 type JobProject struct {
