@@ -40,8 +40,7 @@ func hoursFromEnv(tb testing.TB, sc *Scenario) {
 func benchScenario(b *testing.B, sc Scenario) {
 	hoursFromEnv(b, &sc)
 	opt := Options{Separate: os.Getenv("BENCH_IN_PROCESS") == "", Log: os.Stderr,
-		HeapProfileDir: os.Getenv("BENCH_HEAPPROFILE_DIR"), Minimal: os.Getenv("BENCH_MINIMAL") != "",
-		ClassicOnly: os.Getenv("BENCH_CLASSIC_ONLY") != ""}
+		HeapProfileDir: os.Getenv("BENCH_HEAPPROFILE_DIR"), ClassicOnly: os.Getenv("BENCH_CLASSIC_ONLY") != ""}
 	var rep *Report
 	for b.Loop() {
 		if os.Getenv("BENCH_NO_STORE") == "" {

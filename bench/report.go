@@ -15,7 +15,6 @@ type Report struct {
 	Scenario    Scenario
 	Separate    bool // CPU, heap and RSS are the exporter's alone
 	Persisted   bool // the scraper saved its state after each poll
-	Minimal     bool // job lists decoded minimally (gitlabapi ListJobsOptions.Minimal)
 	ClassicOnly bool // native histograms off
 	GOMAXPROCS  int
 
@@ -179,9 +178,6 @@ func (r *Report) rows() []row {
 		where += ", state saved after each poll"
 	} else {
 		where += ", state in memory only"
-	}
-	if r.Minimal {
-		where += ", minimal job decoding"
 	}
 	if r.ClassicOnly {
 		where += ", native histograms off"

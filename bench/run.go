@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"iter"
 	"maps"
 	"math"
 	"os"
@@ -47,10 +46,6 @@ type Options struct {
 	// ClassicOnly turns native histograms off (metrics.native_histograms:
 	// false), to measure what they cost.
 	ClassicOnly bool
-	// Minimal makes every job list the scraper asks for decode only the
-	// fields it uses (gitlabapi's ListJobsOptions.Minimal), to measure
-	// what the scraper would gain by asking for it.
-	Minimal bool
 }
 
 // Run simulates the scenario: the fake runs for WarmUp, then the exporter's
@@ -141,13 +136,9 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 			return nil, err
 		}
 	}
-	var gitlab scraper.GitLab = client
-	if opt.Minimal {
-		gitlab = minimalClient{client}
-	}
-	s := scraper.New(gitlab, rec, so)
+	s := scraper.New(client, rec, so)
 	return &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg,
-		rep: &Report{Scenario: sc, Separate: gl.Separate(), Persisted: opt.StateDir != "", Minimal: opt.Minimal, ClassicOnly: opt.ClassicOnly, GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}}}, nil
+		rep: &Report{Scenario: sc, Separate: gl.Separate(), Persisted: opt.StateDir != "", ClassicOnly: opt.ClassicOnly, GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}}}, nil
 }
 
 // projectChange is what happened in one project during a step.
@@ -444,17 +435,4 @@ func writeHeapProfile(name string) error {
 		return err
 	}
 	return f.Close()
-}
-
-// minimalClient asks for minimal job decoding on every job list.
-type minimalClient struct{ *gitlabapi.Client }
-
-func (c minimalClient) ProjectJobPages(ctx context.Context, project string, opt gitlabapi.ListJobsOptions) iter.Seq2[[]gitlabapi.Job, error] {
-	opt.Minimal = true
-	return c.Client.ProjectJobPages(ctx, project, opt)
-}
-
-func (c minimalClient) PipelineJobs(ctx context.Context, project string, pipelineID int64, opt gitlabapi.PipelineJobsOptions) ([]gitlabapi.Job, error) {
-	opt.Minimal = true
-	return c.Client.PipelineJobs(ctx, project, pipelineID, opt)
 }

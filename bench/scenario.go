@@ -78,7 +78,7 @@ func Idle() Scenario {
 // quietest ones have had no job for longer than the initial lookback when
 // the exporter starts, as real quiet projects do.
 func Smoke() Scenario {
-	return Scenario{Name: "smoke", Projects: 40, Interval: 30 * time.Second, Hours: 0.25,
+	return Scenario{Name: "smoke", Projects: 40, Interval: 30 * time.Second, Hours: 0.15,
 		Workload: busyMix(1500), Seed: 4}
 }
 
