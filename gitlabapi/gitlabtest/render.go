@@ -165,61 +165,46 @@ type runnerManagerJSON struct {
 	JobExecutionStatus string  `json:"job_execution_status"`
 }
 
+// jobBasicJSON is Entities::Ci::JobBasic, shared by jobs and bridges.
+type jobBasicJSON struct {
+	ID             int64             `json:"id"`
+	Status         string            `json:"status"`
+	Stage          string            `json:"stage"`
+	Name           string            `json:"name"`
+	Ref            string            `json:"ref"`
+	Tag            bool              `json:"tag"`
+	Coverage       *float64          `json:"coverage"`
+	AllowFailure   bool              `json:"allow_failure"`
+	CreatedAt      stamp             `json:"created_at"`
+	StartedAt      stamp             `json:"started_at"`
+	FinishedAt     stamp             `json:"finished_at"`
+	ErasedAt       stamp             `json:"erased_at"`
+	Duration       *float64          `json:"duration"`
+	QueuedDuration *float64          `json:"queued_duration"`
+	User           *userJSON         `json:"user"`
+	Commit         *commitJSON       `json:"commit"`
+	Pipeline       pipelineBasicJSON `json:"pipeline"`
+	FailureReason  string            `json:"failure_reason,omitempty"`
+	WebURL         string            `json:"web_url"`
+	Project        jobProjectJSON    `json:"project"`
+	Archived       bool              `json:"archived"`
+}
+
 // jobJSON is Entities::Ci::Job: JobBasic, then the build-only keys.
 type jobJSON struct {
-	ID                int64              `json:"id"`
-	Status            string             `json:"status"`
-	Stage             string             `json:"stage"`
-	Name              string             `json:"name"`
-	Ref               string             `json:"ref"`
-	Tag               bool               `json:"tag"`
-	Coverage          *float64           `json:"coverage"`
-	AllowFailure      bool               `json:"allow_failure"`
-	CreatedAt         stamp              `json:"created_at"`
-	StartedAt         stamp              `json:"started_at"`
-	FinishedAt        stamp              `json:"finished_at"`
-	ErasedAt          stamp              `json:"erased_at"`
-	Duration          *float64           `json:"duration"`
-	QueuedDuration    *float64           `json:"queued_duration"`
-	User              *userJSON          `json:"user"`
-	Commit            *commitJSON        `json:"commit"`
-	Pipeline          pipelineBasicJSON  `json:"pipeline"`
-	FailureReason     string             `json:"failure_reason,omitempty"`
-	WebURL            string             `json:"web_url"`
-	Project           jobProjectJSON     `json:"project"`
+	jobBasicJSON
 	ArtifactsFile     *artifactsFileJSON `json:"artifacts_file,omitempty"`
 	Artifacts         []artifactJSON     `json:"artifacts"`
 	Runner            *runnerJSON        `json:"runner"`
 	RunnerManager     *runnerManagerJSON `json:"runner_manager"`
 	ArtifactsExpireAt stamp              `json:"artifacts_expire_at"`
-	Archived          bool               `json:"archived"`
 	TagList           []string           `json:"tag_list"`
 }
 
 // bridgeJSON is Entities::Ci::Bridge: JobBasic plus downstream_pipeline; no
 // runner, artifacts or tag_list. archived follows the newest docs.
 type bridgeJSON struct {
-	ID                 int64              `json:"id"`
-	Status             string             `json:"status"`
-	Stage              string             `json:"stage"`
-	Name               string             `json:"name"`
-	Ref                string             `json:"ref"`
-	Tag                bool               `json:"tag"`
-	Coverage           *float64           `json:"coverage"`
-	AllowFailure       bool               `json:"allow_failure"`
-	CreatedAt          stamp              `json:"created_at"`
-	StartedAt          stamp              `json:"started_at"`
-	FinishedAt         stamp              `json:"finished_at"`
-	ErasedAt           stamp              `json:"erased_at"`
-	Duration           *float64           `json:"duration"`
-	QueuedDuration     *float64           `json:"queued_duration"`
-	User               *userJSON          `json:"user"`
-	Commit             *commitJSON        `json:"commit"`
-	Pipeline           pipelineBasicJSON  `json:"pipeline"`
-	FailureReason      string             `json:"failure_reason,omitempty"`
-	WebURL             string             `json:"web_url"`
-	Project            jobProjectJSON     `json:"project"`
-	Archived           bool               `json:"archived"`
+	jobBasicJSON
 	DownstreamPipeline *pipelineBasicJSON `json:"downstream_pipeline"`
 }
 
@@ -349,16 +334,11 @@ func detailedStatus(status, webURL string) detailedStatusJSON {
 }
 
 func (r *renderer) job(j *job) jobJSON {
-	p := j.pipeline
 	out := jobJSON{
-		ID: j.id, Status: j.status, Stage: j.stage, Name: j.name, Ref: p.ref,
-		AllowFailure: j.allowFailure, CreatedAt: j.createdAt, StartedAt: j.startedAt, FinishedAt: j.finishedAt,
-		User: r.user(p.user), Commit: r.commit(p), Pipeline: r.pipelineBasic(p),
-		FailureReason: j.renderedFailureReason(), WebURL: r.jobURL(j),
-		Artifacts: make([]artifactJSON, 0, len(j.artifacts)), Archived: p.project.archived,
-		TagList: j.tags,
+		jobBasicJSON: r.jobBasic(j),
+		Artifacts:    make([]artifactJSON, 0, len(j.artifacts)),
+		TagList:      j.tags,
 	}
-	out.Duration, out.QueuedDuration = j.durations(r.now)
 	if out.TagList == nil {
 		out.TagList = []string{}
 	}
@@ -402,15 +382,21 @@ func (r *renderer) jobURL(j *job) string {
 	return r.projectURL(j.pipeline.project) + "/-/jobs/" + strconv.FormatInt(j.id, 10)
 }
 
-func (r *renderer) bridge(j *job) bridgeJSON {
+// jobBasic renders the keys jobs and bridges share.
+func (r *renderer) jobBasic(j *job) jobBasicJSON {
 	p := j.pipeline
-	out := bridgeJSON{
+	out := jobBasicJSON{
 		ID: j.id, Status: j.status, Stage: j.stage, Name: j.name, Ref: p.ref,
 		AllowFailure: j.allowFailure, CreatedAt: j.createdAt, StartedAt: j.startedAt, FinishedAt: j.finishedAt,
 		User: r.user(p.user), Commit: r.commit(p), Pipeline: r.pipelineBasic(p),
 		FailureReason: j.renderedFailureReason(), WebURL: r.jobURL(j), Archived: p.project.archived,
 	}
 	out.Duration, out.QueuedDuration = j.durations(r.now)
+	return out
+}
+
+func (r *renderer) bridge(j *job) bridgeJSON {
+	out := bridgeJSON{jobBasicJSON: r.jobBasic(j)}
 	if j.downstream != nil {
 		d := r.pipelineBasic(j.downstream)
 		out.DownstreamPipeline = &d
