@@ -31,11 +31,11 @@ const fromPolling = " Gathered by background polling of the GitLab API, not at s
 type Jobs struct {
 	refs atomic.Pointer[RefTracker]
 
-	duration  *prometheus.HistogramVec
-	queued    *prometheus.HistogramVec
+	duration  *histogramVec
+	queued    *histogramVec
 	failures  *prometheus.CounterVec
 	retries   *prometheus.CounterVec
-	artifacts *prometheus.HistogramVec
+	artifacts *histogramVec
 	observed  prometheus.Counter
 
 	activeDesc, oldestPendingDesc    *prometheus.Desc
@@ -67,27 +67,23 @@ var unfinishedStatuses = []gitlabapi.JobStatus{
 // NewJobs builds the job metrics with the given buckets; refs decides which
 // refs keep their name in the ref label.
 func NewJobs(b Buckets, refs RefTracker) *Jobs {
-	histogram := func(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
-		opts := prometheus.HistogramOpts{Name: name, Help: help + fromPolling, Buckets: buckets}
-		if b.Native {
-			opts.NativeHistogramBucketFactor = 1.1
-			opts.NativeHistogramMaxBucketNumber = 160
-			opts.NativeHistogramMinResetDuration = time.Hour
-		}
-		return prometheus.NewHistogramVec(opts, labels)
+	// Durations carry the job id as exemplar; artifact sizes do not, one job
+	// having several artifacts.
+	histogram := func(name, help string, buckets []float64, exemplarLabel string, labels ...string) *histogramVec {
+		return newHistogramVec(name, help+fromPolling, buckets, b.Native, exemplarLabel, labels...)
 	}
 	jobLabels := []string{"project", "ref", "stage", "job"}
 	with := func(extra ...string) []string { return append(append([]string{}, jobLabels...), extra...) }
 	j := &Jobs{
 		duration: histogram("gitlab_ci_job_duration_seconds",
 			"Duration of finished jobs (success, failed, canceled, skipped; 0 for jobs that never ran).",
-			b.Duration, with("status")...),
+			b.Duration, "job_id", with("status")...),
 		queued: histogram("gitlab_ci_job_queued_duration_seconds",
 			"Time jobs waited for a runner, observed once when each job starts.",
-			b.QueuedDuration, jobLabels...),
+			b.QueuedDuration, "job_id", jobLabels...),
 		artifacts: histogram("gitlab_ci_job_artifacts_size_bytes",
 			"Size of each artifact of finished jobs, by artifact type.",
-			b.ArtifactSize, with("file_type")...),
+			b.ArtifactSize, "", with("file_type")...),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gitlab_ci_job_failures_total",
 			Help: "Failed jobs by failure reason." + fromPolling,
@@ -132,25 +128,13 @@ func (j *Jobs) labels(p state.ProjectInfo, job *gitlabapi.Job) lastKey {
 	}
 }
 
-func exemplar(job *gitlabapi.Job) prometheus.Labels {
-	return prometheus.Labels{"job_id": strconv.FormatInt(job.ID, 10)}
-}
-
-func observe(o prometheus.Observer, v float64, ex prometheus.Labels) {
-	if eo, ok := o.(prometheus.ExemplarObserver); ok {
-		eo.ObserveWithExemplar(v, ex)
-		return
-	}
-	o.Observe(v)
-}
-
 // JobStarted observes the job's queued duration.
 func (j *Jobs) JobStarted(p state.ProjectInfo, job *gitlabapi.Job) {
 	if job.QueuedDuration == nil {
 		return // GitLab has no queue time for it (never queued)
 	}
 	k := j.labels(p, job)
-	observe(j.queued.WithLabelValues(k.project, k.ref, k.stage, k.job), *job.QueuedDuration, exemplar(job))
+	j.queued.observe([]string{k.project, k.ref, k.stage, k.job}, *job.QueuedDuration, job.ID)
 }
 
 // JobFinished counts a finished job into the histograms and counters.
@@ -160,7 +144,7 @@ func (j *Jobs) JobFinished(p state.ProjectInfo, job *gitlabapi.Job) {
 	if job.Duration != nil {
 		duration = *job.Duration
 	}
-	observe(j.duration.WithLabelValues(k.project, k.ref, k.stage, k.job, string(job.Status)), duration, exemplar(job))
+	j.duration.observe([]string{k.project, k.ref, k.stage, k.job, string(job.Status)}, duration, job.ID)
 	if job.Status == gitlabapi.StatusFailed {
 		reason := job.FailureReason
 		if reason == "" {
@@ -169,7 +153,7 @@ func (j *Jobs) JobFinished(p state.ProjectInfo, job *gitlabapi.Job) {
 		j.failures.WithLabelValues(k.project, k.ref, k.stage, k.job, reason, strconv.FormatBool(job.AllowFailure)).Inc()
 	}
 	for _, a := range job.Artifacts {
-		j.artifacts.WithLabelValues(k.project, k.ref, k.stage, k.job, a.FileType).Observe(float64(a.Size))
+		j.artifacts.observe([]string{k.project, k.ref, k.stage, k.job, a.FileType}, float64(a.Size), 0)
 	}
 	j.observed.Inc()
 
@@ -203,11 +187,11 @@ func (j *Jobs) ProjectActive(p state.ProjectInfo, jobs []state.FollowedJob) {
 // ProjectRemoved drops every series of the project.
 func (j *Jobs) ProjectRemoved(path string) {
 	match := prometheus.Labels{"project": path}
-	j.duration.DeletePartialMatch(match)
-	j.queued.DeletePartialMatch(match)
+	j.duration.deleteMatching("project", path)
+	j.queued.deleteMatching("project", path)
 	j.failures.DeletePartialMatch(match)
 	j.retries.DeletePartialMatch(match)
-	j.artifacts.DeletePartialMatch(match)
+	j.artifacts.deleteMatching("project", path)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	delete(j.active, path)

@@ -1,0 +1,352 @@
+package collector
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// histogramVec is a histogram with variable labels, kept compactly.
+//
+// client_golang's HistogramVec keeps, per series, two copies of its counts
+// for lock-free writes, a sync.Map entry per native bucket in each copy, and
+// a full protobuf exemplar per bucket. With tens of thousands of series
+// (every project × ref × stage × job × status that ever ran) that was about
+// 90 % of the exporter's heap. Observations here are rare (one per job), so
+// a mutex and plain slices do: the same exposition at a fifth of the memory.
+type histogramVec struct {
+	desc          *prometheus.Desc
+	labelNames    []string  // sorted by name, as dto.Metric.Label must be
+	labelOrder    []int     // labelOrder[i]: position in the values of labelNames[i]
+	bounds        []float64 // classic upper bounds, without +Inf
+	native        bool
+	exemplarLabel string // "" when exemplars are off
+	now           func() time.Time
+
+	mu     sync.Mutex
+	series map[string]*histogramSeries // by label values joined with labelSep
+}
+
+const labelSep = "\xff" // cannot occur in UTF-8 label values
+
+// Native histograms as client_golang builds them with a bucket factor of
+// 1.1 and its default zero threshold; a series that needs more than
+// maxNativeBuckets buckets halves its resolution instead of being reset, so
+// nothing counted is ever lost.
+const (
+	nativeSchema     = 3
+	nativeMinSchema  = -4
+	maxNativeBuckets = 160
+)
+
+var nativeZeroThreshold = prometheus.DefNativeHistogramZeroThreshold
+
+// nativeBoundsSchema3 are client_golang's bucket bounds for schema 3 (the
+// fractions of math.Frexp), copied so that values fall into the same buckets.
+var nativeBoundsSchema3 = []float64{
+	0.5, 0.5452538663326288, 0.5946035575013605, 0.6484197773255048,
+	0.7071067811865475, 0.7711054127039704, 0.8408964152537144, 0.9170040432046711,
+}
+
+type histogramSeries struct {
+	values    []string // in the order the vector was declared with
+	created   time.Time
+	count     uint64
+	sum       float64
+	buckets   []uint64   // per classic bucket, not cumulative; the last is +Inf
+	exemplars []exemplar // nil until the first; one per classic bucket
+	native    *nativeHistogram
+}
+
+type exemplar struct {
+	id    int64 // 0: none
+	value float64
+	at    time.Time
+}
+
+type nativeHistogram struct {
+	schema   int32
+	zero     uint64
+	pos, neg sparseBuckets
+}
+
+// sparseBuckets are the native buckets that have counts, by index.
+type sparseBuckets struct {
+	index []int32 // ascending
+	count []uint64
+}
+
+func newHistogramVec(name, help string, bounds []float64, native bool, exemplarLabel string, labels ...string) *histogramVec {
+	v := &histogramVec{
+		desc:          prometheus.NewDesc(name, help, labels, nil),
+		labelNames:    slices.Sorted(slices.Values(labels)),
+		bounds:        slices.Clone(bounds),
+		native:        native,
+		exemplarLabel: exemplarLabel,
+		now:           time.Now,
+		series:        map[string]*histogramSeries{},
+	}
+	if n := len(v.bounds); n > 0 && math.IsInf(v.bounds[n-1], +1) {
+		v.bounds = v.bounds[:n-1] // +Inf is implicit
+	}
+	for _, name := range v.labelNames {
+		v.labelOrder = append(v.labelOrder, slices.Index(labels, name))
+	}
+	return v
+}
+
+// observe adds v to the series with these label values; exemplarID, when
+// not 0, becomes the exemplar of v's classic bucket.
+func (v *histogramVec) observe(values []string, x float64, exemplarID int64) {
+	key := strings.Join(values, labelSep)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s := v.series[key]
+	if s == nil {
+		s = &histogramSeries{
+			// The values are cut out of the map key, so they cost no extra memory.
+			values:  strings.Split(key, labelSep),
+			created: v.now(),
+			buckets: make([]uint64, len(v.bounds)+1),
+		}
+		if v.native {
+			s.native = &nativeHistogram{schema: nativeSchema}
+		}
+		v.series[key] = s
+	}
+	b := sort.SearchFloat64s(v.bounds, x) // first bound >= x; len(bounds) is +Inf
+	s.buckets[b]++
+	s.count++
+	s.sum += x
+	if exemplarID != 0 && v.exemplarLabel != "" {
+		if s.exemplars == nil {
+			s.exemplars = make([]exemplar, len(v.bounds)+1)
+		}
+		s.exemplars[b] = exemplar{id: exemplarID, value: x, at: v.now()}
+	}
+	if s.native != nil && !math.IsNaN(x) {
+		s.native.observe(x)
+	}
+}
+
+// deleteMatching drops every series whose label name has this value.
+func (v *histogramVec) deleteMatching(name, value string) {
+	k := slices.Index(v.labelNames, name)
+	if k < 0 {
+		return
+	}
+	pos := v.labelOrder[k]
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for key, s := range v.series {
+		if s.values[pos] == value {
+			delete(v.series, key)
+		}
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (v *histogramVec) Describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
+
+// Collect implements prometheus.Collector. It holds the lock only to list
+// the series; each is read under the lock when written out.
+func (v *histogramVec) Collect(ch chan<- prometheus.Metric) {
+	v.mu.Lock()
+	metrics := make([]histogramMetric, 0, len(v.series))
+	for _, s := range v.series {
+		metrics = append(metrics, histogramMetric{vec: v, series: s})
+	}
+	v.mu.Unlock()
+	for i := range metrics {
+		ch <- &metrics[i]
+	}
+}
+
+type histogramMetric struct {
+	vec    *histogramVec
+	series *histogramSeries
+}
+
+func (m *histogramMetric) Desc() *prometheus.Desc { return m.vec.desc }
+
+// Write implements prometheus.Metric, with the exposition client_golang
+// gives a histogram: cumulative buckets, an explicit +Inf bucket only when
+// it holds an exemplar, and the native buckets alongside.
+func (m *histogramMetric) Write(out *dto.Metric) error {
+	v, s := m.vec, m.series
+	out.Label = v.labelPairs(s.values)
+
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n := len(v.bounds)
+	h := &dto.Histogram{
+		SampleCount:      new(s.count),
+		SampleSum:        new(s.sum),
+		CreatedTimestamp: timestamppb.New(s.created),
+	}
+	withInf := s.exemplars != nil && s.exemplars[n].id != 0
+	buckets := make([]dto.Bucket, n, n+1)
+	cumulative := make([]uint64, n+1)
+	h.Bucket = make([]*dto.Bucket, 0, n+1)
+	var sum uint64
+	for i := range n {
+		sum += s.buckets[i]
+		cumulative[i] = sum
+		buckets[i].CumulativeCount = &cumulative[i]
+		buckets[i].UpperBound = &v.bounds[i]
+		h.Bucket = append(h.Bucket, &buckets[i])
+	}
+	if withInf {
+		cumulative[n] = s.count
+		buckets = append(buckets, dto.Bucket{CumulativeCount: &cumulative[n], UpperBound: new(math.Inf(+1))})
+		h.Bucket = append(h.Bucket, &buckets[n])
+	}
+	for i, e := range s.exemplars {
+		if e.id != 0 && i < len(h.Bucket) {
+			h.Bucket[i].Exemplar = v.exemplarProto(e)
+		}
+	}
+	if s.native != nil {
+		s.native.write(h)
+	}
+	out.Histogram = h
+	return nil
+}
+
+// labelPairs builds the sorted label pairs of a series, pointing into the
+// series' own values rather than copying them.
+func (v *histogramVec) labelPairs(values []string) []*dto.LabelPair {
+	pairs := make([]dto.LabelPair, len(v.labelNames))
+	out := make([]*dto.LabelPair, len(v.labelNames))
+	for i := range v.labelNames {
+		pairs[i].Name = &v.labelNames[i]
+		pairs[i].Value = &values[v.labelOrder[i]]
+		out[i] = &pairs[i]
+	}
+	return out
+}
+
+func (v *histogramVec) exemplarProto(e exemplar) *dto.Exemplar {
+	return &dto.Exemplar{
+		Label:     []*dto.LabelPair{{Name: &v.exemplarLabel, Value: new(strconv.FormatInt(e.id, 10))}},
+		Value:     new(e.value),
+		Timestamp: timestamppb.New(e.at),
+	}
+}
+
+// observe counts x into its native bucket, as client_golang does.
+func (n *nativeHistogram) observe(x float64) {
+	switch {
+	case x > nativeZeroThreshold:
+		n.pos.add(nativeIndex(x, n.schema))
+	case x < -nativeZeroThreshold:
+		n.neg.add(nativeIndex(-x, n.schema))
+	default:
+		n.zero++
+	}
+	for len(n.pos.index)+len(n.neg.index) > maxNativeBuckets && n.schema > nativeMinSchema {
+		n.schema--
+		n.pos.halveResolution()
+		n.neg.halveResolution()
+	}
+}
+
+// nativeIndex is the index of the bucket holding x > 0 at the given schema:
+// bucket i holds (2^((i-1)/2^schema), 2^(i/2^schema)].
+func nativeIndex(x float64, schema int32) int32 {
+	inf := math.IsInf(x, +1)
+	if inf {
+		x = math.MaxFloat64 // and one bucket above it, as client_golang does
+	}
+	frac, exp := math.Frexp(x)
+	// The index at schema 3, then merged down: at one schema lower, buckets
+	// 2i-1 and 2i of the higher one become bucket i.
+	i := int32(sort.SearchFloat64s(nativeBoundsSchema3, frac) + (exp-1)*len(nativeBoundsSchema3))
+	for s := int32(nativeSchema); s > schema; s-- {
+		i = ceilHalf(i)
+	}
+	if inf {
+		i++
+	}
+	return i
+}
+
+func ceilHalf(i int32) int32 {
+	if i > 0 {
+		return (i + 1) / 2
+	}
+	return i / 2 // rounds towards zero, which is up for negative i
+}
+
+func (b *sparseBuckets) add(i int32) {
+	k, found := slices.BinarySearch(b.index, i)
+	if found {
+		b.count[k]++
+		return
+	}
+	b.index = slices.Insert(b.index, k, i)
+	b.count = slices.Insert(b.count, k, 1)
+}
+
+// halveResolution merges pairs of buckets for the next lower schema.
+func (b *sparseBuckets) halveResolution() {
+	out := 0
+	for k, i := range b.index {
+		i = ceilHalf(i)
+		if out > 0 && b.index[out-1] == i {
+			b.count[out-1] += b.count[k]
+			continue
+		}
+		b.index[out], b.count[out] = i, b.count[k]
+		out++
+	}
+	b.index, b.count = b.index[:out], b.count[:out]
+}
+
+func (n *nativeHistogram) write(h *dto.Histogram) {
+	h.Schema = new(n.schema)
+	h.ZeroThreshold = new(nativeZeroThreshold)
+	h.ZeroCount = new(n.zero)
+	h.NegativeSpan, h.NegativeDelta = n.neg.spans()
+	h.PositiveSpan, h.PositiveDelta = n.pos.spans()
+}
+
+// spans encodes the buckets as client_golang does: gaps of up to two empty
+// buckets are written as zeros rather than starting a new span.
+func (b *sparseBuckets) spans() ([]*dto.BucketSpan, []int64) {
+	if len(b.index) == 0 {
+		return nil, nil
+	}
+	var (
+		spans  []*dto.BucketSpan
+		deltas = make([]int64, 0, len(b.index))
+		prev   int64
+		next   int32
+	)
+	appendDelta := func(count int64) {
+		*spans[len(spans)-1].Length++
+		deltas = append(deltas, count-prev)
+		prev = count
+	}
+	for k, i := range b.index {
+		gap := i - next
+		if k == 0 || gap > 2 {
+			spans = append(spans, &dto.BucketSpan{Offset: new(gap), Length: new(uint32(0))})
+		} else {
+			for range gap {
+				appendDelta(0)
+			}
+		}
+		appendDelta(int64(b.count[k]))
+		next = i + 1
+	}
+	return spans, deltas
+}
