@@ -57,8 +57,8 @@ var nativeBoundsSchema3 = []float64{
 }
 
 type histogramSeries struct {
-	values    []string // in the order the vector was declared with
-	created   time.Time
+	key       string // label values joined with labelSep, in the declared order
+	created   int64  // unix nanoseconds
 	count     uint64
 	sum       float64
 	buckets   []uint64   // per classic bucket, not cumulative; the last is +Inf
@@ -69,7 +69,7 @@ type histogramSeries struct {
 type exemplar struct {
 	id    int64 // 0: none
 	value float64
-	at    time.Time
+	at    int64 // unix milliseconds, the precision Prometheus keeps
 }
 
 type nativeHistogram struct {
@@ -111,12 +111,7 @@ func (v *histogramVec) observe(values []string, x float64, exemplarID int64) {
 	defer v.mu.Unlock()
 	s := v.series[key]
 	if s == nil {
-		s = &histogramSeries{
-			// The values are cut out of the map key, so they cost no extra memory.
-			values:  strings.Split(key, labelSep),
-			created: v.now(),
-			buckets: make([]uint64, len(v.bounds)+1),
-		}
+		s = &histogramSeries{key: key, created: v.now().UnixNano(), buckets: make([]uint64, len(v.bounds)+1)}
 		if v.native {
 			s.native = &nativeHistogram{schema: nativeSchema}
 		}
@@ -130,7 +125,7 @@ func (v *histogramVec) observe(values []string, x float64, exemplarID int64) {
 		if s.exemplars == nil {
 			s.exemplars = make([]exemplar, len(v.bounds)+1)
 		}
-		s.exemplars[b] = exemplar{id: exemplarID, value: x, at: v.now()}
+		s.exemplars[b] = exemplar{id: exemplarID, value: x, at: v.now().UnixMilli()}
 	}
 	if s.native != nil && !math.IsNaN(x) {
 		s.native.observe(x)
@@ -146,8 +141,8 @@ func (v *histogramVec) deleteMatching(name, value string) {
 	pos := v.labelOrder[k]
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for key, s := range v.series {
-		if s.values[pos] == value {
+	for key := range v.series {
+		if strings.Split(key, labelSep)[pos] == value {
 			delete(v.series, key)
 		}
 	}
@@ -182,7 +177,9 @@ func (m *histogramMetric) Desc() *prometheus.Desc { return m.vec.desc }
 // it holds an exemplar, and the native buckets alongside.
 func (m *histogramMetric) Write(out *dto.Metric) error {
 	v, s := m.vec, m.series
-	out.Label = v.labelPairs(s.values)
+	// Values are split off the key here rather than kept per series:
+	// a scrape's garbage is cheaper than memory held for every series.
+	out.Label = v.labelPairs(strings.Split(s.key, labelSep))
 
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -190,7 +187,7 @@ func (m *histogramMetric) Write(out *dto.Metric) error {
 	h := &dto.Histogram{
 		SampleCount:      new(s.count),
 		SampleSum:        new(s.sum),
-		CreatedTimestamp: timestamppb.New(s.created),
+		CreatedTimestamp: timestamppb.New(time.Unix(0, s.created)),
 	}
 	withInf := s.exemplars != nil && s.exemplars[n].id != 0
 	buckets := make([]dto.Bucket, n, n+1)
@@ -209,11 +206,7 @@ func (m *histogramMetric) Write(out *dto.Metric) error {
 		buckets = append(buckets, dto.Bucket{CumulativeCount: &cumulative[n], UpperBound: new(math.Inf(+1))})
 		h.Bucket = append(h.Bucket, &buckets[n])
 	}
-	for i, e := range s.exemplars {
-		if e.id != 0 && i < len(h.Bucket) {
-			h.Bucket[i].Exemplar = v.exemplarProto(e)
-		}
-	}
+	v.writeExemplars(h.Bucket, s.exemplars)
 	if s.native != nil {
 		s.native.write(h)
 	}
@@ -234,11 +227,39 @@ func (v *histogramVec) labelPairs(values []string) []*dto.LabelPair {
 	return out
 }
 
-func (v *histogramVec) exemplarProto(e exemplar) *dto.Exemplar {
-	return &dto.Exemplar{
-		Label:     []*dto.LabelPair{{Name: &v.exemplarLabel, Value: new(strconv.FormatInt(e.id, 10))}},
-		Value:     new(e.value),
-		Timestamp: timestamppb.New(e.at),
+// writeExemplars attaches the exemplars to their buckets. A scrape writes
+// tens of thousands of them, so each kind of object is allocated once for
+// all exemplars of the series.
+func (v *histogramVec) writeExemplars(buckets []*dto.Bucket, exemplars []exemplar) {
+	n := 0
+	for _, e := range exemplars {
+		if e.id != 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	var (
+		protos     = make([]dto.Exemplar, 0, n)
+		pairs      = make([]dto.LabelPair, 0, n)
+		pairPtrs   = make([]*dto.LabelPair, 0, n)
+		ids        = make([]string, 0, n)
+		values     = make([]float64, 0, n)
+		timestamps = make([]timestamppb.Timestamp, 0, n)
+	)
+	for i, e := range exemplars {
+		if e.id == 0 || i >= len(buckets) {
+			continue
+		}
+		k := len(protos)
+		ids = append(ids, strconv.FormatInt(e.id, 10))
+		values = append(values, e.value)
+		timestamps = append(timestamps, timestamppb.Timestamp{Seconds: e.at / 1000, Nanos: int32(e.at%1000) * 1e6})
+		pairs = append(pairs, dto.LabelPair{Name: &v.exemplarLabel, Value: &ids[k]})
+		pairPtrs = append(pairPtrs, &pairs[k])
+		protos = append(protos, dto.Exemplar{Label: pairPtrs[k : k+1 : k+1], Value: &values[k], Timestamp: &timestamps[k]})
+		buckets[i].Exemplar = &protos[k]
 	}
 }
 
