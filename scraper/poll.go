@@ -39,6 +39,7 @@ type poll struct {
 
 	highWaterAtStart   int64
 	maxPipelineAtStart int64
+	blockedAtStart     bool
 	parkedDue          bool
 
 	// refreshed are followed jobs whose current state a walk page carried.
@@ -81,7 +82,8 @@ func (s *Scraper) newPoll(ctx context.Context, st *state.Project) *poll {
 	if st.Fresh() {
 		p.cutoff = p.now.Add(-s.opts.InitialLookback)
 	}
-	p.parkedDue = p.now.Sub(st.LastParkedCheck) >= s.opts.ParkedRecheckInterval
+	p.blockedAtStart = p.hasBlocked()
+	p.parkedDue = p.blockedAtStart && p.now.Sub(st.LastParkedCheck) >= s.opts.ParkedRecheckInterval
 	return p
 }
 
@@ -96,6 +98,15 @@ func (p *poll) run() error {
 	}
 	if err := p.refreshBridges(); err != nil {
 		return fmt.Errorf("refreshing bridges: %w", err)
+	}
+	// The recheck clock moves only when a recheck was due (and done: the
+	// first page or the scoped walk showed every blocked job, the bridge
+	// lists every blocked bridge) or when the project starts following a
+	// blocked job, whose first recheck then comes an interval later. It
+	// stays put on every other poll, so that an idle poll leaves the saved
+	// state byte for byte as it was and costs no write.
+	if p.parkedDue || (!p.blockedAtStart && p.hasBlocked()) {
+		p.st.LastParkedCheck = p.now
 	}
 	p.dropStaleParked()
 	p.st.ForgetPipelines(p.now.Add(-p.s.opts.PipelineTTL))
@@ -261,9 +272,6 @@ func (p *poll) followJobs() error {
 			return err
 		}
 		direct = append(direct, gone...)
-	}
-	if queryBlocked || !p.hasBlocked() {
-		p.st.LastParkedCheck = p.now
 	}
 	return p.fetchFinal(direct)
 }

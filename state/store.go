@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,8 +34,11 @@ type Store struct {
 	// against another GitLab is not reused.
 	instance string
 
-	mu   sync.Mutex
-	last map[int64][]byte // what was last written, to skip unchanged writes
+	mu sync.Mutex
+	// last is the sha256 of what was last written or read per project, to
+	// skip unchanged writes; a digest rather than the bytes, which would be
+	// a second copy of every project's state.
+	last map[int64][sha256.Size]byte
 }
 
 type file struct {
@@ -56,7 +60,7 @@ func OpenStore(dir, instance string) (*Store, error) {
 	}
 	_ = probe.Close()
 	_ = os.Remove(probe.Name())
-	return &Store{dir: projects, instance: strings.TrimRight(instance, "/"), last: map[int64][]byte{}}, nil
+	return &Store{dir: projects, instance: strings.TrimRight(instance, "/"), last: map[int64][sha256.Size]byte{}}, nil
 }
 
 func (s *Store) path(id int64) string {
@@ -90,7 +94,7 @@ func (s *Store) Load(id int64) (*Project, error) {
 	}
 	f.Project.ensureMaps()
 	s.mu.Lock()
-	s.last[id] = data
+	s.last[id] = sha256.Sum256(data)
 	s.mu.Unlock()
 	return f.Project, nil
 }
@@ -103,17 +107,18 @@ func (s *Store) Save(p *Project) error {
 	if err != nil {
 		return err
 	}
+	sum := sha256.Sum256(data)
 	s.mu.Lock()
-	unchanged := bytes.Equal(s.last[p.ID], data)
+	last, ok := s.last[p.ID]
 	s.mu.Unlock()
-	if unchanged {
+	if ok && last == sum {
 		return nil
 	}
 	if err := writeAtomic(s.path(p.ID), data); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.last[p.ID] = data
+	s.last[p.ID] = sum
 	s.mu.Unlock()
 	return nil
 }
