@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -12,6 +13,12 @@ import (
 type ListJobsOptions struct {
 	Scopes  []JobStatus // sent as scope[]=...; empty = all statuses
 	PerPage int         // 0 = 100; never send >100
+	// FirstPage is the per_page of the first request only; 0 = PerPage.
+	// A caller that expects little news reads a short first page and, when
+	// there is more, continues with full pages: the keyset cursor in
+	// GitLab's Link names the last row's id, not an offset, so changing
+	// per_page between pages neither skips nor repeats a job.
+	FirstPage int
 	// Minimal decodes only what an exporter needs: id, status, stage, name,
 	// ref, tag, allow_failure, the timestamps but artifacts_expire_at,
 	// duration, queued_duration, failure_reason, archived, source,
@@ -24,7 +31,8 @@ type ListJobsOptions struct {
 
 // ProjectJobPages walks GET /projects/:id/jobs with pagination=keyset, per_page, scope[]=...; newest first (id desc).
 // It yields one page at a time; the caller may break at any time and no further request is made. It follows the
-// Link rel="next" URL verbatim; the last page has no Link. On error it yields (nil, err) once and stops.
+// Link rel="next" URL verbatim, except that after a FirstPage of another size its per_page becomes PerPage; the last
+// page has no Link. On error it yields (nil, err) once and stops.
 // Empty pages are not yielded, so a project without jobs yields nothing.
 func (c *Client) ProjectJobPages(ctx context.Context, project string, opt ListJobsOptions) iter.Seq2[[]Job, error] {
 	return func(yield func([]Job, error) bool) {
@@ -33,13 +41,15 @@ func (c *Client) ProjectJobPages(ctx context.Context, project string, opt ListJo
 			yield(nil, err)
 			return
 		}
-		perPage := opt.PerPage
-		switch {
-		case perPage < 0:
-			yield(nil, fmt.Errorf("gitlab: ListJobsOptions.PerPage must not be negative, got %d", perPage))
+		perPage, err := pageSize("PerPage", opt.PerPage, maxPerPage)
+		if err != nil {
+			yield(nil, err)
 			return
-		case perPage == 0 || perPage > maxPerPage:
-			perPage = maxPerPage
+		}
+		firstPage, err := pageSize("FirstPage", opt.FirstPage, perPage)
+		if err != nil {
+			yield(nil, err)
+			return
 		}
 		// order_by/sort are GitLab's defaults, but the docs call them
 		// mandatory for keyset, so they are sent explicitly.
@@ -47,7 +57,7 @@ func (c *Client) ProjectJobPages(ctx context.Context, project string, opt ListJo
 		q.set("pagination", "keyset")
 		q.set("order_by", "id")
 		q.set("sort", "desc")
-		q.set("per_page", strconv.Itoa(perPage))
+		q.set("per_page", strconv.Itoa(firstPage))
 		if err := addScopes(q, opt.Scopes); err != nil {
 			yield(nil, err)
 			return
@@ -76,6 +86,10 @@ func (c *Client) ProjectJobPages(ctx context.Context, project string, opt ListJo
 				return
 			}
 			next, err := c.nextURL(u, link)
+			if err == nil && firstPage != perPage {
+				// GitLab's link repeats the request's per_page.
+				next.RawQuery = withPerPage(next.RawQuery, perPage)
+			}
 			if err == nil && next.String() == u.String() {
 				err = fmt.Errorf("%w: next-page link repeats the current URL", ErrBadLink)
 			}
@@ -86,6 +100,42 @@ func (c *Client) ProjectJobPages(ctx context.Context, project string, opt ListJo
 			u = next
 		}
 	}
+}
+
+// pageSize validates a per_page option: 0 means def, above 100 is 100.
+func pageSize(name string, n, def int) (int, error) {
+	switch {
+	case n < 0:
+		return 0, fmt.Errorf("gitlab: ListJobsOptions.%s must not be negative, got %d", name, n)
+	case n == 0:
+		return def, nil
+	case n > maxPerPage:
+		return maxPerPage, nil
+	}
+	return n, nil
+}
+
+// withPerPage sets per_page in a raw query and leaves every other parameter
+// byte for byte as GitLab sent it (the cursor, scope[] spelled its way).
+func withPerPage(rawQuery string, perPage int) string {
+	param := "per_page=" + strconv.Itoa(perPage)
+	var out []string
+	set := false
+	for _, part := range strings.Split(rawQuery, "&") {
+		key, _, _ := strings.Cut(part, "=")
+		switch k, _ := url.QueryUnescape(key); {
+		case part == "":
+		case k != "per_page":
+			out = append(out, part)
+		case !set:
+			out = append(out, param)
+			set = true
+		}
+	}
+	if !set {
+		out = append(out, param)
+	}
+	return strings.Join(out, "&")
 }
 
 // PipelineJobsOptions filters GET /projects/:id/pipelines/:pipeline_id/jobs.

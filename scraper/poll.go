@@ -113,6 +113,33 @@ func (p *poll) run() error {
 	return nil
 }
 
+// smallFirstPage is the first page of a quiet project's walk. Every poll
+// reads at least one page, and decoding it is most of an idle poll's CPU;
+// 20 rows still end an idle walk on its first request.
+const smallFirstPage = 20
+
+// firstPageSize is the per_page of the walk's first request: small when the
+// project is quiet, 0 (a full page) otherwise. Busy projects keep the full
+// page because it refreshes their followed jobs for free: a running job on
+// it needs no scoped walk, and a burst of new jobs needs fewer requests.
+// Quiet means the last walk found nothing new (then NextFirstPage also
+// covers the followed manual jobs it showed, so a play is still seen at
+// the next poll), no job but manual or scheduled ones is followed, and the
+// newest job is older than the late-commit window, so a late commit below
+// the first page is no more likely than before.
+func (p *poll) firstPageSize() int {
+	n := p.st.NextFirstPage
+	if n == 0 || p.st.Fresh() || p.now.Sub(p.st.HighWaterCreated) <= state.LateCommitWindow {
+		return 0
+	}
+	for _, f := range p.st.Followed {
+		if !f.Bridge && !gitlabapi.JobStatus(f.Status).Blocked() {
+			return 0
+		}
+	}
+	return n
+}
+
 // walkNewJobs walks the project's jobs from the newest down and stops at the
 // first job an earlier walk already covered. On a first walk it stops at
 // the lookback cutoff instead.
@@ -121,13 +148,18 @@ func (p *poll) walkNewJobs() error {
 		newestID      int64
 		newestCreated time.Time
 		first         = true
+		news          int
+		blockedDepth  int // rows of the first page down to its last followed manual or scheduled job
 	)
+	opt := gitlabapi.ListJobsOptions{PerPage: 100, FirstPage: p.firstPageSize(), Minimal: true}
+	p.st.NextFirstPage = 0 // until this walk completes
 	// Minimal: nothing here needs a job's user, commit or runner, and
 	// decoding pages is most of a poll's CPU.
-	for page, err := range p.client.ProjectJobPages(p.ctx, p.key, gitlabapi.ListJobsOptions{PerPage: 100, Minimal: true}) {
+	for page, err := range p.client.ProjectJobPages(p.ctx, p.key, opt) {
 		if err != nil {
 			return err
 		}
+		firstPage := first
 		if first && len(page) > 0 {
 			newestID, newestCreated = page[0].ID, createdAt(&page[0])
 			first = false
@@ -156,9 +188,17 @@ func (p *poll) walkNewJobs() error {
 				return err
 			}
 			sawNew = true
+			news++
 			p.st.MarkHandled(j.ID, created)
 			if p.st.Followed[j.ID] != nil {
 				p.refreshed[j.ID] = j
+			}
+		}
+		if firstPage {
+			for i := range page {
+				if page[i].Status.Blocked() && p.st.Followed[page[i].ID] != nil {
+					blockedDepth = i + 1
+				}
 			}
 		}
 		// A page with nothing new that reached the high-water mark ends the
@@ -170,6 +210,11 @@ func (p *poll) walkNewJobs() error {
 		}
 	}
 	p.st.CompleteWalk(newestID, newestCreated)
+	if news == 0 {
+		// Nothing new: the rows keep their places, so the manual jobs this
+		// first page showed will be on a first page of that size again.
+		p.st.NextFirstPage = max(smallFirstPage, blockedDepth)
+	}
 	return nil
 }
 

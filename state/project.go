@@ -41,6 +41,12 @@ type Project struct {
 
 	// LastParkedCheck is when manual and scheduled jobs were last rechecked.
 	LastParkedCheck time.Time `json:"last_parked_check"`
+
+	// NextFirstPage is the per_page the next walk may ask for on its first
+	// request if the project is still quiet then; 0 = a full page. Set by
+	// the scraper after each walk. It is not saved: after a restart the
+	// first walk reads a full page and so learns it again.
+	NextFirstPage int `json:"-"`
 }
 
 // FollowedJob is an unfinished job or bridge, with what is needed to count
