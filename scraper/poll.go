@@ -1,6 +1,7 @@
 package scraper
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -288,7 +289,7 @@ func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
 // and those that left the unfinished statuses are fetched one pipeline (or
 // one job) at a time.
 func (p *poll) followJobs() error {
-	var query, direct []*state.FollowedJob
+	var query, direct, parked []*state.FollowedJob
 	queryBlocked := false
 	for id, f := range p.st.Followed {
 		if f.Bridge {
@@ -306,9 +307,27 @@ func (p *poll) followJobs() error {
 			if p.parkedDue {
 				query = append(query, f)
 				queryBlocked = true
+			} else {
+				parked = append(parked, f)
 			}
 		default:
 			query = append(query, f)
+		}
+	}
+	if len(query) > 0 && !queryBlocked {
+		// The scoped walk pages down to the oldest job it queries anyway.
+		// Manual and scheduled jobs at or above that id are on those pages
+		// too once their scopes are asked for, so a played one (it keeps
+		// its id) is seen now rather than at the next parked recheck. Only
+		// rows newer than the oldest active job are added, so the walk
+		// needs another page only if they overflow it. Older parked jobs
+		// wait for the recheck, which would otherwise have to page deeper.
+		oldest := slices.MinFunc(query, func(a, b *state.FollowedJob) int { return cmp.Compare(a.ID, b.ID) }).ID
+		for _, f := range parked {
+			if f.ID >= oldest {
+				query = append(query, f)
+				queryBlocked = true
+			}
 		}
 	}
 	if len(query) > 0 {
