@@ -77,6 +77,9 @@ func scraperOptions(cfg *config.Config) scraper.Options {
 		ParkedRecheckInterval: time.Duration(cfg.Poll.ParkedRecheckInterval),
 		PipelineTTL:           time.Duration(cfg.Poll.RetryWindow),
 		DiscoveryInterval:     time.Duration(cfg.Discovery.Interval),
+		// A few polls per request slot keep the slots busy while polls
+		// between two requests decide what to ask next.
+		MaxConcurrentPolls: 4 * cfg.GitLab.MaxConcurrentRequests,
 	}
 	for _, p := range cfg.Projects {
 		opts.Projects = append(opts.Projects, p.String())

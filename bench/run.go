@@ -129,7 +129,9 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 		Groups:          []scraper.Group{{Path: "group", IncludeSubgroups: true}},
 		Interval:        sc.Interval,
 		InitialLookback: InitialLookback,
-		Now:             clock.Now,
+		// As app does: 4 polls per request slot.
+		MaxConcurrentPolls: 4 * cfg.GitLab.MaxConcurrentRequests,
+		Now:                clock.Now,
 	}
 	if opt.StateDir != "" {
 		if so.Store, err = state.OpenStore(opt.StateDir, gl.URL()); err != nil {

@@ -41,6 +41,12 @@ type Options struct {
 	PipelineTTL           time.Duration // idle pipelines remembered this long (1h)
 	DiscoveryInterval     time.Duration // projects and groups re-resolved this often (5m)
 
+	// MaxConcurrentPolls bounds the polls under way at once (32). Each
+	// holds its decoded pages while it waits for the client's request
+	// slots, so without a bound a first walk of thousands of projects
+	// holds thousands of pages. Fixed at New; a reload keeps it.
+	MaxConcurrentPolls int
+
 	// Store persists each project's state after every poll, so that a
 	// restart neither loses nor doubles counts; nil keeps state in memory.
 	Store *state.Store
@@ -61,6 +67,9 @@ func (o *Options) setDefaults() {
 	def(&o.ParkedMaxAge, 14*24*time.Hour)
 	def(&o.PipelineTTL, time.Hour)
 	def(&o.DiscoveryInterval, 5*time.Minute)
+	if o.MaxConcurrentPolls <= 0 {
+		o.MaxConcurrentPolls = 32
+	}
 	if o.Logger == nil {
 		o.Logger = log.NewNopLogger()
 	}
@@ -80,7 +89,8 @@ type Scraper struct {
 	lastDiscovery time.Time
 	discoveryOK   bool
 
-	ready atomic.Bool
+	pollSlots chan struct{} // a token per poll under way
+	ready     atomic.Bool
 }
 
 // tracked is one polled project. Its mutex serialises its polls.
@@ -97,7 +107,8 @@ type tracked struct {
 // New returns a Scraper; nothing is requested until Cycle or Run.
 func New(client GitLab, rec Recorder, opts Options) *Scraper {
 	opts.setDefaults()
-	return &Scraper{client: client, rec: rec, opts: opts, projects: map[int64]*tracked{}}
+	return &Scraper{client: client, rec: rec, opts: opts, projects: map[int64]*tracked{},
+		pollSlots: make(chan struct{}, opts.MaxConcurrentPolls)}
 }
 
 // Reconfigure replaces the options (on a config reload); the project list is
@@ -219,6 +230,12 @@ func (s *Scraper) projectLoop(ctx context.Context, t *tracked) {
 }
 
 func (s *Scraper) pollOne(ctx context.Context, t *tracked) {
+	select {
+	case s.pollSlots <- struct{}{}:
+		defer func() { <-s.pollSlots }()
+	case <-ctx.Done():
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if renamedFrom := s.applyDiscovered(t); renamedFrom != "" {
