@@ -27,8 +27,11 @@ type App struct {
 	getenv     func(string) string
 	logger     log.Logger
 
-	Registry *prometheus.Registry
-	metrics  *collector.Metrics
+	// Registry holds every metric; textRegistry all but the job
+	// histograms, which the text formats write straight (see metricsHandler).
+	Registry     *prometheus.Registry
+	textRegistry *prometheus.Registry
+	metrics      *collector.Metrics
 	scraper  *scraper.Scraper
 
 	reloadOK   prometheus.Gauge
@@ -59,7 +62,8 @@ func New(configFile string, getenv func(string) string, logger log.Logger) (*App
 		configFile: configFile,
 		getenv:     getenv,
 		logger:     logger,
-		Registry:   prometheus.NewRegistry(),
+		Registry:     prometheus.NewRegistry(),
+		textRegistry: prometheus.NewRegistry(),
 		metrics:    collector.New(buckets(cfg), refTracker(cfg)),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "gitlab_jobs_exporter_config_last_reload_successful",
@@ -78,12 +82,14 @@ func New(configFile string, getenv func(string) string, logger log.Logger) (*App
 	a.scraper = scraper.New(client, a.metrics, a.scraperOptions(cfg))
 	a.reloadOK.Set(1)
 	a.reloadTime.SetToCurrentTime()
-	a.Registry.MustRegister(
-		a.metrics, a.reloadOK, a.reloadTime,
+	others := []prometheus.Collector{
+		a.reloadOK, a.reloadTime,
 		versioncollector.NewCollector("gitlab_jobs_exporter"),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
+	}
+	a.Registry.MustRegister(append(others, a.metrics)...)
+	a.textRegistry.MustRegister(append(others, a.metrics.WithoutHistograms())...)
 	return a, nil
 }
 

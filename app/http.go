@@ -66,12 +66,7 @@ func (a *App) Handler(metricsPath string, pprof bool) (http.Handler, error) {
 		mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
 	}
-	mux.Handle(metricsPath, promhttp.InstrumentMetricHandler(a.Registry,
-		promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{
-			EnableOpenMetrics:   true,
-			ErrorLog:            errorLogger{a},
-			MaxRequestsInFlight: 10,
-		})))
+	mux.Handle(metricsPath, promhttp.InstrumentMetricHandler(a.Registry, a.metricsHandler()))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "Healthy\n")
 	})

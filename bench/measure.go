@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"runtime"
@@ -90,7 +91,8 @@ type Exposition struct {
 	GzipBytes int // text, gzip-compressed as promhttp sends it
 	ProtoSize int // delimited protobuf, with native histograms
 	Gather    time.Duration
-	Text      time.Duration  // gather + encode to text
+	Text      time.Duration  // gather + encode to text, as /metrics does it
+	OpenMet   time.Duration  // the same in OpenMetrics, what Prometheus asks for by default
 	Proto     time.Duration  // gather + encode to protobuf
 	Observed  float64        // gitlab_jobs_exporter_jobs_observed_total
 	Followed  float64        // gitlab_jobs_exporter_followed_jobs
@@ -108,8 +110,9 @@ func (e Exposition) topFamilies(n int) string {
 }
 
 // measureExposition gathers g and encodes the result as text and as
-// protobuf, each from a fresh gather as a scrape would.
-func measureExposition(g prometheus.Gatherer) (Exposition, error) {
+// protobuf, each from a fresh gather as a scrape would; writeText is how
+// /metrics writes the text formats (collector.Metrics.WriteText).
+func measureExposition(g prometheus.Gatherer, writeText func(io.Writer, expfmt.Format) error) (Exposition, error) {
 	var e Exposition
 	start := time.Now()
 	mfs, err := g.Gather()
@@ -145,7 +148,16 @@ func measureExposition(g prometheus.Gatherer) (Exposition, error) {
 		}
 		return buf.Bytes(), time.Since(start), nil
 	}
-	text, d, err := encode(expfmt.NewFormat(expfmt.TypeTextPlain))
+	viaText := func(format expfmt.Format) ([]byte, time.Duration, error) {
+		start := time.Now()
+		var buf bytes.Buffer
+		err := writeText(&buf, format)
+		return buf.Bytes(), time.Since(start), err
+	}
+	if _, e.OpenMet, err = viaText(expfmt.NewFormat(expfmt.TypeOpenMetrics)); err != nil {
+		return e, err
+	}
+	text, d, err := viaText(expfmt.NewFormat(expfmt.TypeTextPlain))
 	if err != nil {
 		return e, err
 	}

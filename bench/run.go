@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/config"
@@ -86,6 +87,9 @@ type harness struct {
 	reg   *prometheus.Registry
 	rep   *Report
 
+	textReg *prometheus.Registry
+	metrics *collector.Metrics
+
 	cutoff time.Time
 	// Ground truth, a byte per job id from FirstJobID: 1 when GitLab has
 	// the job finished (started) and the exporter must count it.
@@ -109,9 +113,11 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 		Duration: m.DurationBuckets, QueuedDuration: m.QueuedDurationBuckets,
 		ArtifactSize: m.ArtifactSizeBuckets, Native: *m.NativeHistograms && !opt.ClassicOnly,
 	}, collector.NewRefTracker(nil))
-	reg := prometheus.NewRegistry()
-	// As app.New registers them, so that /metrics has its real size.
+	// As app.New registers them, so that /metrics has its real size: reg
+	// whole for protobuf, textReg without the histograms that WriteText adds.
+	reg, textReg := prometheus.NewRegistry(), prometheus.NewRegistry()
 	reg.MustRegister(metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	textReg.MustRegister(metrics.WithoutHistograms(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	client, err := gitlabapi.New(gitlabapi.Options{
 		BaseURL: gl.URL(), Token: Token, Observer: metrics,
@@ -139,7 +145,7 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 		}
 	}
 	s := scraper.New(client, rec, so)
-	return &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg,
+	return &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg, textReg: textReg, metrics: metrics,
 		rep: &Report{Scenario: sc, Separate: gl.Separate(), Persisted: opt.StateDir != "", ClassicOnly: opt.ClassicOnly, GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}}}, nil
 }
 
@@ -366,7 +372,7 @@ func (h *harness) mark(cycle int) error {
 			return err
 		}
 	}
-	e, err := measureExposition(h.reg)
+	e, err := measureExposition(h.reg, func(w io.Writer, f expfmt.Format) error { return h.metrics.WriteText(w, f, h.textReg) })
 	if err != nil {
 		return err
 	}

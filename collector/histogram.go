@@ -23,6 +23,7 @@ import (
 // 90 % of the exporter's heap. Observations here are rare (one per job), so
 // a mutex and plain slices do: the same exposition at a fifth of the memory.
 type histogramVec struct {
+	name, help    string
 	desc          *prometheus.Desc
 	labelNames    []string  // sorted by name, as dto.Metric.Label must be
 	labelOrder    []int     // labelOrder[i]: position in the values of labelNames[i]
@@ -86,6 +87,8 @@ type sparseBuckets struct {
 
 func newHistogramVec(name, help string, bounds []float64, native bool, exemplarLabel string, labels ...string) *histogramVec {
 	v := &histogramVec{
+		name:          name,
+		help:          help,
 		desc:          prometheus.NewDesc(name, help, labels, nil),
 		labelNames:    slices.Sorted(slices.Values(labels)),
 		bounds:        slices.Clone(bounds),

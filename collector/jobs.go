@@ -204,11 +204,15 @@ func (j *Jobs) ProjectRemoved(path string) {
 
 // Describe implements prometheus.Collector.
 func (j *Jobs) Describe(ch chan<- *prometheus.Desc) {
-	j.duration.Describe(ch)
-	j.queued.Describe(ch)
+	for _, h := range j.histograms() {
+		h.Describe(ch)
+	}
+	j.describeAllButHistograms(ch)
+}
+
+func (j *Jobs) describeAllButHistograms(ch chan<- *prometheus.Desc) {
 	j.failures.Describe(ch)
 	j.retries.Describe(ch)
-	j.artifacts.Describe(ch)
 	j.observed.Describe(ch)
 	for _, d := range []*prometheus.Desc{j.activeDesc, j.oldestPendingDesc, j.lastStatusDesc,
 		j.lastDurationDesc, j.lastFinishedDesc, j.followedDesc} {
@@ -218,11 +222,17 @@ func (j *Jobs) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (j *Jobs) Collect(ch chan<- prometheus.Metric) {
-	j.duration.Collect(ch)
-	j.queued.Collect(ch)
+	for _, h := range j.histograms() {
+		h.Collect(ch)
+	}
+	j.collectAllButHistograms(ch)
+}
+
+func (j *Jobs) histograms() []*histogramVec { return []*histogramVec{j.duration, j.queued, j.artifacts} }
+
+func (j *Jobs) collectAllButHistograms(ch chan<- prometheus.Metric) {
 	j.failures.Collect(ch)
 	j.retries.Collect(ch)
-	j.artifacts.Collect(ch)
 	j.observed.Collect(ch)
 
 	// Copy under the lock and send without it, so that a slow scrape never

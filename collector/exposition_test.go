@@ -1,0 +1,123 @@
+package collector
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
+)
+
+// familyBlocks splits an exposition into its families (from "# HELP" to
+// the next), by name, and returns the rest (OpenMetrics' "# EOF").
+func familyBlocks(t *testing.T, text string) (map[string]string, string) {
+	t.Helper()
+	blocks := map[string]string{}
+	var name, tail string
+	var b strings.Builder
+	flush := func() {
+		if name != "" {
+			if _, dup := blocks[name]; dup {
+				t.Errorf("family %s written twice", name)
+			}
+			blocks[name] = b.String()
+		}
+		b.Reset()
+	}
+	for _, line := range strings.SplitAfter(text, "\n") {
+		switch {
+		case strings.HasPrefix(line, "# HELP "):
+			flush()
+			name = strings.Fields(line)[2]
+		case line == "# EOF\n":
+			tail += line
+			continue
+		}
+		b.WriteString(line)
+	}
+	flush()
+	return blocks, tail
+}
+
+// metricsWithEveryShape records jobs whose series cover what the writer
+// must get right: label values needing escapes, the other ref, several
+// statuses, exemplars in the +Inf bucket, fractional and zero values.
+func metricsWithEveryShape(native bool) *Metrics {
+	b := testBuckets
+	b.Native = native
+	m := New(b, NewRefTracker(nil))
+	var id int64
+	for p, path := range []string{"g/app", `g/we"ird\path`} {
+		info := state.ProjectInfo{ID: int64(p + 1), Path: path, DefaultBranch: "main"}
+		for k, name := range []string{"rspec 1/2", "lint", "deploy: [eu, prod]", "multi\nline"} {
+			for n, status := range []string{"success", "failed", "skipped", "success", "canceled"} {
+				id++
+				job := &gitlabapi.Job{ID: id, Name: name, Stage: "test", Ref: []string{"main", "feature/x"}[(k+n)%2],
+					Status: gitlabapi.JobStatus(status), FailureReason: "script_failure", StartedAt: at("2026-03-02T09:00:00Z")}
+				if status != "skipped" {
+					job.Duration = f64(float64(n*n*k)*7.25 + 0.5)
+					job.QueuedDuration = f64(float64(n) * 30.1)
+					job.Artifacts = []gitlabapi.Artifact{{FileType: "trace", Size: int64(1000 * (n + 1) * (k + 1))},
+						{FileType: "archive", Size: int64(1 << (10 + 3*n))}}
+				}
+				m.JobStarted(info, job)
+				m.JobFinished(info, job)
+			}
+		}
+	}
+	return m
+}
+
+func TestWriteTextMatchesExpfmt(t *testing.T) {
+	for _, native := range []bool{false, true} {
+		m := metricsWithEveryShape(native)
+		whole := prometheus.NewPedanticRegistry()
+		whole.MustRegister(m)
+		rest := prometheus.NewPedanticRegistry()
+		rest.MustRegister(m.WithoutHistograms())
+		for _, f := range []expfmt.Format{expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeOpenMetrics)} {
+			t.Run(fmt.Sprintf("native=%v/%d", native, f.FormatType()), func(t *testing.T) {
+				var want, got bytes.Buffer
+				mfs, err := whole.Gather()
+				if err != nil {
+					t.Fatal(err)
+				}
+				enc := expfmt.NewEncoder(&want, f)
+				for _, mf := range mfs {
+					if err := enc.Encode(mf); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if c, ok := enc.(expfmt.Closer); ok {
+					_ = c.Close()
+				}
+				if err := m.WriteText(&got, f, rest); err != nil {
+					t.Fatal(err)
+				}
+				wantBlocks, wantTail := familyBlocks(t, want.String())
+				gotBlocks, gotTail := familyBlocks(t, got.String())
+				if gotTail != wantTail || (f.FormatType() == expfmt.TypeOpenMetrics && !strings.HasSuffix(got.String(), "# EOF\n")) {
+					t.Errorf("ends with %q, want %q at the very end", gotTail, wantTail)
+				}
+				for name, w := range wantBlocks {
+					if g := gotBlocks[name]; g != w {
+						t.Errorf("family %s differs:\n--- WriteText\n%s--- expfmt\n%s", name, g, w)
+					}
+				}
+				for name := range gotBlocks {
+					if _, ok := wantBlocks[name]; !ok {
+						t.Errorf("WriteText wrote family %s, which the registry does not have", name)
+					}
+				}
+				if !strings.Contains(got.String(), `job="multi\nline"`) || !strings.Contains(got.String(), `project="g/we\"ird\\path"`) {
+					t.Error("the escaped label values are missing: the test data lost its point")
+				}
+			})
+		}
+	}
+}

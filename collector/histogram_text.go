@@ -1,0 +1,175 @@
+package collector
+
+import (
+	"bufio"
+	"bytes"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// writeText writes the vector in the Prometheus text format, or in
+// OpenMetrics with exemplars, byte for byte as expfmt writes what Collect
+// gives (series in the order client_golang's Gather sorts them).
+//
+// At 2,000 projects the job histograms are over a million lines; going
+// through client_model protobufs and expfmt cost 2.8 s a scrape, most of
+// it allocating and freeing the intermediate objects. Writing the lines
+// straight from the compact series costs a fraction of that.
+func (v *histogramVec) writeText(w *bufio.Writer, openMetrics bool) error {
+	type row struct {
+		sorted []string // label values in labelNames order
+		s      *histogramSeries
+	}
+	v.mu.Lock()
+	rows := make([]row, 0, len(v.series))
+	for key, s := range v.series {
+		values := strings.Split(key, labelSep)
+		sorted := make([]string, len(values))
+		for i, pos := range v.labelOrder {
+			sorted[i] = values[pos]
+		}
+		rows = append(rows, row{sorted, s})
+	}
+	v.mu.Unlock()
+	slices.SortFunc(rows, func(a, b row) int { return slices.Compare(a.sorted, b.sorted) })
+
+	name := v.name
+	writeHeader(w, name, v.help, openMetrics)
+	les := make([][]byte, len(v.bounds))
+	for i, b := range v.bounds {
+		les[i] = appendFloat(nil, b, openMetrics)
+	}
+	var (
+		labels []byte // `{a="x",b="y",` for the series at hand
+		num    []byte
+	)
+	for _, r := range rows {
+		labels = append(labels[:0], '{')
+		for i, n := range v.labelNames {
+			labels = append(labels, n...)
+			labels = append(labels, `="`...)
+			labels = appendEscaped(labels, r.sorted[i])
+			labels = append(labels, `",`...)
+		}
+		v.mu.Lock() // the series' numbers, read consistently
+		s := r.s
+		count, sum := s.count, s.sum
+		var cumulative uint64
+		for i := range len(v.bounds) + 1 {
+			cumulative += s.buckets[i]
+			w.WriteString(name)
+			w.WriteString("_bucket")
+			w.Write(labels)
+			w.WriteString(`le="`)
+			if i < len(v.bounds) {
+				w.Write(les[i])
+			} else {
+				w.WriteString("+Inf")
+			}
+			w.WriteString(`"} `)
+			num = appendCount(num[:0], cumulative, openMetrics)
+			w.Write(num)
+			if openMetrics && s.exemplars != nil && s.exemplars[i].id != 0 {
+				v.writeExemplar(w, s.exemplars[i])
+			}
+			w.WriteByte('\n')
+		}
+		v.mu.Unlock()
+		labels[len(labels)-1] = '}' // the trailing comma closes the set
+		for _, line := range []struct {
+			suffix string
+			value  []byte
+		}{
+			{"_sum", appendFloat(num[:0], sum, openMetrics)},
+			{"_count", appendCount(nil, count, openMetrics)},
+		} {
+			w.WriteString(name)
+			w.WriteString(line.suffix)
+			w.Write(labels)
+			w.WriteByte(' ')
+			w.Write(line.value)
+			w.WriteByte('\n')
+		}
+	}
+	return w.Flush()
+}
+
+func (v *histogramVec) writeExemplar(w *bufio.Writer, e exemplar) {
+	w.WriteString(" # {")
+	w.WriteString(v.exemplarLabel)
+	w.WriteString(`="`)
+	w.WriteString(strconv.FormatInt(e.id, 10))
+	w.WriteString(`"} `)
+	w.Write(appendFloat(nil, e.value, true))
+	w.WriteByte(' ')
+	w.Write(appendFloat(nil, float64(e.at*1e6)/1e9, true))
+}
+
+func writeHeader(w *bufio.Writer, name, help string, openMetrics bool) {
+	w.WriteString("# HELP ")
+	w.WriteString(name)
+	w.WriteByte(' ')
+	if openMetrics {
+		w.Write(appendEscaped(nil, help))
+	} else {
+		helpEscaper.WriteString(w, help)
+	}
+	w.WriteString("\n# TYPE ")
+	w.WriteString(name)
+	w.WriteString(" histogram\n")
+}
+
+// helpEscaper escapes HELP in the text format, where quotes stay as they are.
+var helpEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+
+// appendEscaped escapes a label value (and an OpenMetrics HELP text).
+func appendEscaped(b []byte, s string) []byte {
+	for i := range len(s) {
+		switch c := s[i]; c {
+		case '\\':
+			b = append(b, `\\`...)
+		case '\n':
+			b = append(b, `\n`...)
+		case '"':
+			b = append(b, `\"`...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// appendFloat formats as expfmt does: shortest representation, with ".0"
+// on integral values in OpenMetrics.
+func appendFloat(b []byte, f float64, openMetrics bool) []byte {
+	switch {
+	case f == 0: // also -0, as expfmt writes it
+		if openMetrics {
+			return append(b, "0.0"...)
+		}
+		return append(b, '0')
+	case math.IsNaN(f):
+		return append(b, "NaN"...)
+	case math.IsInf(f, +1):
+		return append(b, "+Inf"...)
+	case math.IsInf(f, -1):
+		return append(b, "-Inf"...)
+	}
+	start := len(b)
+	b = strconv.AppendFloat(b, f, 'g', -1, 64)
+	if openMetrics && !bytes.ContainsAny(b[start:], "e.") {
+		b = append(b, ".0"...)
+	}
+	return b
+}
+
+// appendCount formats a count: an integer in OpenMetrics, a float in the
+// text format (where expfmt writes every value as a float).
+func appendCount(b []byte, n uint64, openMetrics bool) []byte {
+	if openMetrics {
+		return strconv.AppendUint(b, n, 10)
+	}
+	return appendFloat(b, float64(n), false)
+}
