@@ -27,12 +27,12 @@ type App struct {
 	getenv     func(string) string
 	logger     log.Logger
 
-	// Registry holds every metric; textRegistry all but the job
-	// histograms, which the text formats write straight (see metricsHandler).
+	// Registry holds every metric; restRegistry all but the job
+	// histograms, which /metrics writes straight (see metricsHandler).
 	Registry     *prometheus.Registry
-	textRegistry *prometheus.Registry
+	restRegistry *prometheus.Registry
 	metrics      *collector.Metrics
-	scraper  *scraper.Scraper
+	scraper      *scraper.Scraper
 
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
@@ -59,12 +59,12 @@ func New(configFile string, getenv func(string) string, logger log.Logger) (*App
 		return nil, err
 	}
 	a := &App{
-		configFile: configFile,
-		getenv:     getenv,
-		logger:     logger,
+		configFile:   configFile,
+		getenv:       getenv,
+		logger:       logger,
 		Registry:     prometheus.NewRegistry(),
-		textRegistry: prometheus.NewRegistry(),
-		metrics:    collector.New(buckets(cfg), refTracker(cfg)),
+		restRegistry: prometheus.NewRegistry(),
+		metrics:      collector.New(buckets(cfg), refTracker(cfg)),
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "gitlab_jobs_exporter_config_last_reload_successful",
 			Help: "1 if the last configuration reload succeeded, else 0 (the previous configuration stays in use).",
@@ -89,7 +89,7 @@ func New(configFile string, getenv func(string) string, logger log.Logger) (*App
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
 	a.Registry.MustRegister(append(others, a.metrics)...)
-	a.textRegistry.MustRegister(append(others, a.metrics.WithoutHistograms())...)
+	a.restRegistry.MustRegister(append(others, a.metrics.WithoutHistograms())...)
 	return a, nil
 }
 

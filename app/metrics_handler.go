@@ -15,12 +15,12 @@ import (
 
 const maxScrapesInFlight = 10
 
-// metricsHandler serves /metrics. Protobuf goes through promhttp over the
-// whole registry. The text formats (what Prometheus asks for unless native
-// histograms are on) are written by collector.WriteText, which writes the
-// job histograms — nearly all the lines — without building client_model
-// objects for them: at 2,000 projects that is over a million lines, and
-// the difference between 2.8 s and a fraction of it per scrape.
+// metricsHandler serves /metrics. In the formats Prometheus asks for (text,
+// OpenMetrics, delimited protobuf) collector.Metrics.Write writes the job
+// histograms — nearly all the lines — straight from their series, and the
+// rest of the registry with expfmt; other formats go through promhttp over
+// the whole registry. At 2,000 projects that is the difference between
+// 2.8 s and a fraction of it per scrape.
 func (a *App) metricsHandler() http.Handler {
 	opts := promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorLog: errorLogger{a}}
 	protobuf := promhttp.HandlerFor(a.Registry, opts)
@@ -36,7 +36,7 @@ func (a *App) metricsHandler() http.Handler {
 			return
 		}
 		format := expfmt.NegotiateIncludingOpenMetrics(r.Header)
-		if !collector.TextFormat(format) {
+		if !collector.Writes(format) {
 			protobuf.ServeHTTP(w, r)
 			return
 		}
@@ -51,7 +51,7 @@ func (a *App) metricsHandler() http.Handler {
 			gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
 			out = gzipResponse{w, gz}
 		}
-		if err := a.metrics.WriteText(out, format, a.textRegistry); err != nil {
+		if err := a.metrics.Write(out, format, a.restRegistry); err != nil {
 			_ = level.Error(a.logger).Log("msg", "serving metrics", "err", err)
 			if gz == nil {
 				// Nothing may have been sent yet; if something was, the

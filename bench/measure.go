@@ -109,10 +109,10 @@ func (e Exposition) topFamilies(n int) string {
 	return strings.Join(parts, ", ")
 }
 
-// measureExposition gathers g and encodes the result as text and as
-// protobuf, each from a fresh gather as a scrape would; writeText is how
-// /metrics writes the text formats (collector.Metrics.WriteText).
-func measureExposition(g prometheus.Gatherer, writeText func(io.Writer, expfmt.Format) error) (Exposition, error) {
+// measureExposition writes /metrics as text, OpenMetrics and protobuf,
+// each with write, the way /metrics does (collector.Metrics.Write); g, the
+// whole registry, gives the families' count and the bookkeeping gauges.
+func measureExposition(g prometheus.Gatherer, write func(io.Writer, expfmt.Format) error) (Exposition, error) {
 	var e Exposition
 	start := time.Now()
 	mfs, err := g.Gather()
@@ -135,29 +135,14 @@ func measureExposition(g prometheus.Gatherer, writeText func(io.Writer, expfmt.F
 
 	encode := func(format expfmt.Format) ([]byte, time.Duration, error) {
 		start := time.Now()
-		mfs, err := g.Gather()
-		if err != nil {
-			return nil, 0, err
-		}
 		var buf bytes.Buffer
-		enc := expfmt.NewEncoder(&buf, format)
-		for _, mf := range mfs {
-			if err := enc.Encode(mf); err != nil {
-				return nil, 0, err
-			}
-		}
-		return buf.Bytes(), time.Since(start), nil
-	}
-	viaText := func(format expfmt.Format) ([]byte, time.Duration, error) {
-		start := time.Now()
-		var buf bytes.Buffer
-		err := writeText(&buf, format)
+		err := write(&buf, format)
 		return buf.Bytes(), time.Since(start), err
 	}
-	if _, e.OpenMet, err = viaText(expfmt.NewFormat(expfmt.TypeOpenMetrics)); err != nil {
+	if _, e.OpenMet, err = encode(expfmt.NewFormat(expfmt.TypeOpenMetrics)); err != nil {
 		return e, err
 	}
-	text, d, err := viaText(expfmt.NewFormat(expfmt.TypeTextPlain))
+	text, d, err := encode(expfmt.NewFormat(expfmt.TypeTextPlain))
 	if err != nil {
 		return e, err
 	}

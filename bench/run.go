@@ -87,7 +87,7 @@ type harness struct {
 	reg   *prometheus.Registry
 	rep   *Report
 
-	textReg *prometheus.Registry
+	restReg *prometheus.Registry
 	metrics *collector.Metrics
 
 	cutoff time.Time
@@ -114,10 +114,10 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 		ArtifactSize: m.ArtifactSizeBuckets, Native: *m.NativeHistograms && !opt.ClassicOnly,
 	}, collector.NewRefTracker(nil))
 	// As app.New registers them, so that /metrics has its real size: reg
-	// whole for protobuf, textReg without the histograms that WriteText adds.
-	reg, textReg := prometheus.NewRegistry(), prometheus.NewRegistry()
+	// whole, restReg without the histograms that Metrics.Write adds.
+	reg, restReg := prometheus.NewRegistry(), prometheus.NewRegistry()
 	reg.MustRegister(metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	textReg.MustRegister(metrics.WithoutHistograms(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	restReg.MustRegister(metrics.WithoutHistograms(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	client, err := gitlabapi.New(gitlabapi.Options{
 		BaseURL: gl.URL(), Token: Token, Observer: metrics,
@@ -145,7 +145,7 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 		}
 	}
 	s := scraper.New(client, rec, so)
-	return &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg, textReg: textReg, metrics: metrics,
+	return &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg, restReg: restReg, metrics: metrics,
 		rep: &Report{Scenario: sc, Separate: gl.Separate(), Persisted: opt.StateDir != "", ClassicOnly: opt.ClassicOnly, GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}}}, nil
 }
 
@@ -372,7 +372,7 @@ func (h *harness) mark(cycle int) error {
 			return err
 		}
 	}
-	e, err := measureExposition(h.reg, func(w io.Writer, f expfmt.Format) error { return h.metrics.WriteText(w, f, h.textReg) })
+	e, err := measureExposition(h.reg, func(w io.Writer, f expfmt.Format) error { return h.metrics.Write(w, f, h.restReg) })
 	if err != nil {
 		return err
 	}

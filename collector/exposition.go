@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -9,7 +10,7 @@ import (
 )
 
 // WithoutHistograms is every metric of m except the job histograms, for a
-// registry whose output WriteText completes with them.
+// registry whose output Write completes with them.
 func (m *Metrics) WithoutHistograms() prometheus.Collector { return allButHistograms{m} }
 
 type allButHistograms struct{ m *Metrics }
@@ -24,18 +25,25 @@ func (c allButHistograms) Collect(ch chan<- prometheus.Metric) {
 	c.m.Exporter.Collect(ch)
 }
 
-// TextFormat reports whether WriteText writes format f; other formats
-// (protobuf) go through a registry holding m whole.
-func TextFormat(f expfmt.Format) bool {
-	t := f.FormatType()
-	return t == expfmt.TypeTextPlain || t == expfmt.TypeOpenMetrics
+// Writes reports whether Write writes format f: the text formats and
+// delimited protobuf. Others go through a registry holding m whole.
+func Writes(f expfmt.Format) bool {
+	switch f.FormatType() {
+	case expfmt.TypeTextPlain, expfmt.TypeOpenMetrics, expfmt.TypeProtoDelim:
+		return true
+	}
+	return false
 }
 
-// WriteText writes what rest gathers (a registry holding WithoutHistograms
-// and whatever else is exported), then the job histograms, in the text or
-// OpenMetrics format f. The output is what expfmt would write for a
-// registry holding m whole, histogram families last.
-func (m *Metrics) WriteText(w io.Writer, f expfmt.Format, rest prometheus.Gatherer) error {
+// Write writes what rest gathers (a registry holding WithoutHistograms
+// and whatever else is exported), then the job histograms, in format f
+// (see Writes). The output is what expfmt would write for a registry
+// holding m whole, with the histogram families last.
+//
+// The job histograms are nearly all of it: at 2,000 projects 1.25 million
+// lines, and building client_model objects for them to have expfmt encode
+// them took 2.8 s a scrape. They are written straight from their series.
+func (m *Metrics) Write(w io.Writer, f expfmt.Format, rest prometheus.Gatherer) error {
 	mfs, err := rest.Gather()
 	if err != nil {
 		return err
@@ -47,9 +55,18 @@ func (m *Metrics) WriteText(w io.Writer, f expfmt.Format, rest prometheus.Gather
 			return err
 		}
 	}
-	openMetrics := f.FormatType() == expfmt.TypeOpenMetrics
 	for _, h := range m.histograms() {
-		if err := h.writeText(bw, openMetrics); err != nil {
+		switch f.FormatType() {
+		case expfmt.TypeProtoDelim:
+			err = h.writeProto(bw)
+		case expfmt.TypeOpenMetrics:
+			err = h.writeText(bw, true)
+		case expfmt.TypeTextPlain:
+			err = h.writeText(bw, false)
+		default:
+			err = fmt.Errorf("collector: cannot write format %s", f)
+		}
+		if err != nil {
 			return err
 		}
 	}

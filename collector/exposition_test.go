@@ -3,11 +3,14 @@ package collector
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
@@ -73,14 +76,35 @@ func metricsWithEveryShape(native bool) *Metrics {
 	return m
 }
 
-func TestWriteTextMatchesExpfmt(t *testing.T) {
+// decodeDelimited reads a protobuf exposition, by family name.
+func decodeDelimited(t *testing.T, r io.Reader) map[string]*dto.MetricFamily {
+	t.Helper()
+	families := map[string]*dto.MetricFamily{}
+	dec := expfmt.NewDecoder(r, expfmt.NewFormat(expfmt.TypeProtoDelim))
+	for {
+		mf := &dto.MetricFamily{}
+		err := dec.Decode(mf)
+		if err == io.EOF {
+			return families
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if families[mf.GetName()] != nil {
+			t.Errorf("family %s written twice", mf.GetName())
+		}
+		families[mf.GetName()] = mf
+	}
+}
+
+func TestWriteMatchesExpfmt(t *testing.T) {
 	for _, native := range []bool{false, true} {
 		m := metricsWithEveryShape(native)
 		whole := prometheus.NewPedanticRegistry()
 		whole.MustRegister(m)
 		rest := prometheus.NewPedanticRegistry()
 		rest.MustRegister(m.WithoutHistograms())
-		for _, f := range []expfmt.Format{expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeOpenMetrics)} {
+		for _, f := range []expfmt.Format{expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeOpenMetrics), expfmt.NewFormat(expfmt.TypeProtoDelim)} {
 			t.Run(fmt.Sprintf("native=%v/%d", native, f.FormatType()), func(t *testing.T) {
 				var want, got bytes.Buffer
 				mfs, err := whole.Gather()
@@ -96,8 +120,20 @@ func TestWriteTextMatchesExpfmt(t *testing.T) {
 				if c, ok := enc.(expfmt.Closer); ok {
 					_ = c.Close()
 				}
-				if err := m.WriteText(&got, f, rest); err != nil {
+				if err := m.Write(&got, f, rest); err != nil {
 					t.Fatal(err)
+				}
+				if f.FormatType() == expfmt.TypeProtoDelim {
+					wantFamilies, gotFamilies := decodeDelimited(t, &want), decodeDelimited(t, &got)
+					if len(gotFamilies) != len(wantFamilies) {
+						t.Errorf("%d families written, want %d", len(gotFamilies), len(wantFamilies))
+					}
+					for name, w := range wantFamilies {
+						if g := gotFamilies[name]; !proto.Equal(g, w) {
+							t.Errorf("family %s differs:\n--- Write\n%v\n--- client_model\n%v", name, g, w)
+						}
+					}
+					return
 				}
 				wantBlocks, wantTail := familyBlocks(t, want.String())
 				gotBlocks, gotTail := familyBlocks(t, got.String())

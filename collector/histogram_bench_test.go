@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"runtime"
@@ -73,9 +74,29 @@ func BenchmarkHistogramMemory(b *testing.B) {
 	}
 }
 
-// BenchmarkHistogramScrape gathers and encodes benchSeries histograms as
-// a scrape of /metrics does, in the text and protobuf formats.
+// BenchmarkHistogramScrape writes benchSeries histograms as /metrics does
+// (straight from the series), and for comparison as client_golang does
+// (gather to client_model objects, then expfmt), from histogramVec and from
+// client_golang's own HistogramVec.
 func BenchmarkHistogramScrape(b *testing.B) {
+	v := newHistogramVec("h", "h", benchBounds, true, "job_id", "project", "ref", "stage", "job", "status")
+	fillHistograms(v.observe)
+	for _, format := range []expfmt.Format{expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeOpenMetrics), expfmt.NewFormat(expfmt.TypeProtoDelim)} {
+		b.Run(fmt.Sprintf("direct/%s", format), func(b *testing.B) {
+			w := bufio.NewWriter(io.Discard)
+			for range b.N {
+				var err error
+				if format.FormatType() == expfmt.TypeProtoDelim {
+					err = v.writeProto(w)
+				} else {
+					err = v.writeText(w, format.FormatType() == expfmt.TypeOpenMetrics)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 	for name, make := range implementations() {
 		c, observe := make()
 		fillHistograms(observe)

@@ -18,23 +18,7 @@ import (
 // it allocating and freeing the intermediate objects. Writing the lines
 // straight from the compact series costs a fraction of that.
 func (v *histogramVec) writeText(w *bufio.Writer, openMetrics bool) error {
-	type row struct {
-		sorted []string // label values in labelNames order
-		s      *histogramSeries
-	}
-	v.mu.Lock()
-	rows := make([]row, 0, len(v.series))
-	for key, s := range v.series {
-		values := strings.Split(key, labelSep)
-		sorted := make([]string, len(values))
-		for i, pos := range v.labelOrder {
-			sorted[i] = values[pos]
-		}
-		rows = append(rows, row{sorted, s})
-	}
-	v.mu.Unlock()
-	slices.SortFunc(rows, func(a, b row) int { return slices.Compare(a.sorted, b.sorted) })
-
+	rows := v.sortedRows()
 	name := v.name
 	writeHeader(w, name, v.help, openMetrics)
 	les := make([][]byte, len(v.bounds))
@@ -94,6 +78,30 @@ func (v *histogramVec) writeText(w *bufio.Writer, openMetrics bool) error {
 		}
 	}
 	return w.Flush()
+}
+
+// seriesRow is a series with its label values in labelNames order.
+type seriesRow struct {
+	sorted []string
+	s      *histogramSeries
+}
+
+// sortedRows lists the series in the order client_golang's Gather sorts
+// them: by label values, labels taken in name order.
+func (v *histogramVec) sortedRows() []seriesRow {
+	v.mu.Lock()
+	rows := make([]seriesRow, 0, len(v.series))
+	for key, s := range v.series {
+		values := strings.Split(key, labelSep)
+		sorted := make([]string, len(values))
+		for i, pos := range v.labelOrder {
+			sorted[i] = values[pos]
+		}
+		rows = append(rows, seriesRow{sorted, s})
+	}
+	v.mu.Unlock()
+	slices.SortFunc(rows, func(a, b seriesRow) int { return slices.Compare(a.sorted, b.sorted) })
+	return rows
 }
 
 func (v *histogramVec) writeExemplar(w *bufio.Writer, e exemplar) {

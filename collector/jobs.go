@@ -228,7 +228,9 @@ func (j *Jobs) Collect(ch chan<- prometheus.Metric) {
 	j.collectAllButHistograms(ch)
 }
 
-func (j *Jobs) histograms() []*histogramVec { return []*histogramVec{j.duration, j.queued, j.artifacts} }
+func (j *Jobs) histograms() []*histogramVec {
+	return []*histogramVec{j.duration, j.queued, j.artifacts}
+}
 
 func (j *Jobs) collectAllButHistograms(ch chan<- prometheus.Metric) {
 	j.failures.Collect(ch)

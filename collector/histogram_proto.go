@@ -1,0 +1,138 @@
+package collector
+
+import (
+	"bufio"
+	"math"
+	"strconv"
+
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// writeProto writes the vector as one length-delimited MetricFamily, the
+// protobuf exposition, with the fields the client_model path sets (the
+// same message, checked with proto.Equal), for the reason writeText exists.
+func (v *histogramVec) writeProto(w *bufio.Writer) error {
+	rows := v.sortedRows()
+	var family, metric, hist, sub []byte
+	family = protowire.AppendTag(family, 1, protowire.BytesType)
+	family = protowire.AppendString(family, v.name)
+	family = protowire.AppendTag(family, 2, protowire.BytesType)
+	family = protowire.AppendString(family, v.help)
+	family = protowire.AppendTag(family, 3, protowire.VarintType)
+	family = protowire.AppendVarint(family, uint64(dto.MetricType_HISTOGRAM))
+	for _, r := range rows {
+		metric = metric[:0]
+		for i, name := range v.labelNames {
+			sub = appendLabelPair(sub[:0], name, r.sorted[i])
+			metric = appendMessage(metric, 1, sub)
+		}
+		v.mu.Lock()
+		hist = v.appendHistogram(hist[:0], r.s, &sub)
+		v.mu.Unlock()
+		metric = appendMessage(metric, 7, hist)
+		family = appendMessage(family, 4, metric)
+	}
+	if _, err := w.Write(protowire.AppendVarint(nil, uint64(len(family)))); err != nil {
+		return err
+	}
+	if _, err := w.Write(family); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// appendHistogram encodes io.prometheus.client.Histogram; scratch is
+// reused for nested messages.
+func (v *histogramVec) appendHistogram(b []byte, s *histogramSeries, scratch *[]byte) []byte {
+	b = protowire.AppendTag(b, 1, protowire.VarintType)
+	b = protowire.AppendVarint(b, s.count)
+	b = protowire.AppendTag(b, 2, protowire.Fixed64Type)
+	b = protowire.AppendFixed64(b, math.Float64bits(s.sum))
+	n := len(v.bounds)
+	withInf := s.exemplars != nil && s.exemplars[n].id != 0
+	var cumulative uint64
+	for i := range n + 1 {
+		cumulative += s.buckets[i]
+		if i == n && !withInf {
+			break
+		}
+		bound := math.Inf(+1)
+		if i < n {
+			bound = v.bounds[i]
+		}
+		bucket := protowire.AppendTag((*scratch)[:0], 1, protowire.VarintType)
+		bucket = protowire.AppendVarint(bucket, cumulative)
+		bucket = protowire.AppendTag(bucket, 2, protowire.Fixed64Type)
+		bucket = protowire.AppendFixed64(bucket, math.Float64bits(bound))
+		if s.exemplars != nil && s.exemplars[i].id != 0 {
+			bucket = appendMessage(bucket, 3, v.appendExemplar(nil, s.exemplars[i]))
+		}
+		*scratch = bucket
+		b = appendMessage(b, 3, bucket)
+	}
+	if nh := s.native; nh != nil {
+		b = protowire.AppendTag(b, 5, protowire.VarintType)
+		b = protowire.AppendVarint(b, protowire.EncodeZigZag(int64(nh.schema)))
+		b = protowire.AppendTag(b, 6, protowire.Fixed64Type)
+		b = protowire.AppendFixed64(b, math.Float64bits(nativeZeroThreshold))
+		b = protowire.AppendTag(b, 7, protowire.VarintType)
+		b = protowire.AppendVarint(b, nh.zero)
+		b = appendSpans(b, 9, 10, nh.neg, scratch)
+		b = appendSpans(b, 12, 13, nh.pos, scratch)
+	}
+	b = appendMessage(b, 15, appendTimestamp(nil, s.created/1e9, int32(s.created%1e9)))
+	return b
+}
+
+func (v *histogramVec) appendExemplar(b []byte, e exemplar) []byte {
+	b = appendMessage(b, 1, appendLabelPair(nil, v.exemplarLabel, strconv.FormatInt(e.id, 10)))
+	b = protowire.AppendTag(b, 2, protowire.Fixed64Type)
+	b = protowire.AppendFixed64(b, math.Float64bits(e.value))
+	return appendMessage(b, 3, appendTimestamp(nil, e.at/1000, int32(e.at%1000)*1e6))
+}
+
+// appendSpans encodes native buckets as spans and (unpacked, as in the
+// proto2 schema) deltas, the layout of sparseBuckets.spans.
+func appendSpans(b []byte, spanField, deltaField protowire.Number, sb sparseBuckets, scratch *[]byte) []byte {
+	spans, deltas := sb.spans()
+	for _, sp := range spans {
+		m := protowire.AppendTag((*scratch)[:0], 1, protowire.VarintType)
+		m = protowire.AppendVarint(m, protowire.EncodeZigZag(int64(sp.GetOffset())))
+		m = protowire.AppendTag(m, 2, protowire.VarintType)
+		m = protowire.AppendVarint(m, uint64(sp.GetLength()))
+		*scratch = m
+		b = appendMessage(b, spanField, m)
+	}
+	for _, d := range deltas {
+		b = protowire.AppendTag(b, deltaField, protowire.VarintType)
+		b = protowire.AppendVarint(b, protowire.EncodeZigZag(d))
+	}
+	return b
+}
+
+func appendLabelPair(b []byte, name, value string) []byte {
+	b = protowire.AppendTag(b, 1, protowire.BytesType)
+	b = protowire.AppendString(b, name)
+	b = protowire.AppendTag(b, 2, protowire.BytesType)
+	return protowire.AppendString(b, value)
+}
+
+// appendTimestamp encodes google.protobuf.Timestamp, a proto3 message:
+// zero fields are left out.
+func appendTimestamp(b []byte, seconds int64, nanos int32) []byte {
+	if seconds != 0 {
+		b = protowire.AppendTag(b, 1, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(seconds))
+	}
+	if nanos != 0 {
+		b = protowire.AppendTag(b, 2, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(nanos))
+	}
+	return b
+}
+
+func appendMessage(b []byte, field protowire.Number, msg []byte) []byte {
+	b = protowire.AppendTag(b, field, protowire.BytesType)
+	return protowire.AppendBytes(b, msg)
+}
