@@ -339,31 +339,36 @@ func (n *nativeHistogram) write(h *dto.Histogram) {
 	h.Schema = new(n.schema)
 	h.ZeroThreshold = new(nativeZeroThreshold)
 	h.ZeroCount = new(n.zero)
-	h.NegativeSpan, h.NegativeDelta = n.neg.spans()
-	h.PositiveSpan, h.PositiveDelta = n.pos.spans()
+	h.NegativeSpan, h.NegativeDelta = n.neg.dtoSpans()
+	h.PositiveSpan, h.PositiveDelta = n.pos.dtoSpans()
 }
 
-// spans encodes the buckets as client_golang does: gaps of up to two empty
-// buckets are written as zeros rather than starting a new span.
-func (b *sparseBuckets) spans() ([]*dto.BucketSpan, []int64) {
+type bucketSpan struct {
+	offset int32
+	length uint32
+}
+
+// spans lays the buckets out as client_golang does: gaps of up to two
+// empty buckets are written as zeros rather than starting a new span.
+func (b *sparseBuckets) spans() ([]bucketSpan, []int64) {
 	if len(b.index) == 0 {
 		return nil, nil
 	}
 	var (
-		spans  []*dto.BucketSpan
+		spans  []bucketSpan
 		deltas = make([]int64, 0, len(b.index))
 		prev   int64
 		next   int32
 	)
 	appendDelta := func(count int64) {
-		*spans[len(spans)-1].Length++
+		spans[len(spans)-1].length++
 		deltas = append(deltas, count-prev)
 		prev = count
 	}
 	for k, i := range b.index {
 		gap := i - next
 		if k == 0 || gap > 2 {
-			spans = append(spans, &dto.BucketSpan{Offset: new(gap), Length: new(uint32(0))})
+			spans = append(spans, bucketSpan{offset: gap})
 		} else {
 			for range gap {
 				appendDelta(0)
@@ -373,4 +378,17 @@ func (b *sparseBuckets) spans() ([]*dto.BucketSpan, []int64) {
 		next = i + 1
 	}
 	return spans, deltas
+}
+
+// dtoSpans is spans for client_model.
+func (b *sparseBuckets) dtoSpans() ([]*dto.BucketSpan, []int64) {
+	spans, deltas := b.spans()
+	if spans == nil {
+		return nil, nil
+	}
+	out := make([]*dto.BucketSpan, len(spans))
+	for i, sp := range spans {
+		out[i] = &dto.BucketSpan{Offset: new(sp.offset), Length: new(sp.length)}
+	}
+	return out, deltas
 }

@@ -14,7 +14,7 @@ import (
 // same message, checked with proto.Equal), for the reason writeText exists.
 func (v *histogramVec) writeProto(w *bufio.Writer) error {
 	rows := v.sortedRows()
-	var family, metric, hist, sub []byte
+	var family, metric, hist, sub, ex []byte
 	family = protowire.AppendTag(family, 1, protowire.BytesType)
 	family = protowire.AppendString(family, v.name)
 	family = protowire.AppendTag(family, 2, protowire.BytesType)
@@ -28,7 +28,7 @@ func (v *histogramVec) writeProto(w *bufio.Writer) error {
 			metric = appendMessage(metric, 1, sub)
 		}
 		v.mu.Lock()
-		hist = v.appendHistogram(hist[:0], r.s, &sub)
+		hist = v.appendHistogram(hist[:0], r.s, &sub, &ex)
 		v.mu.Unlock()
 		metric = appendMessage(metric, 7, hist)
 		family = appendMessage(family, 4, metric)
@@ -42,9 +42,9 @@ func (v *histogramVec) writeProto(w *bufio.Writer) error {
 	return w.Flush()
 }
 
-// appendHistogram encodes io.prometheus.client.Histogram; scratch is
-// reused for nested messages.
-func (v *histogramVec) appendHistogram(b []byte, s *histogramSeries, scratch *[]byte) []byte {
+// appendHistogram encodes io.prometheus.client.Histogram; scratch and ex
+// are reused for nested messages.
+func (v *histogramVec) appendHistogram(b []byte, s *histogramSeries, scratch, ex *[]byte) []byte {
 	b = protowire.AppendTag(b, 1, protowire.VarintType)
 	b = protowire.AppendVarint(b, s.count)
 	b = protowire.AppendTag(b, 2, protowire.Fixed64Type)
@@ -66,7 +66,8 @@ func (v *histogramVec) appendHistogram(b []byte, s *histogramSeries, scratch *[]
 		bucket = protowire.AppendTag(bucket, 2, protowire.Fixed64Type)
 		bucket = protowire.AppendFixed64(bucket, math.Float64bits(bound))
 		if s.exemplars != nil && s.exemplars[i].id != 0 {
-			bucket = appendMessage(bucket, 3, v.appendExemplar(nil, s.exemplars[i]))
+			*ex = v.appendExemplar((*ex)[:0], s.exemplars[i])
+			bucket = appendMessage(bucket, 3, *ex)
 		}
 		*scratch = bucket
 		b = appendMessage(b, 3, bucket)
@@ -86,10 +87,12 @@ func (v *histogramVec) appendHistogram(b []byte, s *histogramSeries, scratch *[]
 }
 
 func (v *histogramVec) appendExemplar(b []byte, e exemplar) []byte {
-	b = appendMessage(b, 1, appendLabelPair(nil, v.exemplarLabel, strconv.FormatInt(e.id, 10)))
+	// The label pair and timestamp are a few dozen bytes: built on the stack.
+	var pair, ts [40]byte
+	b = appendMessage(b, 1, appendLabelPair(pair[:0], v.exemplarLabel, strconv.FormatInt(e.id, 10)))
 	b = protowire.AppendTag(b, 2, protowire.Fixed64Type)
 	b = protowire.AppendFixed64(b, math.Float64bits(e.value))
-	return appendMessage(b, 3, appendTimestamp(nil, e.at/1000, int32(e.at%1000)*1e6))
+	return appendMessage(b, 3, appendTimestamp(ts[:0], e.at/1000, int32(e.at%1000)*1e6))
 }
 
 // appendSpans encodes native buckets as spans and (unpacked, as in the
@@ -98,9 +101,9 @@ func appendSpans(b []byte, spanField, deltaField protowire.Number, sb sparseBuck
 	spans, deltas := sb.spans()
 	for _, sp := range spans {
 		m := protowire.AppendTag((*scratch)[:0], 1, protowire.VarintType)
-		m = protowire.AppendVarint(m, protowire.EncodeZigZag(int64(sp.GetOffset())))
+		m = protowire.AppendVarint(m, protowire.EncodeZigZag(int64(sp.offset)))
 		m = protowire.AppendTag(m, 2, protowire.VarintType)
-		m = protowire.AppendVarint(m, uint64(sp.GetLength()))
+		m = protowire.AppendVarint(m, uint64(sp.length))
 		*scratch = m
 		b = appendMessage(b, spanField, m)
 	}
