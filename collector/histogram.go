@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"sort"
@@ -63,14 +64,35 @@ type histogramSeries struct {
 	count     uint64
 	sum       float64
 	buckets   []uint64   // per classic bucket, not cumulative; the last is +Inf
-	exemplars []exemplar // nil until the first; one per classic bucket
+	exemplars []exemplar // at most one per classic bucket, by bucket
 	native    *nativeHistogram
 }
 
+// exemplar is the latest observation of a classic bucket. Series keep
+// only those of buckets that had one: most series have seen a few jobs.
 type exemplar struct {
-	id    int64 // 0: none
-	value float64
-	at    int64 // unix milliseconds, the precision Prometheus keeps
+	bucket int32
+	id     int64
+	value  float64
+	at     int64 // unix milliseconds, the precision Prometheus keeps
+}
+
+// exemplarAt returns the exemplar of classic bucket b, or nil.
+func (s *histogramSeries) exemplarAt(b int) *exemplar {
+	k, found := slices.BinarySearchFunc(s.exemplars, int32(b), func(e exemplar, b int32) int { return cmp.Compare(e.bucket, b) })
+	if !found {
+		return nil
+	}
+	return &s.exemplars[k]
+}
+
+func (s *histogramSeries) setExemplar(e exemplar) {
+	k, found := slices.BinarySearchFunc(s.exemplars, e.bucket, func(e exemplar, b int32) int { return cmp.Compare(e.bucket, b) })
+	if found {
+		s.exemplars[k] = e
+		return
+	}
+	s.exemplars = slices.Insert(s.exemplars, k, e)
 }
 
 type nativeHistogram struct {
@@ -79,11 +101,22 @@ type nativeHistogram struct {
 	pos, neg sparseBuckets
 }
 
-// sparseBuckets are the native buckets that have counts, by index.
+// sparseBuckets are the native buckets that have counts, ascending by
+// index, each packed in a uint64: the index (offset by 1<<15) in the top
+// 16 bits, the count in the low 48. Indexes stay within ±8,700 (float64's
+// range at schema 3); a count would need 2.8e14 jobs to overflow.
 type sparseBuckets struct {
-	index []int32 // ascending
-	count []uint64
+	packed []uint64
 }
+
+const (
+	countBits  = 48
+	countMask  = 1<<countBits - 1
+	indexShift = 1 << 15
+)
+
+func packedIndex(p uint64) int32          { return int32(p>>countBits) - indexShift }
+func packBucket(i int32, n uint64) uint64 { return uint64(i+indexShift)<<countBits | n }
 
 func newHistogramVec(name, help string, bounds []float64, native bool, exemplarLabel string, labels ...string) *histogramVec {
 	v := &histogramVec{
@@ -125,10 +158,7 @@ func (v *histogramVec) observe(values []string, x float64, exemplarID int64) {
 	s.count++
 	s.sum += x
 	if exemplarID != 0 && v.exemplarLabel != "" {
-		if s.exemplars == nil {
-			s.exemplars = make([]exemplar, len(v.bounds)+1)
-		}
-		s.exemplars[b] = exemplar{id: exemplarID, value: x, at: v.now().UnixMilli()}
+		s.setExemplar(exemplar{bucket: int32(b), id: exemplarID, value: x, at: v.now().UnixMilli()})
 	}
 	if s.native != nil && !math.IsNaN(x) {
 		s.native.observe(x)
@@ -192,7 +222,7 @@ func (m *histogramMetric) Write(out *dto.Metric) error {
 		SampleSum:        new(s.sum),
 		CreatedTimestamp: timestamppb.New(time.Unix(0, s.created)),
 	}
-	withInf := s.exemplars != nil && s.exemplars[n].id != 0
+	withInf := s.exemplarAt(n) != nil
 	buckets := make([]dto.Bucket, n, n+1)
 	cumulative := make([]uint64, n+1)
 	h.Bucket = make([]*dto.Bucket, 0, n+1)
@@ -234,35 +264,29 @@ func (v *histogramVec) labelPairs(values []string) []*dto.LabelPair {
 // tens of thousands of them, so each kind of object is allocated once for
 // all exemplars of the series.
 func (v *histogramVec) writeExemplars(buckets []*dto.Bucket, exemplars []exemplar) {
-	n := 0
-	for _, e := range exemplars {
-		if e.id != 0 {
-			n++
-		}
-	}
+	n := len(exemplars)
 	if n == 0 {
 		return
 	}
 	var (
-		protos     = make([]dto.Exemplar, 0, n)
-		pairs      = make([]dto.LabelPair, 0, n)
-		pairPtrs   = make([]*dto.LabelPair, 0, n)
-		ids        = make([]string, 0, n)
-		values     = make([]float64, 0, n)
-		timestamps = make([]timestamppb.Timestamp, 0, n)
+		protos     = make([]dto.Exemplar, n)
+		pairs      = make([]dto.LabelPair, n)
+		pairPtrs   = make([]*dto.LabelPair, n)
+		ids        = make([]string, n)
+		values     = make([]float64, n)
+		timestamps = make([]timestamppb.Timestamp, n)
 	)
-	for i, e := range exemplars {
-		if e.id == 0 || i >= len(buckets) {
+	for k, e := range exemplars {
+		if int(e.bucket) >= len(buckets) {
 			continue
 		}
-		k := len(protos)
-		ids = append(ids, strconv.FormatInt(e.id, 10))
-		values = append(values, e.value)
-		timestamps = append(timestamps, timestamppb.Timestamp{Seconds: e.at / 1000, Nanos: int32(e.at%1000) * 1e6})
-		pairs = append(pairs, dto.LabelPair{Name: &v.exemplarLabel, Value: &ids[k]})
-		pairPtrs = append(pairPtrs, &pairs[k])
-		protos = append(protos, dto.Exemplar{Label: pairPtrs[k : k+1 : k+1], Value: &values[k], Timestamp: &timestamps[k]})
-		buckets[i].Exemplar = &protos[k]
+		ids[k] = strconv.FormatInt(e.id, 10)
+		values[k] = e.value
+		timestamps[k].Seconds, timestamps[k].Nanos = e.at/1000, int32(e.at%1000)*1e6
+		pairs[k].Name, pairs[k].Value = &v.exemplarLabel, &ids[k]
+		pairPtrs[k] = &pairs[k]
+		protos[k].Label, protos[k].Value, protos[k].Timestamp = pairPtrs[k:k+1:k+1], &values[k], &timestamps[k]
+		buckets[e.bucket].Exemplar = &protos[k]
 	}
 }
 
@@ -276,7 +300,7 @@ func (n *nativeHistogram) observe(x float64) {
 	default:
 		n.zero++
 	}
-	for len(n.pos.index)+len(n.neg.index) > maxNativeBuckets && n.schema > nativeMinSchema {
+	for len(n.pos.packed)+len(n.neg.packed) > maxNativeBuckets && n.schema > nativeMinSchema {
 		n.schema--
 		n.pos.halveResolution()
 		n.neg.halveResolution()
@@ -311,28 +335,28 @@ func ceilHalf(i int32) int32 {
 }
 
 func (b *sparseBuckets) add(i int32) {
-	k, found := slices.BinarySearch(b.index, i)
-	if found {
-		b.count[k]++
+	key := packBucket(i, 0)
+	k, _ := slices.BinarySearch(b.packed, key)
+	if k < len(b.packed) && packedIndex(b.packed[k]) == i {
+		b.packed[k]++
 		return
 	}
-	b.index = slices.Insert(b.index, k, i)
-	b.count = slices.Insert(b.count, k, 1)
+	b.packed = slices.Insert(b.packed, k, packBucket(i, 1))
 }
 
 // halveResolution merges pairs of buckets for the next lower schema.
 func (b *sparseBuckets) halveResolution() {
 	out := 0
-	for k, i := range b.index {
-		i = ceilHalf(i)
-		if out > 0 && b.index[out-1] == i {
-			b.count[out-1] += b.count[k]
+	for _, p := range b.packed {
+		i, n := ceilHalf(packedIndex(p)), p&countMask
+		if out > 0 && packedIndex(b.packed[out-1]) == i {
+			b.packed[out-1] += n
 			continue
 		}
-		b.index[out], b.count[out] = i, b.count[k]
+		b.packed[out] = packBucket(i, n)
 		out++
 	}
-	b.index, b.count = b.index[:out], b.count[:out]
+	b.packed = b.packed[:out]
 }
 
 func (n *nativeHistogram) write(h *dto.Histogram) {
@@ -351,12 +375,12 @@ type bucketSpan struct {
 // spans lays the buckets out as client_golang does: gaps of up to two
 // empty buckets are written as zeros rather than starting a new span.
 func (b *sparseBuckets) spans() ([]bucketSpan, []int64) {
-	if len(b.index) == 0 {
+	if len(b.packed) == 0 {
 		return nil, nil
 	}
 	var (
 		spans  []bucketSpan
-		deltas = make([]int64, 0, len(b.index))
+		deltas = make([]int64, 0, len(b.packed))
 		prev   int64
 		next   int32
 	)
@@ -365,7 +389,8 @@ func (b *sparseBuckets) spans() ([]bucketSpan, []int64) {
 		deltas = append(deltas, count-prev)
 		prev = count
 	}
-	for k, i := range b.index {
+	for k, p := range b.packed {
+		i := packedIndex(p)
 		gap := i - next
 		if k == 0 || gap > 2 {
 			spans = append(spans, bucketSpan{offset: gap})
@@ -374,7 +399,7 @@ func (b *sparseBuckets) spans() ([]bucketSpan, []int64) {
 				appendDelta(0)
 			}
 		}
-		appendDelta(int64(b.count[k]))
+		appendDelta(int64(p & countMask))
 		next = i + 1
 	}
 	return spans, deltas

@@ -50,7 +50,7 @@ func (v *histogramVec) appendHistogram(b []byte, s *histogramSeries, scratch, ex
 	b = protowire.AppendTag(b, 2, protowire.Fixed64Type)
 	b = protowire.AppendFixed64(b, math.Float64bits(s.sum))
 	n := len(v.bounds)
-	withInf := s.exemplars != nil && s.exemplars[n].id != 0
+	withInf := s.exemplarAt(n) != nil
 	var cumulative uint64
 	for i := range n + 1 {
 		cumulative += s.buckets[i]
@@ -65,8 +65,8 @@ func (v *histogramVec) appendHistogram(b []byte, s *histogramSeries, scratch, ex
 		bucket = protowire.AppendVarint(bucket, cumulative)
 		bucket = protowire.AppendTag(bucket, 2, protowire.Fixed64Type)
 		bucket = protowire.AppendFixed64(bucket, math.Float64bits(bound))
-		if s.exemplars != nil && s.exemplars[i].id != 0 {
-			*ex = v.appendExemplar((*ex)[:0], s.exemplars[i])
+		if e := s.exemplarAt(i); e != nil {
+			*ex = v.appendExemplar((*ex)[:0], *e)
 			bucket = appendMessage(bucket, 3, *ex)
 		}
 		*scratch = bucket

@@ -55,8 +55,10 @@ func (v *histogramVec) writeText(w *bufio.Writer, openMetrics bool) error {
 			w.WriteString(`"} `)
 			num = appendCount(num[:0], cumulative, openMetrics)
 			w.Write(num)
-			if openMetrics && s.exemplars != nil && s.exemplars[i].id != 0 {
-				v.writeExemplar(w, s.exemplars[i])
+			if openMetrics {
+				if e := s.exemplarAt(i); e != nil {
+					v.writeExemplar(w, *e)
+				}
 			}
 			w.WriteByte('\n')
 		}
