@@ -88,7 +88,7 @@ type Exposition struct {
 	Families  int
 	Series    int // samples in the text format: what Prometheus ingests
 	TextBytes int
-	GzipBytes int // text, gzip-compressed as promhttp sends it
+	GzipBytes int // text, gzip-compressed as /metrics sends it (BestSpeed)
 	ProtoSize int // delimited protobuf, with native histograms
 	Gather    time.Duration
 	Text      time.Duration  // gather + encode to text, as /metrics does it
@@ -133,41 +133,73 @@ func measureExposition(g prometheus.Gatherer, write func(io.Writer, expfmt.Forma
 		}
 	}
 
-	encode := func(format expfmt.Format) ([]byte, time.Duration, error) {
+	// Each format is written to a counter, not kept: /metrics streams to
+	// the socket, and holding 100+ MB of text would be the benchmark's
+	// memory, not the exporter's.
+	encode := func(format expfmt.Format, w io.Writer) (time.Duration, error) {
 		start := time.Now()
-		var buf bytes.Buffer
-		err := write(&buf, format)
-		return buf.Bytes(), time.Since(start), err
+		err := write(w, format)
+		return time.Since(start), err
 	}
-	if _, e.OpenMet, err = encode(expfmt.NewFormat(expfmt.TypeOpenMetrics)); err != nil {
+	var om countingWriter
+	if e.OpenMet, err = encode(expfmt.NewFormat(expfmt.TypeOpenMetrics), &om); err != nil {
 		return e, err
 	}
-	text, d, err := encode(expfmt.NewFormat(expfmt.TypeTextPlain))
-	if err != nil {
+	lines := &lineCounter{bySeries: map[string]int{}}
+	if e.Text, err = encode(expfmt.NewFormat(expfmt.TypeTextPlain), lines); err != nil {
 		return e, err
 	}
-	e.Text, e.TextBytes = d, len(text)
-	e.BySeries = map[string]int{}
-	family := ""
-	for line := range bytes.SplitSeq(text, []byte("\n")) {
+	e.TextBytes, e.Series, e.BySeries = lines.n, lines.series, lines.bySeries
+	var gz countingWriter // a second, untimed pass: the size Prometheus receives
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	if err := write(zw, expfmt.NewFormat(expfmt.TypeTextPlain)); err != nil {
+		return e, err
+	}
+	_ = zw.Close()
+	e.GzipBytes = gz.n
+	var proto countingWriter
+	if e.Proto, err = encode(expfmt.NewFormat(expfmt.TypeProtoDelim), &proto); err != nil {
+		return e, err
+	}
+	e.ProtoSize = proto.n
+	return e, nil
+}
+
+type countingWriter struct{ n int }
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
+
+// lineCounter counts the samples of a text exposition by family as it is
+// written, keeping only the line in progress. The text timing includes
+// this counting: a little more than /metrics does.
+type lineCounter struct {
+	n, series int
+	bySeries  map[string]int
+	family    string
+	partial   []byte
+}
+
+func (l *lineCounter) Write(p []byte) (int, error) {
+	l.n += len(p)
+	rest := p
+	for {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			l.partial = append(l.partial, rest...)
+			return len(p), nil
+		}
+		line := rest[:i]
+		if len(l.partial) > 0 {
+			line = append(l.partial, line...)
+			l.partial = l.partial[:0]
+		}
 		switch {
 		case bytes.HasPrefix(line, []byte("# TYPE ")):
-			family = string(bytes.Fields(line)[2])
+			l.family = string(bytes.Fields(line)[2])
 		case len(line) > 0 && line[0] != '#':
-			e.Series++
-			e.BySeries[family]++
+			l.series++
+			l.bySeries[l.family]++
 		}
+		rest = rest[i+1:]
 	}
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	_, _ = zw.Write(text)
-	_ = zw.Close()
-	e.GzipBytes = gz.Len()
-
-	proto, d, err := encode(expfmt.NewFormat(expfmt.TypeProtoDelim))
-	if err != nil {
-		return e, err
-	}
-	e.Proto, e.ProtoSize = d, len(proto)
-	return e, nil
 }
