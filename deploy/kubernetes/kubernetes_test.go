@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -161,6 +162,10 @@ type container struct {
 			Type string `yaml:"type"`
 		} `yaml:"seccompProfile"`
 	} `yaml:"securityContext"`
+	Env []struct {
+		Name  string `yaml:"name"`
+		Value string `yaml:"value"`
+	} `yaml:"env"`
 	Resources struct {
 		Requests map[string]string `yaml:"requests"`
 		Limits   map[string]string `yaml:"limits"`
@@ -266,6 +271,7 @@ func TestDeploymentIsRestricted(t *testing.T) {
 			t.Errorf("container %s: want requests and limits for %s, got %+v", c.Name, res, c.Resources)
 		}
 	}
+	checkMemoryLimit(t, c)
 	for _, p := range []*probe{c.LivenessProbe, c.ReadinessProbe} {
 		if p != nil && p.HTTPGet.Port != "http-metrics" && p.HTTPGet.Port != 9835 {
 			t.Errorf("probe port %v is not the metrics port", p.HTTPGet.Port)
@@ -556,4 +562,35 @@ func TestGeneratePrometheusRule(t *testing.T) {
 	if _, err := generatePrometheusRule([]byte("rules: []\n")); err == nil {
 		t.Error("no error for a file without groups")
 	}
+}
+
+// checkMemoryLimit wants GOMEMLIMIT set below the container's memory limit,
+// with room for what the Go runtime does not count (stacks, binary).
+func checkMemoryLimit(t *testing.T, c container) {
+	t.Helper()
+	var soft string
+	for _, e := range c.Env {
+		if e.Name == "GOMEMLIMIT" {
+			soft = e.Value
+		}
+	}
+	limit, ok := mebibytes(c.Resources.Limits["memory"])
+	goLimit, goOK := mebibytes(soft)
+	switch {
+	case !ok || !goOK:
+		t.Errorf("container %s: want GOMEMLIMIT and limits.memory in MiB (Mi), got %q and %q", c.Name, soft, c.Resources.Limits["memory"])
+	case goLimit >= limit || goLimit < limit*8/10:
+		t.Errorf("container %s: GOMEMLIMIT %d MiB, want 80-99 %% of limits.memory %d MiB", c.Name, goLimit, limit)
+	}
+}
+
+// mebibytes reads "256Mi" (Kubernetes) or "230MiB" (Go).
+func mebibytes(s string) (int, bool) {
+	for _, unit := range []string{"MiB", "Mi"} {
+		if n, found := strings.CutSuffix(s, unit); found {
+			v, err := strconv.Atoi(n)
+			return v, err == nil
+		}
+	}
+	return 0, false
 }
