@@ -90,7 +90,6 @@ type Exposition struct {
 	TextBytes int
 	GzipBytes int // text, gzip-compressed as /metrics sends it (BestSpeed)
 	ProtoSize int // delimited protobuf, with native histograms
-	Gather    time.Duration
 	Text      time.Duration  // gather + encode to text, as /metrics does it
 	OpenMet   time.Duration  // the same in OpenMetrics, what Prometheus asks for by default
 	Proto     time.Duration  // gather + encode to protobuf
@@ -110,17 +109,16 @@ func (e Exposition) topFamilies(n int) string {
 }
 
 // measureExposition writes /metrics as text, OpenMetrics and protobuf,
-// each with write, the way /metrics does (collector.Metrics.Write); g, the
-// whole registry, gives the families' count and the bookkeeping gauges.
-func measureExposition(g prometheus.Gatherer, write func(io.Writer, expfmt.Format) error) (Exposition, error) {
+// each with write, the way /metrics does (collector.Metrics.Write); rest,
+// the registry without the job histograms, gives the bookkeeping gauges.
+// Gathering the whole registry would build a client_model object per
+// series: hundreds of MB at this size, which /metrics never does.
+func measureExposition(rest prometheus.Gatherer, write func(io.Writer, expfmt.Format) error) (Exposition, error) {
 	var e Exposition
-	start := time.Now()
-	mfs, err := g.Gather()
+	mfs, err := rest.Gather()
 	if err != nil {
 		return e, err
 	}
-	e.Gather = time.Since(start)
-	e.Families = len(mfs)
 	for _, mf := range mfs {
 		if len(mf.GetMetric()) != 1 {
 			continue
@@ -149,7 +147,7 @@ func measureExposition(g prometheus.Gatherer, write func(io.Writer, expfmt.Forma
 	if e.Text, err = encode(expfmt.NewFormat(expfmt.TypeTextPlain), lines); err != nil {
 		return e, err
 	}
-	e.TextBytes, e.Series, e.BySeries = lines.n, lines.series, lines.bySeries
+	e.TextBytes, e.Series, e.BySeries, e.Families = lines.n, lines.series, lines.bySeries, len(lines.bySeries)
 	var gz countingWriter // a second, untimed pass: the size Prometheus receives
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
 	if err := write(zw, expfmt.NewFormat(expfmt.TypeTextPlain)); err != nil {

@@ -372,7 +372,7 @@ func (h *harness) mark(cycle int) error {
 			return err
 		}
 	}
-	e, err := measureExposition(h.reg, func(w io.Writer, f expfmt.Format) error { return h.metrics.Write(w, f, h.restReg) })
+	e, err := measureExposition(h.restReg, func(w io.Writer, f expfmt.Format) error { return h.metrics.Write(w, f, h.restReg) })
 	if err != nil {
 		return err
 	}
