@@ -88,8 +88,8 @@ type Exposition struct {
 	Families  int
 	Series    int // samples in the text format: what Prometheus ingests
 	TextBytes int
-	GzipBytes int // text, gzip-compressed as /metrics sends it (BestSpeed)
-	ProtoSize int // delimited protobuf, with native histograms
+	GzipBytes int            // text, gzip-compressed as /metrics sends it (BestSpeed)
+	ProtoSize int            // delimited protobuf, with native histograms
 	Text      time.Duration  // gather + encode to text, as /metrics does it
 	OpenMet   time.Duration  // the same in OpenMetrics, what Prometheus asks for by default
 	Proto     time.Duration  // gather + encode to protobuf

@@ -49,6 +49,9 @@ type recorder struct {
 type follows struct {
 	active  bool // unfinished jobs that move on by themselves (pending, running, ...)
 	blocked bool // manual or scheduled jobs, rechecked every 10 minutes
+	// recheck is what the parked recheck may cost: one scoped walk for
+	// manual or scheduled jobs, one bridge list per pipeline with such bridges.
+	recheck int
 }
 
 var _ scraper.Recorder = (*recorder)(nil)
@@ -126,17 +129,27 @@ func (r *recorder) JobRetried(p state.ProjectInfo, j *gitlabapi.Job) {
 func (r *recorder) ProjectActive(p state.ProjectInfo, jobs []state.FollowedJob) {
 	r.inner.ProjectActive(p, jobs)
 	var f follows
+	blockedJobs, bridgePipelines := false, map[int64]bool{}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, j := range jobs {
 		if gitlabapi.JobStatus(j.Status).Blocked() {
 			f.blocked = true
+			if j.Bridge {
+				bridgePipelines[j.PipelineID] = true
+			} else {
+				blockedJobs = true
+			}
 			if r.parked.get(j.ID) == 0 {
 				r.parked.add(j.ID)
 			}
 		} else {
 			f.active = true
 		}
+	}
+	f.recheck = len(bridgePipelines)
+	if blockedJobs {
+		f.recheck++
 	}
 	r.follows[p.ID] = f
 }

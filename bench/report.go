@@ -44,7 +44,7 @@ type Report struct {
 
 	Truth, Counted, Missing, Extra, Double  int // finished jobs
 	TruthStarted, StartsObserved, StartDiff int
-	ParkedRechecks                          int // idle polls of projects with parked jobs that made 2 requests
+	ParkedRechecks                          int // idle polls of projects with parked jobs that made more than 1 request
 	CyclesBehind                            int // cycles after which a finished job was not counted yet (a played manual job, see ParkedMaxLag)
 	InFlight                                int // finished in GitLab but not counted yet when the workload stopped
 	Retried, PollErrors, StateErrors        int
@@ -57,8 +57,9 @@ type Report struct {
 // BoundStats compares polls with the cost model: an idle poll (nothing
 // changed in the project, and no unfinished job to check) may make 1
 // request; a busy one 2 + ceil(new jobs/100) + pipelines whose jobs
-// changed; either may make one more when the project follows manual or
-// scheduled jobs (the parked recheck, due every 10 minutes).
+// changed; either may add the parked recheck, due every 10 minutes when
+// the project follows manual or scheduled jobs: a scoped walk for jobs,
+// a bridge list per pipeline for bridges.
 type BoundStats struct {
 	Polls, Requests, Bound int
 	Over                   int // polls above their bound

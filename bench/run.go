@@ -337,14 +337,11 @@ func (h *harness) book(c cycleSample, before, after Counts, changes map[int64]*p
 	for pid, req := range polls {
 		pollRequests += req
 		f := follows[pid]
-		parked := 0
-		if f.blocked {
-			parked = 1
-		}
+		parked := f.recheck
 		pc := changes[pid]
 		if pc == nil && !f.active {
 			r.Idle.add(req, 1+parked, f.blocked)
-			if f.blocked && req == 2 {
+			if f.blocked && req > 1 {
 				r.ParkedRechecks++
 			}
 			continue
