@@ -23,7 +23,7 @@ const maxScrapesInFlight = 10
 // 2.8 s and a fraction of it per scrape.
 func (a *App) metricsHandler() http.Handler {
 	opts := promhttp.HandlerOpts{EnableOpenMetrics: true, ErrorLog: errorLogger{a}}
-	protobuf := promhttp.HandlerFor(a.Registry, opts)
+	fallback := promhttp.HandlerFor(a.Registry, opts)
 	inFlight := make(chan struct{}, maxScrapesInFlight)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -37,15 +37,15 @@ func (a *App) metricsHandler() http.Handler {
 		}
 		format := expfmt.NegotiateIncludingOpenMetrics(r.Header)
 		if !collector.Writes(format) {
-			protobuf.ServeHTTP(w, r)
+			fallback.ServeHTTP(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", string(format))
+		w.Header().Add("Vary", "Accept-Encoding")
 		out := http.ResponseWriter(w)
 		var gz *gzip.Writer
 		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
 			w.Header().Set("Content-Encoding", "gzip")
-			w.Header().Add("Vary", "Accept-Encoding")
 			// BestSpeed: the exposition can be 100+ MB of text, and
 			// compressing it harder costs seconds of CPU each scrape.
 			gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
@@ -54,8 +54,9 @@ func (a *App) metricsHandler() http.Handler {
 		if err := a.metrics.Write(out, format, a.restRegistry); err != nil {
 			_ = level.Error(a.logger).Log("msg", "serving metrics", "err", err)
 			if gz == nil {
-				// Nothing may have been sent yet; if something was, the
-				// status is already out and the body ends short.
+				// Without gzip the error is usually before the first byte
+				// (gathering the registry); otherwise the body ends short,
+				// which a scraper reports as a parse error.
 				http.Error(w, "An error has occurred while serving metrics:\n\n"+err.Error(), http.StatusInternalServerError)
 			}
 			return
