@@ -57,7 +57,8 @@ func (v *histogramVec) writeText(w *bufio.Writer, openMetrics bool) error {
 			w.Write(num)
 			if openMetrics {
 				if e := s.exemplarAt(i); e != nil {
-					v.writeExemplar(w, *e)
+					num = v.appendTextExemplar(num[:0], *e)
+					w.Write(num)
 				}
 			}
 			w.WriteByte('\n')
@@ -106,15 +107,17 @@ func (v *histogramVec) sortedRows() []seriesRow {
 	return rows
 }
 
-func (v *histogramVec) writeExemplar(w *bufio.Writer, e exemplar) {
-	w.WriteString(" # {")
-	w.WriteString(v.exemplarLabel)
-	w.WriteString(`="`)
-	w.WriteString(strconv.FormatInt(e.id, 10))
-	w.WriteString(`"} `)
-	w.Write(appendFloat(nil, e.value, true))
-	w.WriteByte(' ')
-	w.Write(appendFloat(nil, float64(e.at*1e6)/1e9, true))
+// appendTextExemplar appends an OpenMetrics exemplar to b, which is reused
+// across lines: a scrape writes one per bucket that had a job.
+func (v *histogramVec) appendTextExemplar(b []byte, e exemplar) []byte {
+	b = append(b, " # {"...)
+	b = append(b, v.exemplarLabel...)
+	b = append(b, `="`...)
+	b = strconv.AppendInt(b, e.id, 10)
+	b = append(b, `"} `...)
+	b = appendFloat(b, e.value, true)
+	b = append(b, ' ')
+	return appendFloat(b, float64(e.at*1e6)/1e9, true)
 }
 
 func writeHeader(w *bufio.Writer, name, help string, openMetrics bool) {
