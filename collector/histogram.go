@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,8 @@ type histogramVec struct {
 
 	mu     sync.Mutex
 	series map[string]*histogramSeries // by label values joined with labelSep
+
+	lastProtoSize atomic.Int64 // bytes of the last protobuf family written
 }
 
 const labelSep = "\xff" // cannot occur in UTF-8 label values

@@ -14,7 +14,10 @@ import (
 // same message, checked with proto.Equal), for the reason writeText exists.
 func (v *histogramVec) writeProto(w *bufio.Writer) error {
 	rows := v.sortedRows()
-	var family, metric, hist, sub, ex []byte
+	var metric, hist, sub, ex []byte
+	// The family is tens of MB at thousands of projects: sized from the
+	// last scrape, it is not copied over and over as it grows.
+	family := make([]byte, 0, v.lastProtoSize.Load()+v.lastProtoSize.Load()/8)
 	family = protowire.AppendTag(family, 1, protowire.BytesType)
 	family = protowire.AppendString(family, v.name)
 	family = protowire.AppendTag(family, 2, protowire.BytesType)
@@ -33,6 +36,7 @@ func (v *histogramVec) writeProto(w *bufio.Writer) error {
 		metric = appendMessage(metric, 7, hist)
 		family = appendMessage(family, 4, metric)
 	}
+	v.lastProtoSize.Store(int64(len(family)))
 	if _, err := w.Write(protowire.AppendVarint(nil, uint64(len(family)))); err != nil {
 		return err
 	}
