@@ -26,8 +26,10 @@ func (v *histogramVec) writeText(w *bufio.Writer, openMetrics bool) error {
 		les[i] = appendFloat(nil, b, openMetrics)
 	}
 	var (
-		labels []byte // `{a="x",b="y",` for the series at hand
-		num    []byte
+		labels    []byte // `{a="x",b="y",` for the series at hand
+		num       []byte
+		counts    []uint64
+		exemplars []exemplar
 	)
 	for _, r := range rows {
 		labels = append(labels[:0], '{')
@@ -37,12 +39,17 @@ func (v *histogramVec) writeText(w *bufio.Writer, openMetrics bool) error {
 			labels = appendEscaped(labels, r.sorted[i])
 			labels = append(labels, `",`...)
 		}
-		v.mu.Lock() // the series' numbers, read consistently
+		// Copy the numbers under the lock and write without it: writing may
+		// wait on a slow client, which must not hold up the scraper.
+		v.mu.Lock()
 		s := r.s
 		count, sum := s.count, s.sum
+		counts = append(counts[:0], s.buckets...)
+		exemplars = append(exemplars[:0], s.exemplars...)
+		v.mu.Unlock()
 		var cumulative uint64
 		for i := range len(v.bounds) + 1 {
-			cumulative += s.buckets[i]
+			cumulative += counts[i]
 			w.WriteString(name)
 			w.WriteString("_bucket")
 			w.Write(labels)
@@ -55,15 +62,13 @@ func (v *histogramVec) writeText(w *bufio.Writer, openMetrics bool) error {
 			w.WriteString(`"} `)
 			num = appendCount(num[:0], cumulative, openMetrics)
 			w.Write(num)
-			if openMetrics {
-				if e := s.exemplarAt(i); e != nil {
-					num = v.appendTextExemplar(num[:0], *e)
-					w.Write(num)
-				}
+			if openMetrics && len(exemplars) > 0 && int(exemplars[0].bucket) == i {
+				num = v.appendTextExemplar(num[:0], exemplars[0])
+				w.Write(num)
+				exemplars = exemplars[1:] // sorted by bucket
 			}
 			w.WriteByte('\n')
 		}
-		v.mu.Unlock()
 		labels[len(labels)-1] = '}' // the trailing comma closes the set
 		for _, line := range []struct {
 			suffix string
