@@ -89,7 +89,7 @@ func New(configFile string, getenv func(string) string, logger log.Logger) (*App
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
 	a.Registry.MustRegister(append(others, a.metrics)...)
-	a.restRegistry.MustRegister(append(others, a.metrics.WithoutHistograms())...)
+	a.restRegistry.MustRegister(append(others, a.metrics.RegistryPart())...)
 	return a, nil
 }
 

@@ -117,7 +117,7 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 	// whole, restReg without the histograms that Metrics.Write adds.
 	reg, restReg := prometheus.NewRegistry(), prometheus.NewRegistry()
 	reg.MustRegister(metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	restReg.MustRegister(metrics.WithoutHistograms(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	restReg.MustRegister(metrics.RegistryPart(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	client, err := gitlabapi.New(gitlabapi.Options{
 		BaseURL: gl.URL(), Token: Token, Observer: metrics,

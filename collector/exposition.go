@@ -9,19 +9,20 @@ import (
 	"github.com/prometheus/common/expfmt"
 )
 
-// WithoutHistograms is every metric of m except the job histograms, for a
-// registry whose output Write completes with them.
-func (m *Metrics) WithoutHistograms() prometheus.Collector { return allButHistograms{m} }
+// RegistryPart is what Write leaves to a registry: the exporter's own
+// metrics and the job metrics that are single series. Write completes its
+// output with every job family that has labels.
+func (m *Metrics) RegistryPart() prometheus.Collector { return registryPart{m} }
 
-type allButHistograms struct{ m *Metrics }
+type registryPart struct{ m *Metrics }
 
-func (c allButHistograms) Describe(ch chan<- *prometheus.Desc) {
-	c.m.Jobs.describeAllButHistograms(ch)
+func (c registryPart) Describe(ch chan<- *prometheus.Desc) {
+	c.m.Jobs.describeRest(ch)
 	c.m.Exporter.Describe(ch)
 }
 
-func (c allButHistograms) Collect(ch chan<- prometheus.Metric) {
-	c.m.Jobs.collectAllButHistograms(ch)
+func (c registryPart) Collect(ch chan<- prometheus.Metric) {
+	c.m.Jobs.collectRest(ch)
 	c.m.Exporter.Collect(ch)
 }
 
@@ -35,15 +36,19 @@ func Writes(f expfmt.Format) bool {
 	return false
 }
 
-// Write writes what rest gathers (a registry holding WithoutHistograms
-// and whatever else is exported), then the job histograms, in format f
-// (see Writes). The output is what expfmt would write for a registry
-// holding m whole, with the histogram families last.
+// Write writes what rest gathers (a registry holding RegistryPart and
+// whatever else is exported), then the job families, in format f (see
+// Writes). The output is what expfmt would write for a registry holding m
+// whole, with the job families last.
 //
-// The job histograms are nearly all of it: at 2,000 projects 1.25 million
-// lines, and building client_model objects for them to have expfmt encode
-// them took 2.8 s a scrape. They are written straight from their series.
+// The job families are nearly all of it: at 2,000 projects well over a
+// million lines, and building client_model objects for them to have
+// expfmt encode them took 2.8 s a scrape. They are written straight from
+// their series.
 func (m *Metrics) Write(w io.Writer, f expfmt.Format, rest prometheus.Gatherer) error {
+	if !Writes(f) {
+		return fmt.Errorf("collector: cannot write format %s", f)
+	}
 	mfs, err := rest.Gather()
 	if err != nil {
 		return err
@@ -55,20 +60,8 @@ func (m *Metrics) Write(w io.Writer, f expfmt.Format, rest prometheus.Gatherer) 
 			return err
 		}
 	}
-	for _, h := range m.histograms() {
-		switch f.FormatType() {
-		case expfmt.TypeProtoDelim:
-			err = h.writeProto(bw)
-		case expfmt.TypeOpenMetrics:
-			err = h.writeText(bw, true)
-		case expfmt.TypeTextPlain:
-			err = h.writeText(bw, false)
-		default:
-			err = fmt.Errorf("collector: cannot write format %s", f)
-		}
-		if err != nil {
-			return err
-		}
+	if err := m.Jobs.write(bw, f); err != nil {
+		return err
 	}
 	if closer, ok := enc.(expfmt.Closer); ok {
 		if err := closer.Close(); err != nil { // OpenMetrics' "# EOF"

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -48,21 +50,32 @@ func familyBlocks(t *testing.T, text string) (map[string]string, string) {
 }
 
 // metricsWithEveryShape records jobs whose series cover what the writer
-// must get right: label values needing escapes, the other ref, several
-// statuses, exemplars in the +Inf bucket, fractional and zero values.
+// must get right: label values needing escapes, tracked and other refs,
+// several statuses and stages, exemplars in the +Inf bucket, fractional and
+// zero values, retries and followed jobs.
 func metricsWithEveryShape(native bool) *Metrics {
+	m := newShapeMetrics(native)
+	recordEveryShape(m, "g/app", `g/we"ird\path`)
+	return m
+}
+
+func newShapeMetrics(native bool) *Metrics {
 	b := testBuckets
 	b.Native = native
-	m := New(b, NewRefTracker(nil))
-	var id int64
-	for p, path := range []string{"g/app", `g/we"ird\path`} {
-		info := state.ProjectInfo{ID: int64(p + 1), Path: path, DefaultBranch: "main"}
+	return New(b, NewRefTracker(regexp.MustCompile(`^feature/`)))
+}
+
+func recordEveryShape(m *Metrics, paths ...string) {
+	for _, path := range paths {
+		id := int64(len(path)) * 1000
+		info := state.ProjectInfo{ID: id, Path: path, DefaultBranch: "main"}
 		for k, name := range []string{"rspec 1/2", "lint", "deploy: [eu, prod]", "multi\nline"} {
 			for n, status := range []string{"success", "failed", "skipped", "success", "canceled"} {
 				id++
-				job := &gitlabapi.Job{ID: id, Name: name, Stage: "test", Ref: []string{"main", "feature/x"}[(k+n)%2],
+				job := &gitlabapi.Job{ID: id, Name: name, Stage: []string{"test", "build"}[n%2], Ref: []string{"main", "feature/x", "fix/y"}[(k+n)%3],
 					Status: gitlabapi.JobStatus(status), FailureReason: "script_failure", StartedAt: at("2026-03-02T09:00:00Z")}
 				if status != "skipped" {
+					job.FinishedAt = at("2026-03-02T09:10:00Z")
 					job.Duration = f64(float64(n*n*k)*7.25 + 0.5)
 					job.QueuedDuration = f64(float64(n) * 30.1)
 					job.Artifacts = []gitlabapi.Artifact{{FileType: "trace", Size: int64(1000 * (n + 1) * (k + 1))},
@@ -70,10 +83,18 @@ func metricsWithEveryShape(native bool) *Metrics {
 				}
 				m.JobStarted(info, job)
 				m.JobFinished(info, job)
+				if status == "failed" {
+					m.JobRetried(info, job)
+				}
 			}
 		}
+		created := *at("2026-03-02T08:59:30Z")
+		m.ProjectActive(info, []state.FollowedJob{
+			{ID: 100, Name: "deploy", Stage: "deploy", Ref: "main", Status: "manual", CreatedAt: created},
+			{ID: 101, Name: "lint", Stage: "test", Ref: "main", Status: "pending", CreatedAt: created.Add(time.Duration(len(path)) * time.Second)},
+			{ID: 102, Name: "rspec 1/2", Stage: "test", Ref: "main", Status: "pending", CreatedAt: created.Add(1500 * time.Millisecond)},
+		})
 	}
-	return m
 }
 
 // decodeDelimited reads a protobuf exposition, by family name.
@@ -98,14 +119,33 @@ func decodeDelimited(t *testing.T, r io.Reader) map[string]*dto.MetricFamily {
 }
 
 func TestWriteMatchesExpfmt(t *testing.T) {
-	for _, native := range []bool{false, true} {
+	// "changed": series came and went since the last write, which Write
+	// must merge into the order it keeps rather than sort again.
+	for _, shape := range []string{"empty", "classic", "native", "changed"} {
+		native := shape != "classic"
 		m := metricsWithEveryShape(native)
+		switch shape {
+		case "empty":
+			m = newShapeMetrics(false)
+		case "changed":
+			m = newShapeMetrics(true)
+			recordEveryShape(m, "g/gone", "g/app")
+		}
 		whole := prometheus.NewPedanticRegistry()
 		whole.MustRegister(m)
 		rest := prometheus.NewPedanticRegistry()
-		rest.MustRegister(m.WithoutHistograms())
+		rest.MustRegister(m.RegistryPart())
+		if shape == "changed" {
+			for _, f := range []expfmt.Format{expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeProtoDelim)} {
+				if err := m.Write(io.Discard, f, rest); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m.ProjectRemoved("g/gone")
+			recordEveryShape(m, `g/we"ird\path`, "g/a", "g/zz")
+		}
 		for _, f := range []expfmt.Format{expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeOpenMetrics), expfmt.NewFormat(expfmt.TypeProtoDelim)} {
-			t.Run(fmt.Sprintf("native=%v/%d", native, f.FormatType()), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/%d", shape, f.FormatType()), func(t *testing.T) {
 				var want, got bytes.Buffer
 				mfs, err := whole.Gather()
 				if err != nil {
@@ -150,8 +190,8 @@ func TestWriteMatchesExpfmt(t *testing.T) {
 						t.Errorf("WriteText wrote family %s, which the registry does not have", name)
 					}
 				}
-				if !strings.Contains(got.String(), `job="multi\nline"`) || !strings.Contains(got.String(), `project="g/we\"ird\\path"`) {
-					t.Error("the escaped label values are missing: the test data lost its point")
+				if shape != "empty" && (strings.Contains(got.String(), "g/gone") || !strings.Contains(got.String(), `job="multi\nline"`) || !strings.Contains(got.String(), `project="g/we\"ird\\path"`)) {
+					t.Error("a removed project is written, or the escaped label values are missing (the test data lost its point)")
 				}
 			})
 		}

@@ -25,10 +25,9 @@ import (
 // 90 % of the exporter's heap. Observations here are rare (one per job), so
 // a mutex and plain slices do: the same exposition at an eighth of the memory.
 type histogramVec struct {
-	name, help    string
-	desc          *prometheus.Desc
-	labelNames    []string  // sorted by name, as dto.Metric.Label must be
-	labelOrder    []int     // labelOrder[i]: position in the values of labelNames[i]
+	name, help string
+	desc       *prometheus.Desc
+	seriesLabels
 	bounds        []float64 // classic upper bounds, without +Inf
 	native        bool
 	exemplarLabel string // "" when exemplars are off
@@ -36,11 +35,10 @@ type histogramVec struct {
 
 	mu     sync.Mutex
 	series map[string]*histogramSeries // by label values joined with labelSep
+	order  seriesOrder[*histogramSeries]
 
 	lastProtoSize atomic.Int64 // bytes of the last protobuf family written
 }
-
-const labelSep = "\xff" // cannot occur in UTF-8 label values
 
 // Native histograms as client_golang builds them with a bucket factor of
 // 1.1 and its default zero threshold; a series that needs more than
@@ -70,6 +68,8 @@ type histogramSeries struct {
 	exemplars []exemplar // at most one per classic bucket, by bucket
 	native    *nativeHistogram
 }
+
+func (s *histogramSeries) seriesKey() string { return s.key }
 
 // exemplar is the latest observation of a classic bucket. Series keep
 // only those of buckets that had one: most series have seen a few jobs.
@@ -126,7 +126,7 @@ func newHistogramVec(name, help string, bounds []float64, native bool, exemplarL
 		name:          name,
 		help:          help,
 		desc:          prometheus.NewDesc(name, help, labels, nil),
-		labelNames:    slices.Sorted(slices.Values(labels)),
+		seriesLabels:  newSeriesLabels(labels),
 		bounds:        slices.Clone(bounds),
 		native:        native,
 		exemplarLabel: exemplarLabel,
@@ -135,9 +135,6 @@ func newHistogramVec(name, help string, bounds []float64, native bool, exemplarL
 	}
 	if n := len(v.bounds); n > 0 && math.IsInf(v.bounds[n-1], +1) {
 		v.bounds = v.bounds[:n-1] // +Inf is implicit
-	}
-	for _, name := range v.labelNames {
-		v.labelOrder = append(v.labelOrder, slices.Index(labels, name))
 	}
 	return v
 }
@@ -155,6 +152,7 @@ func (v *histogramVec) observe(values []string, x float64, exemplarID int64) {
 			s.native = &nativeHistogram{schema: nativeSchema}
 		}
 		v.series[key] = s
+		v.order.add(s)
 	}
 	b := sort.SearchFloat64s(v.bounds, x) // first bound >= x; len(bounds) is +Inf
 	s.buckets[b]++
@@ -170,18 +168,22 @@ func (v *histogramVec) observe(values []string, x float64, exemplarID int64) {
 
 // deleteMatching drops every series whose label name has this value.
 func (v *histogramVec) deleteMatching(name, value string) {
-	k := slices.Index(v.labelNames, name)
-	if k < 0 {
+	pos := v.position(name)
+	if pos < 0 {
 		return
 	}
-	pos := v.labelOrder[k]
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	for key := range v.series {
-		if strings.Split(key, labelSep)[pos] == value {
-			delete(v.series, key)
-		}
+	if deleteMatching(v.series, pos, value) {
+		v.order.forget()
 	}
+}
+
+// sorted lists the series in the order client_golang's Gather sorts them.
+func (v *histogramVec) sorted() []*histogramSeries {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.order.snapshot(v.seriesLabels, func(s *histogramSeries) bool { return v.series[s.key] == s })
 }
 
 // Describe implements prometheus.Collector.

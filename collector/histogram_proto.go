@@ -2,6 +2,7 @@ package collector
 
 import (
 	"bufio"
+	"encoding/binary"
 	"math"
 	"strconv"
 
@@ -13,8 +14,14 @@ import (
 // protobuf exposition, with the fields the client_model path sets (the
 // same message, checked with proto.Equal), for the reason writeText exists.
 func (v *histogramVec) writeProto(w *bufio.Writer) error {
-	rows := v.sortedRows()
-	var metric, hist, sub, ex []byte
+	rows := v.sorted()
+	if len(rows) == 0 {
+		return nil // expfmt writes no family without series
+	}
+	var (
+		metric, hist, sub, ex []byte
+		values                []string
+	)
 	// The family is tens of MB at thousands of projects: sized from the
 	// last scrape, it is not copied over and over as it grows.
 	family := make([]byte, 0, v.lastProtoSize.Load()+v.lastProtoSize.Load()/8)
@@ -24,26 +31,38 @@ func (v *histogramVec) writeProto(w *bufio.Writer) error {
 	family = protowire.AppendString(family, v.help)
 	family = protowire.AppendTag(family, 3, protowire.VarintType)
 	family = protowire.AppendVarint(family, uint64(dto.MetricType_HISTOGRAM))
-	for _, r := range rows {
-		metric = metric[:0]
-		for i, name := range v.labelNames {
-			sub = appendLabelPair(sub[:0], name, r.sorted[i])
-			metric = appendMessage(metric, 1, sub)
-		}
+	for _, s := range rows {
+		values = splitKey(values[:0], s.key)
+		metric = v.appendLabelPairs(metric[:0], values, &sub)
 		v.mu.Lock()
-		hist = v.appendHistogram(hist[:0], r.s, &sub, &ex)
+		hist = v.appendHistogram(hist[:0], s, &sub, &ex)
 		v.mu.Unlock()
 		metric = appendMessage(metric, 7, hist)
 		family = appendMessage(family, 4, metric)
 	}
 	v.lastProtoSize.Store(int64(len(family)))
-	if _, err := w.Write(protowire.AppendVarint(nil, uint64(len(family)))); err != nil {
+	return writeDelimited(w, family)
+}
+
+// writeDelimited writes a MetricFamily message with its length in front.
+func writeDelimited(w *bufio.Writer, family []byte) error {
+	var size [binary.MaxVarintLen64]byte
+	if _, err := w.Write(protowire.AppendVarint(size[:0], uint64(len(family)))); err != nil {
 		return err
 	}
 	if _, err := w.Write(family); err != nil {
 		return err
 	}
 	return w.Flush()
+}
+
+// appendLabelPairs encodes a series' labels as dto.Metric.Label fields.
+func (l seriesLabels) appendLabelPairs(b []byte, values []string, scratch *[]byte) []byte {
+	for i, name := range l.labelNames {
+		*scratch = appendLabelPair((*scratch)[:0], name, values[l.labelOrder[i]])
+		b = appendMessage(b, 1, *scratch)
+	}
+	return b
 }
 
 // appendHistogram encodes io.prometheus.client.Histogram; scratch and ex
@@ -86,7 +105,8 @@ func (v *histogramVec) appendHistogram(b []byte, s *histogramSeries, scratch, ex
 		b = appendSpans(b, 9, 10, nh.neg, scratch)
 		b = appendSpans(b, 12, 13, nh.pos, scratch)
 	}
-	b = appendMessage(b, 15, appendTimestamp(nil, s.created/1e9, int32(s.created%1e9)))
+	var ts [24]byte
+	b = appendMessage(b, 15, appendTimestamp(ts[:0], s.created/1e9, int32(s.created%1e9)))
 	return b
 }
 

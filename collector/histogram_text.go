@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,31 +17,29 @@ import (
 // it allocating and freeing the intermediate objects. Writing the lines
 // straight from the compact series costs a fraction of that.
 func (v *histogramVec) writeText(w *bufio.Writer, openMetrics bool) error {
-	rows := v.sortedRows()
+	rows := v.sorted()
+	if len(rows) == 0 {
+		return nil // expfmt writes no family without series
+	}
 	name := v.name
-	writeHeader(w, name, v.help, openMetrics)
+	writeHeader(w, name, v.help, "histogram", openMetrics)
 	les := make([][]byte, len(v.bounds))
 	for i, b := range v.bounds {
 		les[i] = appendFloat(nil, b, openMetrics)
 	}
 	var (
 		labels    []byte // `{a="x",b="y",` for the series at hand
+		values    []string
 		num       []byte
 		counts    []uint64
 		exemplars []exemplar
 	)
-	for _, r := range rows {
-		labels = append(labels[:0], '{')
-		for i, n := range v.labelNames {
-			labels = append(labels, n...)
-			labels = append(labels, `="`...)
-			labels = appendEscaped(labels, r.sorted[i])
-			labels = append(labels, `",`...)
-		}
+	for _, s := range rows {
+		values = splitKey(values[:0], s.key)
+		labels = v.appendLabels(append(labels[:0], '{'), values)
 		// Copy the numbers under the lock and write without it: writing may
 		// wait on a slow client, which must not hold up the scraper.
 		v.mu.Lock()
-		s := r.s
 		count, sum := s.count, s.sum
 		counts = append(counts[:0], s.buckets...)
 		exemplars = append(exemplars[:0], s.exemplars...)
@@ -61,59 +58,41 @@ func (v *histogramVec) writeText(w *bufio.Writer, openMetrics bool) error {
 			}
 			w.WriteString(`"} `)
 			num = appendCount(num[:0], cumulative, openMetrics)
-			w.Write(num)
 			if openMetrics && len(exemplars) > 0 && int(exemplars[0].bucket) == i {
-				num = v.appendTextExemplar(num[:0], exemplars[0])
-				w.Write(num)
+				num = v.appendTextExemplar(num, exemplars[0])
 				exemplars = exemplars[1:] // sorted by bucket
 			}
-			w.WriteByte('\n')
+			num = append(num, '\n')
+			w.Write(num)
 		}
 		labels[len(labels)-1] = '}' // the trailing comma closes the set
-		for _, line := range []struct {
-			suffix string
-			value  []byte
-		}{
-			{"_sum", appendFloat(num[:0], sum, openMetrics)},
-			{"_count", appendCount(nil, count, openMetrics)},
-		} {
-			w.WriteString(name)
-			w.WriteString(line.suffix)
-			w.Write(labels)
-			w.WriteByte(' ')
-			w.Write(line.value)
-			w.WriteByte('\n')
-		}
+		w.WriteString(name)
+		w.WriteString("_sum")
+		w.Write(labels)
+		num = append(appendFloat(append(num[:0], ' '), sum, openMetrics), '\n')
+		w.Write(num)
+		w.WriteString(name)
+		w.WriteString("_count")
+		w.Write(labels)
+		num = append(appendCount(append(num[:0], ' '), count, openMetrics), '\n')
+		w.Write(num)
 	}
 	return w.Flush()
 }
 
-// seriesRow is a series with its label values in labelNames order.
-type seriesRow struct {
-	sorted []string
-	s      *histogramSeries
-}
-
-// sortedRows lists the series in the order client_golang's Gather sorts
-// them: by label values, labels taken in name order.
-func (v *histogramVec) sortedRows() []seriesRow {
-	v.mu.Lock()
-	rows := make([]seriesRow, 0, len(v.series))
-	for key, s := range v.series {
-		values := strings.Split(key, labelSep)
-		sorted := make([]string, len(values))
-		for i, pos := range v.labelOrder {
-			sorted[i] = values[pos]
-		}
-		rows = append(rows, seriesRow{sorted, s})
+// appendLabels appends `a="x",b="y",` for a series' values, in label name
+// order and escaped, leaving the set open for le or closed by the caller.
+func (l seriesLabels) appendLabels(b []byte, values []string) []byte {
+	for i, n := range l.labelNames {
+		b = append(b, n...)
+		b = append(b, `="`...)
+		b = appendEscaped(b, values[l.labelOrder[i]])
+		b = append(b, `",`...)
 	}
-	v.mu.Unlock()
-	slices.SortFunc(rows, func(a, b seriesRow) int { return slices.Compare(a.sorted, b.sorted) })
-	return rows
+	return b
 }
 
-// appendTextExemplar appends an OpenMetrics exemplar to b, which is reused
-// across lines: a scrape writes one per bucket that had a job.
+// appendTextExemplar appends an OpenMetrics exemplar to b.
 func (v *histogramVec) appendTextExemplar(b []byte, e exemplar) []byte {
 	b = append(b, " # {"...)
 	b = append(b, v.exemplarLabel...)
@@ -125,7 +104,9 @@ func (v *histogramVec) appendTextExemplar(b []byte, e exemplar) []byte {
 	return appendFloat(b, float64(e.at*1e6)/1e9, true)
 }
 
-func writeHeader(w *bufio.Writer, name, help string, openMetrics bool) {
+// writeHeader writes HELP and TYPE; name is the family's name in the
+// format at hand (without _total for an OpenMetrics counter).
+func writeHeader(w *bufio.Writer, name, help, typ string, openMetrics bool) {
 	w.WriteString("# HELP ")
 	w.WriteString(name)
 	w.WriteByte(' ')
@@ -136,7 +117,9 @@ func writeHeader(w *bufio.Writer, name, help string, openMetrics bool) {
 	}
 	w.WriteString("\n# TYPE ")
 	w.WriteString(name)
-	w.WriteString(" histogram\n")
+	w.WriteByte(' ')
+	w.WriteString(typ)
+	w.WriteByte('\n')
 }
 
 // helpEscaper escapes HELP in the text format, where quotes stay as they are.

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -33,18 +32,19 @@ type Jobs struct {
 
 	duration  *histogramVec
 	queued    *histogramVec
-	failures  *prometheus.CounterVec
-	retries   *prometheus.CounterVec
+	failures  *counterVec
+	retries   *counterVec
 	artifacts *histogramVec
 	observed  prometheus.Counter
 
-	activeDesc, oldestPendingDesc    *prometheus.Desc
-	lastStatusDesc, lastDurationDesc *prometheus.Desc
-	lastFinishedDesc, followedDesc   *prometheus.Desc
+	// Gauges computed at scrape time from what the scraper last reported.
+	active, oldestPending                sampleFamily
+	lastStatus, lastDuration, lastFinish sampleFamily
+	followedDesc                         *prometheus.Desc
 
-	mu     sync.Mutex
-	active map[string][]state.FollowedJob // by project path
-	last   map[lastKey]lastJob
+	mu       sync.Mutex
+	followed map[string][]state.FollowedJob // by project path
+	last     map[lastKey]lastJob
 }
 
 type lastKey struct{ project, ref, stage, job string }
@@ -84,32 +84,28 @@ func NewJobs(b Buckets, refs RefTracker) *Jobs {
 		artifacts: histogram("gitlab_ci_job_artifacts_size_bytes",
 			"Size of each artifact of finished jobs, by artifact type.",
 			b.ArtifactSize, "", with("file_type")...),
-		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gitlab_ci_job_failures_total",
-			Help: "Failed jobs by failure reason." + fromPolling,
-		}, with("failure_reason", "allow_failure")),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gitlab_ci_job_retries_total",
-			Help: "Job attempts that were retried (a retry is a new job)." + fromPolling,
-		}, jobLabels),
+		failures: newCounterVec("gitlab_ci_job_failures_total",
+			"Failed jobs by failure reason."+fromPolling, with("failure_reason", "allow_failure")...),
+		retries: newCounterVec("gitlab_ci_job_retries_total",
+			"Job attempts that were retried (a retry is a new job)."+fromPolling, jobLabels...),
 		observed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gitlab_jobs_exporter_jobs_observed_total",
 			Help: "Finished jobs and bridges counted into the job metrics.",
 		}),
-		activeDesc: prometheus.NewDesc("gitlab_ci_jobs",
-			"Jobs currently in each not-finished status."+fromPolling, []string{"project", "status"}, nil),
-		oldestPendingDesc: prometheus.NewDesc("gitlab_ci_job_oldest_pending_created_timestamp_seconds",
-			"Creation time of the oldest job now pending."+fromPolling, []string{"project"}, nil),
-		lastStatusDesc: prometheus.NewDesc("gitlab_ci_job_last_status",
-			"Status of the latest finished job of each name on tracked refs (value 1)."+fromPolling, with("status"), nil),
-		lastDurationDesc: prometheus.NewDesc("gitlab_ci_job_last_duration_seconds",
-			"Duration of the latest finished job of each name on tracked refs."+fromPolling, jobLabels, nil),
-		lastFinishedDesc: prometheus.NewDesc("gitlab_ci_job_last_finished_timestamp_seconds",
-			"Finish time of the latest finished job of each name on tracked refs."+fromPolling, jobLabels, nil),
+		active: newSampleFamily("gitlab_ci_jobs",
+			"Jobs currently in each not-finished status."+fromPolling, false, "project", "status"),
+		oldestPending: newSampleFamily("gitlab_ci_job_oldest_pending_created_timestamp_seconds",
+			"Creation time of the oldest job now pending."+fromPolling, false, "project"),
+		lastStatus: newSampleFamily("gitlab_ci_job_last_status",
+			"Status of the latest finished job of each name on tracked refs (value 1)."+fromPolling, false, with("status")...),
+		lastDuration: newSampleFamily("gitlab_ci_job_last_duration_seconds",
+			"Duration of the latest finished job of each name on tracked refs."+fromPolling, false, jobLabels...),
+		lastFinish: newSampleFamily("gitlab_ci_job_last_finished_timestamp_seconds",
+			"Finish time of the latest finished job of each name on tracked refs."+fromPolling, false, jobLabels...),
 		followedDesc: prometheus.NewDesc("gitlab_jobs_exporter_followed_jobs",
 			"Unfinished jobs and bridges the scraper follows until they finish.", nil, nil),
-		active: map[string][]state.FollowedJob{},
-		last:   map[lastKey]lastJob{},
+		followed: map[string][]state.FollowedJob{},
+		last:     map[lastKey]lastJob{},
 	}
 	j.refs.Store(&refs)
 	return j
@@ -150,7 +146,7 @@ func (j *Jobs) JobFinished(p state.ProjectInfo, job *gitlabapi.Job) {
 		if reason == "" {
 			reason = "unknown_failure"
 		}
-		j.failures.WithLabelValues(k.project, k.ref, k.stage, k.job, reason, strconv.FormatBool(job.AllowFailure)).Inc()
+		j.failures.inc(k.project, k.ref, k.stage, k.job, reason, strconv.FormatBool(job.AllowFailure))
 	}
 	for _, a := range job.Artifacts {
 		j.artifacts.observe([]string{k.project, k.ref, k.stage, k.job, a.FileType}, float64(a.Size), 0)
@@ -174,110 +170,29 @@ func (j *Jobs) JobFinished(p state.ProjectInfo, job *gitlabapi.Job) {
 // JobRetried counts a retried attempt.
 func (j *Jobs) JobRetried(p state.ProjectInfo, job *gitlabapi.Job) {
 	k := j.labels(p, job)
-	j.retries.WithLabelValues(k.project, k.ref, k.stage, k.job).Inc()
+	j.retries.inc(k.project, k.ref, k.stage, k.job)
 }
 
 // ProjectActive replaces the project's unfinished jobs.
 func (j *Jobs) ProjectActive(p state.ProjectInfo, jobs []state.FollowedJob) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.active[p.Path] = jobs
+	j.followed[p.Path] = jobs
 }
 
 // ProjectRemoved drops every series of the project.
 func (j *Jobs) ProjectRemoved(path string) {
-	match := prometheus.Labels{"project": path}
 	j.duration.deleteMatching("project", path)
 	j.queued.deleteMatching("project", path)
-	j.failures.DeletePartialMatch(match)
-	j.retries.DeletePartialMatch(match)
+	j.failures.deleteMatching("project", path)
+	j.retries.deleteMatching("project", path)
 	j.artifacts.deleteMatching("project", path)
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	delete(j.active, path)
+	delete(j.followed, path)
 	for k := range j.last {
 		if k.project == path {
 			delete(j.last, k)
-		}
-	}
-}
-
-// Describe implements prometheus.Collector.
-func (j *Jobs) Describe(ch chan<- *prometheus.Desc) {
-	for _, h := range j.histograms() {
-		h.Describe(ch)
-	}
-	j.describeAllButHistograms(ch)
-}
-
-func (j *Jobs) describeAllButHistograms(ch chan<- *prometheus.Desc) {
-	j.failures.Describe(ch)
-	j.retries.Describe(ch)
-	j.observed.Describe(ch)
-	for _, d := range []*prometheus.Desc{j.activeDesc, j.oldestPendingDesc, j.lastStatusDesc,
-		j.lastDurationDesc, j.lastFinishedDesc, j.followedDesc} {
-		ch <- d
-	}
-}
-
-// Collect implements prometheus.Collector.
-func (j *Jobs) Collect(ch chan<- prometheus.Metric) {
-	for _, h := range j.histograms() {
-		h.Collect(ch)
-	}
-	j.collectAllButHistograms(ch)
-}
-
-func (j *Jobs) histograms() []*histogramVec {
-	return []*histogramVec{j.duration, j.queued, j.artifacts}
-}
-
-func (j *Jobs) collectAllButHistograms(ch chan<- prometheus.Metric) {
-	j.failures.Collect(ch)
-	j.retries.Collect(ch)
-	j.observed.Collect(ch)
-
-	// Copy under the lock and send without it, so that a slow scrape never
-	// holds up the scraper recording jobs.
-	j.mu.Lock()
-	active := make(map[string][]state.FollowedJob, len(j.active))
-	for project, jobs := range j.active {
-		active[project] = jobs // ProjectActive replaces slices, never mutates them
-	}
-	last := make(map[lastKey]lastJob, len(j.last))
-	for k, l := range j.last {
-		last[k] = l
-	}
-	j.mu.Unlock()
-
-	followed := 0
-	for project, jobs := range active {
-		followed += len(jobs)
-		counts := map[string]int{}
-		for _, s := range unfinishedStatuses {
-			counts[string(s)] = 0
-		}
-		var oldest time.Time
-		for _, f := range jobs {
-			counts[f.Status]++
-			if f.Status == string(gitlabapi.StatusPending) && (oldest.IsZero() || f.CreatedAt.Before(oldest)) {
-				oldest = f.CreatedAt
-			}
-		}
-		for status, n := range counts {
-			ch <- prometheus.MustNewConstMetric(j.activeDesc, prometheus.GaugeValue, float64(n), project, status)
-		}
-		if !oldest.IsZero() {
-			ch <- prometheus.MustNewConstMetric(j.oldestPendingDesc, prometheus.GaugeValue,
-				float64(oldest.UnixMilli())/1000, project)
-		}
-	}
-	ch <- prometheus.MustNewConstMetric(j.followedDesc, prometheus.GaugeValue, float64(followed))
-	for k, l := range last {
-		ch <- prometheus.MustNewConstMetric(j.lastStatusDesc, prometheus.GaugeValue, 1, k.project, k.ref, k.stage, k.job, l.status)
-		ch <- prometheus.MustNewConstMetric(j.lastDurationDesc, prometheus.GaugeValue, l.duration, k.project, k.ref, k.stage, k.job)
-		if l.finished > 0 {
-			ch <- prometheus.MustNewConstMetric(j.lastFinishedDesc, prometheus.GaugeValue, l.finished, k.project, k.ref, k.stage, k.job)
 		}
 	}
 }
