@@ -88,41 +88,66 @@ func TestPlayedManualJobSeenByScopedWalk(t *testing.T) {
 	}
 }
 
-func TestScopedWalkLeavesOlderParkedJobsToTheRecheck(t *testing.T) {
-	e := newEnv(t, []string{"g/app"}, scraper.Options{ParkedRecheckInterval: 10 * time.Minute})
-	e.cycle(time.Second)
-	// The manual job is older than the running one: asking for it would
-	// page further down than the running job needs.
-	pid := e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{})
-	deploy := e.gl.CreateJob(pid, gitlabtest.JobSpec{Name: "deploy", Stage: "deploy", When: "manual"})
-	build := e.pipelineOfJobs(1, 1)[0]
-	e.must(e.gl.Enqueue(build))
-	e.must(e.gl.Start(build))
-	e.cycle(30 * time.Second)
-	for _, id := range e.pipelineOfJobs(1, 150) {
-		e.run(id, "success")
+// TestScopedWalkCoversOlderParkedJobs: a manual job older than the running
+// one is brought up to date by the scoped walk when the walk's pages reach
+// it, and otherwise waits for the parked recheck.
+func TestScopedWalkCoversOlderParkedJobs(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// between are manual jobs created after the deploy and before the
+		// running build: unfinished rows the scoped walk reads below the build.
+		between int
+		// wantPoll are the requests of the poll after the play; wantNext
+		// whether it counts the played job.
+		wantPoll []string
+		wantNext bool
+	}{
+		{"on the walk's last page", 10, []string{"100", "scoped:100+manual", "job"}, true},
+		{"below the walk's last row", 150, []string{"100", "scoped:100+manual"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, []string{"g/app"}, scraper.Options{ParkedRecheckInterval: 10 * time.Minute})
+			e.cycle(time.Second)
+			pid := e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{})
+			deploy := e.gl.CreateJob(pid, gitlabtest.JobSpec{Name: "deploy", Stage: "deploy", When: "manual"})
+			for range tc.between {
+				e.gl.CreateJob(e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{}), gitlabtest.JobSpec{Name: "stop", Stage: "deploy", When: "manual"})
+			}
+			build := e.pipelineOfJobs(1, 1)[0]
+			e.must(e.gl.Enqueue(build))
+			e.must(e.gl.Start(build))
+			e.cycle(30 * time.Second)
+			for _, id := range e.pipelineOfJobs(1, 150) {
+				e.run(id, "success")
+			}
+			e.cycle(30 * time.Second)
+			e.cycle(30 * time.Second)
+
+			e.must(e.gl.Play(deploy))
+			e.must(e.gl.Start(deploy))
+			e.must(e.gl.Finish(deploy, "success", gitlabtest.FinishOptions{}))
+			e.gl.ResetRequests()
+			e.cycle(30 * time.Second) // far from the parked recheck
+			got := jobListRequests(e)
+			for range e.gl.RequestCount("/projects/:id/jobs/:job_id") {
+				got = append(got, "job")
+			}
+			if !slices.Equal(got, tc.wantPoll) {
+				t.Errorf("poll after the play: requests %v, want %v", got, tc.wantPoll)
+			}
+			if counted := e.rec.finished[deploy] == 1; counted != tc.wantNext {
+				t.Errorf("played job counted at the next poll: %v, want %v", counted, tc.wantNext)
+			}
+			counted := 30 * time.Second
+			for ; counted <= 11*time.Minute && e.rec.finished[deploy] == 0; counted += 30 * time.Second {
+				e.cycle(30 * time.Second)
+			}
+			if counted > 10*time.Minute {
+				t.Errorf("the played manual job was counted after %s, want within the 10m recheck interval", counted)
+			}
+			e.must(e.gl.Finish(build, "success", gitlabtest.FinishOptions{}))
+			e.cycle(30 * time.Second)
+			e.assertExactlyOnce(time.Time{})
+		})
 	}
-	e.cycle(30 * time.Second)
-	e.gl.ResetRequests()
-	e.cycle(30 * time.Second)
-	if got, want := jobListRequests(e), []string{"100", "scoped:100"}; !slices.Equal(got, want) {
-		t.Errorf("requests %v, want %v: the older manual job waits for the recheck", got, want)
-	}
-	e.must(e.gl.Play(deploy))
-	e.must(e.gl.Start(deploy))
-	e.must(e.gl.Finish(deploy, "success", gitlabtest.FinishOptions{}))
-	var counted time.Duration
-	for elapsed := time.Duration(0); elapsed < 11*time.Minute && counted == 0; {
-		elapsed += 30 * time.Second
-		e.cycle(30 * time.Second)
-		if e.rec.finished[deploy] == 1 {
-			counted = elapsed
-		}
-	}
-	if counted == 0 || counted > 10*time.Minute {
-		t.Errorf("the older played manual job was counted after %s, want within the 10m recheck interval", counted)
-	}
-	e.must(e.gl.Finish(build, "success", gitlabtest.FinishOptions{}))
-	e.cycle(30 * time.Second)
-	e.assertExactlyOnce(time.Time{})
 }

@@ -1,7 +1,6 @@
 package scraper
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -314,24 +313,8 @@ func (p *poll) followJobs() error {
 			query = append(query, f)
 		}
 	}
-	if len(query) > 0 && !queryBlocked {
-		// The scoped walk pages down to the oldest job it queries anyway.
-		// Manual and scheduled jobs at or above that id are on those pages
-		// too once their scopes are asked for, so a played one (it keeps
-		// its id) is seen now rather than at the next parked recheck. Only
-		// rows newer than the oldest active job are added, so the walk
-		// needs another page only if they overflow it. Older parked jobs
-		// wait for the recheck, which would otherwise have to page deeper.
-		oldest := slices.MinFunc(query, func(a, b *state.FollowedJob) int { return cmp.Compare(a.ID, b.ID) }).ID
-		for _, f := range parked {
-			if f.ID >= oldest {
-				query = append(query, f)
-				queryBlocked = true
-			}
-		}
-	}
 	if len(query) > 0 {
-		gone, err := p.walkScoped(query, queryBlocked)
+		gone, err := p.walkScoped(query, parked, queryBlocked)
 		if err != nil {
 			return err
 		}
@@ -352,9 +335,17 @@ func (p *poll) hasBlocked() bool {
 // walkScoped lists the project's unfinished jobs down to the oldest one
 // queried, applies what it finds, and returns the queried jobs it did not
 // find: they have finished (or moved to a status not asked for).
-func (p *poll) walkScoped(query []*state.FollowedJob, withBlocked bool) (gone []*state.FollowedJob, err error) {
+//
+// Parked jobs go along without making the walk longer: their scopes are
+// asked for too, and a played one (it keeps its id) that the pages read
+// anyway show, or that is missing above their last row (it has left the
+// unfinished statuses), is brought up to date now rather than at the next
+// parked recheck. Asking for their scopes adds only the manual and
+// scheduled rows newer than the oldest queried job, which a page holds
+// beside the active ones.
+func (p *poll) walkScoped(query, parked []*state.FollowedJob, withBlocked bool) (gone []*state.FollowedJob, err error) {
 	scopes := slices.Clone(activeScopes)
-	if withBlocked {
+	if withBlocked || len(parked) > 0 {
 		scopes = append(scopes, blockedScopes...)
 	}
 	minID := int64(math.MaxInt64)
@@ -362,14 +353,20 @@ func (p *poll) walkScoped(query []*state.FollowedJob, withBlocked bool) (gone []
 		minID = min(minID, f.ID)
 	}
 	found := map[int64]*gitlabapi.Job{}
-	for page, err := range p.client.ProjectJobPages(p.ctx, p.key, gitlabapi.ListJobsOptions{Scopes: scopes, PerPage: 100, Minimal: true}) {
+	var covered int64 // the walk saw every row in its scopes with an id at or above it
+	const perPage = 100
+	for page, err := range p.client.ProjectJobPages(p.ctx, p.key, gitlabapi.ListJobsOptions{Scopes: scopes, PerPage: perPage, Minimal: true}) {
 		if err != nil {
 			return nil, err
 		}
 		for i := range page {
 			found[page[i].ID] = &page[i]
 		}
-		if len(page) == 0 || page[len(page)-1].ID <= minID {
+		if len(page) < perPage {
+			break // the list ends here: nothing in its scopes lies below
+		}
+		if last := page[len(page)-1].ID; last <= minID {
+			covered = last
 			break
 		}
 	}
@@ -377,6 +374,14 @@ func (p *poll) walkScoped(query []*state.FollowedJob, withBlocked bool) (gone []
 		if j := found[f.ID]; j != nil {
 			p.apply(j, f, false)
 		} else {
+			gone = append(gone, f)
+		}
+	}
+	for _, f := range parked {
+		switch j := found[f.ID]; {
+		case j != nil:
+			p.apply(j, f, false)
+		case f.ID > covered:
 			gone = append(gone, f)
 		}
 	}
