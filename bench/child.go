@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +54,18 @@ func ServeChild(spec string, stdin io.Reader, stdout io.Writer) error {
 		mu.Unlock()
 		writeJSON(w, c)
 	})
+	mux.HandleFunc("GET /requests", func(w http.ResponseWriter, r *http.Request) {
+		project, err1 := strconv.ParseInt(r.URL.Query().Get("project"), 10, 64)
+		last, err2 := strconv.Atoi(r.URL.Query().Get("last"))
+		if err := errors.Join(err1, err2); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		reqs, complete := g.pollRequests(project, last)
+		mu.Unlock()
+		writeJSON(w, pollRequestsAnswer{reqs, complete})
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -65,6 +78,11 @@ func ServeChild(spec string, stdin io.Reader, stdout io.Writer) error {
 	}
 	_, _ = io.Copy(io.Discard, stdin)
 	return nil
+}
+
+type pollRequestsAnswer struct {
+	Requests []RequestDetail `json:"requests"`
+	Complete bool            `json:"complete"`
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -153,6 +171,12 @@ func (g *remoteGitLab) Counts() (Counts, error) {
 	var c Counts
 	err := g.call(http.MethodGet, "/counts", &c)
 	return c, err
+}
+
+func (g *remoteGitLab) PollRequests(project int64, last int) ([]RequestDetail, bool, error) {
+	var a pollRequestsAnswer
+	err := g.call(http.MethodGet, fmt.Sprintf("/requests?project=%d&last=%d", project, last), &a)
+	return a.Requests, a.Complete, err
 }
 
 func (g *remoteGitLab) call(method, path string, v any) error {

@@ -65,6 +65,9 @@ type GitLab interface {
 	// frozen advances the clock only: nothing happens in GitLab.
 	Step(d time.Duration, frozen bool) (StepResult, error)
 	Counts() (Counts, error)
+	// PollRequests returns the requests for project among the last `last`
+	// the fake answered, and whether its log still held all of those.
+	PollRequests(project int64, last int) ([]RequestDetail, bool, error)
 	// Separate reports whether the fake runs in another process.
 	Separate() bool
 	Close() error
@@ -84,7 +87,9 @@ func newLocalGitLab(sc Scenario) (*localGitLab, error) {
 	clock := gitlabtest.NewManualClock(Epoch)
 	srv := gitlabtest.NewServer(gitlabtest.Options{
 		Token: Token, Clock: clock, FirstJobID: FirstJobID,
-		RequestLogLimit: 1, // counts are kept without it; records would grow without bound
+		// Counts are kept without the log; the log, bounded, holds the
+		// last cycle so that a poll above its bound can be explained.
+		RequestLogLimit: requestLogLimit(sc),
 	})
 	g := &localGitLab{srv: srv, clock: clock, next: FirstJobID, open: map[int64]string{}}
 	if sc.Idle {
@@ -215,6 +220,11 @@ func change(r gitlabtest.JobRecord, isNew bool) JobChange {
 		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
 		Queued: r.StartedAt != nil && r.QueuedDuration != nil,
 	}
+}
+
+func (g *localGitLab) PollRequests(project int64, last int) ([]RequestDetail, bool, error) {
+	reqs, complete := g.pollRequests(project, last)
+	return reqs, complete, nil
 }
 
 func (g *localGitLab) Counts() (Counts, error) {

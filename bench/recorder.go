@@ -32,8 +32,10 @@ type recorder struct {
 	maxLag   time.Duration
 	unknown  int // finished jobs without finished_at (skipped): no lag
 
-	// parked are the jobs ever followed as manual or scheduled; their lag
-	// is kept apart, as the scraper rechecks them on a slower schedule.
+	// parked are the jobs ever followed as manual or scheduled (everParked,
+	// or blockedNow while the exporter's last view of them was that); the
+	// lag of those is kept apart, as the scraper rechecks them on a slower
+	// schedule.
 	parked       idCounts
 	parkedJobs   int
 	parkedMaxLag time.Duration
@@ -42,7 +44,14 @@ type recorder struct {
 	pollErrors  int           // failed polls, all cycles
 	stateErrors int           // failed state loads and saves
 	follows     map[int64]follows
-	lagFrom     time.Time // jobs counted before this are history: no lag
+	paths       map[int64]string // project paths, for the log
+	lagFrom     time.Time        // jobs counted before this are history: no lag
+
+	// late are, by project, the pipelines of parked jobs whose change
+	// (a play, a skip) a poll of this cycle was the first to see: the
+	// workload made it in an earlier step, while the exporter waited for
+	// the parked recheck.
+	late map[int64]map[int64]bool
 }
 
 // follows says what a project's last poll left followed.
@@ -57,23 +66,54 @@ type follows struct {
 var _ scraper.Recorder = (*recorder)(nil)
 
 func newRecorder(inner scraper.Recorder, now func() time.Time) *recorder {
-	return &recorder{inner: inner, now: now, polls: map[int64]int{}, follows: map[int64]follows{}}
+	return &recorder{inner: inner, now: now, polls: map[int64]int{}, late: map[int64]map[int64]bool{}, follows: map[int64]follows{}, paths: map[int64]string{}}
 }
 
 // idCounts counts events per job id in a byte per id from FirstJobID.
 type idCounts []uint8
 
 func (c *idCounts) add(id int64) {
+	if p := c.at(id); p != nil && *p < 255 {
+		*p++
+	}
+}
+
+// set stores v for id, for bytes that hold a state rather than a count.
+func (c *idCounts) set(id int64, v uint8) {
+	if p := c.at(id); p != nil {
+		*p = v
+	}
+}
+
+func (c *idCounts) at(id int64) *uint8 {
 	i := id - FirstJobID
 	if i < 0 {
-		return
+		return nil
 	}
 	for int64(len(*c)) <= i {
 		*c = append(*c, make([]uint8, max(1024, len(*c)))...)
 	}
-	if (*c)[i] < 255 {
-		(*c)[i]++
+	return &(*c)[i]
+}
+
+// States of a job in recorder.parked.
+const (
+	everParked = 1 // followed as manual or scheduled once, not at the last view
+	blockedNow = 2 // manual or scheduled when the exporter last saw it
+)
+
+// seenMoved books a poll's first sight of a parked job in another status:
+// the change happened in GitLab whenever the workload made it, but the
+// exporter pays for it (a fetch of the job's final state) now.
+func (r *recorder) seenMoved(project, id, pipeline int64) {
+	if r.parked.get(id) != blockedNow {
+		return
 	}
+	r.parked.set(id, everParked)
+	if r.late[project] == nil {
+		r.late[project] = map[int64]bool{}
+	}
+	r.late[project][pipeline] = true
 }
 
 func (c idCounts) get(id int64) uint8 {
@@ -100,6 +140,7 @@ func (r *recorder) JobFinished(p state.ProjectInfo, j *gitlabapi.Job) {
 	defer r.mu.Unlock()
 	r.finished.add(j.ID)
 	r.total++
+	r.seenMoved(p.ID, j.ID, j.Pipeline.ID)
 	if r.now().Before(r.lagFrom) {
 		return
 	}
@@ -140,11 +181,10 @@ func (r *recorder) ProjectActive(p state.ProjectInfo, jobs []state.FollowedJob) 
 			} else {
 				blockedJobs = true
 			}
-			if r.parked.get(j.ID) == 0 {
-				r.parked.add(j.ID)
-			}
+			r.parked.set(j.ID, blockedNow)
 		} else {
 			f.active = true
+			r.seenMoved(p.ID, j.ID, j.PipelineID)
 		}
 	}
 	f.recheck = len(bridgePipelines)
@@ -159,6 +199,9 @@ func (r *recorder) PollFinished(p state.ProjectInfo, res state.PollResult) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.polls[p.ID] += res.Requests
+	if r.paths[p.ID] != p.Path {
+		r.paths[p.ID] = p.Path
+	}
 	if res.Err != nil {
 		r.pollErrors++
 	}
@@ -173,13 +216,14 @@ func (r *recorder) StateFailed(op string) {
 	r.stateErrors++
 }
 
-// takePolls returns this cycle's requests by project and starts the next.
-func (r *recorder) takePolls() map[int64]int {
+// takePolls returns this cycle's requests by project, and the pipelines of
+// parked jobs first seen moved by its polls, and starts the next cycle.
+func (r *recorder) takePolls() (polls map[int64]int, late map[int64]map[int64]bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	p := r.polls
-	r.polls = make(map[int64]int, len(p))
-	return p
+	polls, late = r.polls, r.late
+	r.polls, r.late = make(map[int64]int, len(polls)), map[int64]map[int64]bool{}
+	return polls, late
 }
 
 // followsNow copies what each project follows.
@@ -193,6 +237,29 @@ func (r *recorder) followsNow() map[int64]follows {
 		}
 	}
 	return out
+}
+
+// followsOf returns what a project's last poll left followed.
+func (r *recorder) followsOf(project int64) follows {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.follows[project]
+}
+
+func (r *recorder) path(project int64) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.paths[project]
+}
+
+// parkedWord says whether a job was ever followed as manual or scheduled.
+func (r *recorder) parkedWord(id int64) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.parked.get(id) > 0 {
+		return "followed as manual or scheduled"
+	}
+	return "never followed as manual or scheduled"
 }
 
 // lagQuantile returns the q-quantile of the counted jobs' lag, to the second.

@@ -45,6 +45,7 @@ type Report struct {
 	Truth, Counted, Missing, Extra, Double  int // finished jobs
 	TruthStarted, StartsObserved, StartDiff int
 	ParkedRechecks                          int // idle polls of projects with parked jobs that made more than 1 request
+	LateSeen                                int // polls that first saw a parked job played or skipped in an earlier step (booked busy)
 	CyclesBehind                            int // cycles after which a finished job was not counted yet (a played manual job, see ParkedMaxLag)
 	InFlight                                int // finished in GitLab but not counted yet when the workload stopped
 	Retried, PollErrors, StateErrors        int
@@ -55,11 +56,13 @@ type Report struct {
 }
 
 // BoundStats compares polls with the cost model: an idle poll (nothing
-// changed in the project, and no unfinished job to check) may make 1
-// request; a busy one 2 + ceil(new jobs/100) + pipelines whose jobs
-// changed; either may add the parked recheck, due every 10 minutes when
-// the project follows manual or scheduled jobs: a scoped walk for jobs,
-// a bridge list per pipeline for bridges.
+// changed in the project, no unfinished job to check, and no manual or
+// scheduled job seen moved on since an earlier step) may make 1 request;
+// a busy one 2 + ceil(new jobs/100) + pipelines whose jobs changed (those
+// of parked jobs seen moved on included); either may add the parked
+// recheck, due every 10 minutes when the project follows manual or
+// scheduled jobs: a scoped walk for jobs, a bridge list per pipeline for
+// bridges.
 type BoundStats struct {
 	Polls, Requests, Bound int
 	Over                   int // polls above their bound
@@ -194,6 +197,7 @@ func (r *Report) rows() []row {
 		"≤ 1 + parked recheck", verdict(r.Idle.Over == 0))
 	add("idle polls above 1 + parked", fmt.Sprint(r.Idle.Over), "0", verdict(r.Idle.Over == 0))
 	add("idle polls with parked jobs / of which rechecked them", fmt.Sprintf("%d / %d", r.Idle.Parked, r.ParkedRechecks), "", "")
+	add("polls that first saw a parked job played or skipped in an earlier step (busy)", fmt.Sprint(r.LateSeen), "", "")
 	if r.Busy.Polls > 0 {
 		add("busy polls: requests per poll (mean / max)", fmt.Sprintf("%.2f / %d  (%d polls)", r.Busy.PerPoll(), r.Busy.MaxRequests, r.Busy.Polls), "", "")
 		add("busy polls: requests / bound (all / worst poll)", fmt.Sprintf("%.3f / %.2f", r.Busy.Ratio(), r.Busy.MaxRatio),

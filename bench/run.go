@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,6 +93,12 @@ type harness struct {
 	metrics *collector.Metrics
 
 	cutoff time.Time
+	// explained counts the polls above their bound explained in the log,
+	// by whether they were idle.
+	explained map[bool]int
+	// lastChange is the last cycle in which the workload changed each
+	// project, for the log.
+	lastChange map[int64]int
 	// Ground truth, a byte per job id from FirstJobID: 1 when GitLab has
 	// the job finished (started) and the exporter must count it.
 	truthFinished, truthStarted idCounts
@@ -145,7 +153,7 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 		}
 	}
 	s := scraper.New(client, rec, so)
-	return &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg, restReg: restReg, metrics: metrics,
+	return &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg, restReg: restReg, metrics: metrics, explained: map[bool]int{}, lastChange: map[int64]int{},
 		rep: &Report{Scenario: sc, Separate: gl.Separate(), Persisted: opt.StateDir != "", ClassicOnly: opt.ClassicOnly, GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}}}, nil
 }
 
@@ -203,61 +211,21 @@ func (h *harness) logf(format string, args ...any) {
 func (h *harness) run(ctx context.Context) (*Report, error) {
 	rep := h.rep
 	rep.start = time.Now()
-	if _, _, err := h.step(WarmUp, false); err != nil {
+	if err := h.first(ctx); err != nil {
 		return nil, err
 	}
-	// The first cycle: discovery and the first walk over the lookback.
-	before, err := h.gl.Counts()
-	if err != nil {
-		return nil, err
-	}
-	h.rec.mu.Lock()
-	h.rec.lagFrom = h.clock.Now().Add(time.Nanosecond) // the first walk counts history
-	h.rec.mu.Unlock()
-	cpu0, wall0 := cpuTime(), time.Now()
-	h.s.Cycle(ctx)
-	rep.First.CPU, rep.First.Wall = cpuTime()-cpu0, time.Since(wall0)
-	after, err := h.gl.Counts()
-	if err != nil {
-		return nil, err
-	}
-	rep.First.Requests = after.Total - before.Total
-	rep.First.FakeCPU = after.Usage.CPU - before.Usage.CPU
-	rep.First.Counted = h.countedSoFar()
-	h.logf("%s: first cycle: %d requests, %d jobs counted, cpu %.2fs, wall %.2fs", h.sc.Name, rep.First.Requests, rep.First.Counted,
-		rep.First.CPU.Seconds(), rep.First.Wall.Seconds())
-	h.rec.takePolls()
-	h.check()
-
 	cycles := h.sc.cycles()
 	perHour := int(time.Hour / h.sc.Interval)
 	for i := 1; i <= cycles; i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		follows := h.rec.followsNow()
-		changes, newJobs, err := h.step(h.sc.Interval, false)
+		sample, err := h.cycle(ctx, i)
 		if err != nil {
 			return nil, err
 		}
-		before, err := h.gl.Counts()
-		if err != nil {
-			return nil, err
-		}
-		cpu0, wall0 := cpuTime(), time.Now()
-		h.s.Cycle(ctx)
-		cpu, wall := cpuTime()-cpu0, time.Since(wall0)
-		after, err := h.gl.Counts()
-		if err != nil {
-			return nil, err
-		}
-		h.book(cycleSample{
-			requests: after.Total - before.Total, newJobs: newJobs,
-			cpu: cpu, fakeCPU: after.Usage.CPU - before.Usage.CPU, wall: wall,
-		}, before, after, changes, follows, h.rec.takePolls())
-		h.check()
 		if i%10 == 0 {
-			h.logf("%s: cycle %d: %d requests, cpu %.2fs, wall %.2fs", h.sc.Name, i, after.Total-before.Total, cpu.Seconds(), wall.Seconds())
+			h.logf("%s: cycle %d: %d requests, cpu %.2fs, wall %.2fs", h.sc.Name, i, sample.requests, sample.cpu.Seconds(), sample.wall.Seconds())
 		}
 		if i%perHour == 0 || i == cycles {
 			if err := h.mark(i); err != nil {
@@ -270,6 +238,66 @@ func (h *harness) run(ctx context.Context) (*Report, error) {
 	}
 	h.finish()
 	return rep, nil
+}
+
+// first runs the warm-up and the first cycle: discovery and the first
+// walk over the lookback.
+func (h *harness) first(ctx context.Context) error {
+	rep := h.rep
+	if _, _, err := h.step(WarmUp, false); err != nil {
+		return err
+	}
+	before, err := h.gl.Counts()
+	if err != nil {
+		return err
+	}
+	h.rec.mu.Lock()
+	h.rec.lagFrom = h.clock.Now().Add(time.Nanosecond) // the first walk counts history
+	h.rec.mu.Unlock()
+	cpu0, wall0 := cpuTime(), time.Now()
+	h.s.Cycle(ctx)
+	rep.First.CPU, rep.First.Wall = cpuTime()-cpu0, time.Since(wall0)
+	after, err := h.gl.Counts()
+	if err != nil {
+		return err
+	}
+	rep.First.Requests = after.Total - before.Total
+	rep.First.FakeCPU = after.Usage.CPU - before.Usage.CPU
+	rep.First.Counted = h.countedSoFar()
+	h.logf("%s: first cycle: %d requests, %d jobs counted, cpu %.2fs, wall %.2fs", h.sc.Name, rep.First.Requests, rep.First.Counted,
+		rep.First.CPU.Seconds(), rep.First.Wall.Seconds())
+	h.rec.takePolls()
+	h.check()
+	return nil
+}
+
+// cycle runs steady-state cycle i: a step of the workload, then one
+// scraper cycle, booked against the ground truth.
+func (h *harness) cycle(ctx context.Context, i int) (cycleSample, error) {
+	follows := h.rec.followsNow()
+	changes, newJobs, err := h.step(h.sc.Interval, false)
+	if err != nil {
+		return cycleSample{}, err
+	}
+	before, err := h.gl.Counts()
+	if err != nil {
+		return cycleSample{}, err
+	}
+	cpu0, wall0 := cpuTime(), time.Now()
+	h.s.Cycle(ctx)
+	cpu, wall := cpuTime()-cpu0, time.Since(wall0)
+	after, err := h.gl.Counts()
+	if err != nil {
+		return cycleSample{}, err
+	}
+	sample := cycleSample{
+		requests: after.Total - before.Total, newJobs: newJobs,
+		cpu: cpu, fakeCPU: after.Usage.CPU - before.Usage.CPU, wall: wall,
+	}
+	polls, late := h.rec.takePolls()
+	h.book(i, sample, before, after, changes, late, follows, polls)
+	h.check()
+	return sample, nil
 }
 
 // Drain is how long the exporter keeps polling a frozen GitLab after the
@@ -320,8 +348,17 @@ type cycleSample struct {
 
 // book adds one steady-state cycle to the report and checks each poll's
 // requests against the cost model's bound.
-func (h *harness) book(c cycleSample, before, after Counts, changes map[int64]*projectChange,
-	follows map[int64]follows, polls map[int64]int) {
+//
+// A poll is idle when the workload changed nothing in the project during
+// the step, the project followed no unfinished job but manual or
+// scheduled ones, and the poll saw no parked job moved on. That last
+// change (a play or a skip) may date from an earlier step: the exporter
+// may leave parked jobs to the recheck, every 10 minutes, and the poll
+// that finds one finished pays for its final state then, as for any job
+// that finished. It is booked busy, with the job's pipeline among those
+// changed.
+func (h *harness) book(cycle int, c cycleSample, before, after Counts, changes map[int64]*projectChange,
+	late map[int64]map[int64]bool, follows map[int64]follows, polls map[int64]int) {
 	r := h.rep
 	r.Cycles++
 	r.Requests += c.requests
@@ -334,24 +371,52 @@ func (h *harness) book(c cycleSample, before, after Counts, changes map[int64]*p
 		r.Endpoints[e] += n - before.Endpoints[e]
 	}
 	pollRequests := 0
+	var over []overPoll
 	for pid, req := range polls {
 		pollRequests += req
 		f := follows[pid]
 		parked := f.recheck
 		pc := changes[pid]
-		if pc == nil && !f.active {
-			r.Idle.add(req, 1+parked, f.blocked)
+		// Parked jobs seen moved on whose pipeline the workload did not
+		// change in this step: their play or skip is older.
+		var seen []int64
+		for id := range late[pid] {
+			if pc == nil || !pc.pipelines[id] {
+				seen = append(seen, id)
+			}
+		}
+		if len(seen) > 0 {
+			r.LateSeen++
+		}
+		idle := pc == nil && len(seen) == 0 && !f.active
+		var bound int
+		if idle {
+			bound = 1 + parked
+			r.Idle.add(req, bound, f.blocked)
 			if f.blocked && req > 1 {
 				r.ParkedRechecks++
 			}
-			continue
+		} else {
+			// Busy: something changed, or unfinished jobs had to be checked.
+			bound = 2 + parked
+			if pc != nil {
+				bound += int(math.Ceil(float64(pc.newJobs)/100)) + len(pc.pipelines)
+			}
+			bound += len(seen)
+			r.Busy.add(req, bound, f.blocked)
 		}
-		// Busy: something changed, or unfinished jobs had to be checked.
-		bound := 2 + parked
-		if pc != nil {
-			bound += int(math.Ceil(float64(pc.newJobs)/100)) + len(pc.pipelines)
+		if req > bound && h.explained[idle] < maxExplained[idle] {
+			over = append(over, overPoll{cycle: cycle, project: pid, idle: idle, requests: req, bound: bound,
+				before: f, after: h.rec.followsOf(pid), change: pc, late: seen, lastChange: h.lastChange[pid]})
 		}
-		r.Busy.add(req, bound, f.blocked)
+	}
+	for pid := range changes {
+		h.lastChange[pid] = cycle
+	}
+	// In project order, so that the same run logs the same polls.
+	slices.SortFunc(over, func(a, b overPoll) int { return cmp.Compare(a.project, b.project) })
+	for _, o := range over {
+		h.explain(o, c.requests)
 	}
 	r.PollRequests += pollRequests
 	r.Polls += len(polls)
