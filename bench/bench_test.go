@@ -41,6 +41,13 @@ func benchScenario(b *testing.B, sc Scenario) {
 	hoursFromEnv(b, &sc)
 	opt := Options{Separate: os.Getenv("BENCH_IN_PROCESS") == "", Log: os.Stderr,
 		HeapProfileDir: os.Getenv("BENCH_HEAPPROFILE_DIR"), ClassicOnly: os.Getenv("BENCH_CLASSIC_ONLY") != ""}
+	if v := os.Getenv("BENCH_PARKED_RECHECK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			b.Fatalf("BENCH_PARKED_RECHECK=%q: want a positive duration such as 1m", v)
+		}
+		opt.ParkedRecheck = d
+	}
 	var rep *Report
 	for b.Loop() {
 		if os.Getenv("BENCH_NO_STORE") == "" {
@@ -165,10 +172,14 @@ func TestIDCountsAndLag(t *testing.T) {
 	r := newRecorder(nil, nil)
 	for s, n := range map[int]int{1: 50, 10: 49, 100: 1} {
 		r.lag[s] = n
+		r.parkedLag[s*3] = n
 	}
 	for q, want := range map[float64]time.Duration{0.5: time.Second, 0.9: 10 * time.Second, 1: 100 * time.Second} {
-		if got := r.lagQuantile(q); got != want {
+		if got := r.lagQuantile(q, false); got != want {
 			t.Errorf("lag quantile %v = %s, want %s", q, got, want)
+		}
+		if got := r.lagQuantile(q, true); got != 3*want {
+			t.Errorf("parked lag quantile %v = %s, want %s", q, got, 3*want)
 		}
 	}
 }

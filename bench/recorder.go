@@ -39,6 +39,7 @@ type recorder struct {
 	parked       idCounts
 	parkedJobs   int
 	parkedMaxLag time.Duration
+	parkedLag    [lagBuckets]int
 
 	polls       map[int64]int // requests by project, this cycle
 	pollErrors  int           // failed polls, all cycles
@@ -154,6 +155,7 @@ func (r *recorder) JobFinished(p state.ProjectInfo, j *gitlabapi.Job) {
 		// parked recheck unless a walk page happens to show it.
 		r.parkedJobs++
 		r.parkedMaxLag = max(r.parkedMaxLag, lag)
+		r.parkedLag[min(max(int(lag/time.Second), 0), lagBuckets-1)]++
 		return
 	}
 	r.maxLag = max(r.maxLag, lag)
@@ -262,19 +264,24 @@ func (r *recorder) parkedWord(id int64) string {
 	return "never followed as manual or scheduled"
 }
 
-// lagQuantile returns the q-quantile of the counted jobs' lag, to the second.
-func (r *recorder) lagQuantile(q float64) time.Duration {
+// lagQuantile returns the q-quantile of the counted jobs' lag, to the
+// second: of jobs never manual or scheduled, or of those (parked).
+func (r *recorder) lagQuantile(q float64, parked bool) time.Duration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	lags := &r.lag
+	if parked {
+		lags = &r.parkedLag
+	}
 	total := 0
-	for _, n := range r.lag {
+	for _, n := range lags {
 		total += n
 	}
 	if total == 0 {
 		return 0
 	}
 	rank := int(q*float64(total-1)) + 1
-	for s, n := range r.lag {
+	for s, n := range lags {
 		if rank -= n; rank <= 0 {
 			return time.Duration(s) * time.Second
 		}

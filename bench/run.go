@@ -49,6 +49,9 @@ type Options struct {
 	// ClassicOnly turns native histograms off (metrics.native_histograms:
 	// false), to measure what they cost.
 	ClassicOnly bool
+	// ParkedRecheck, if set, replaces poll.parked_recheck_interval, to
+	// measure what a faster recheck of manual jobs costs and buys.
+	ParkedRecheck time.Duration
 }
 
 // Run simulates the scenario: the fake runs for WarmUp, then the exporter's
@@ -144,8 +147,9 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 		Interval:        sc.Interval,
 		InitialLookback: InitialLookback,
 		// As app does: 4 polls per request slot.
-		MaxConcurrentPolls: 4 * cfg.GitLab.MaxConcurrentRequests,
-		Now:                clock.Now,
+		MaxConcurrentPolls:    4 * cfg.GitLab.MaxConcurrentRequests,
+		ParkedRecheckInterval: cmp.Or(opt.ParkedRecheck, time.Duration(cfg.Poll.ParkedRecheckInterval)),
+		Now:                   clock.Now,
 	}
 	if opt.StateDir != "" {
 		if so.Store, err = state.OpenStore(opt.StateDir, gl.URL()); err != nil {
@@ -154,7 +158,7 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 	}
 	s := scraper.New(client, rec, so)
 	return &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg, restReg: restReg, metrics: metrics, explained: map[bool]int{}, lastChange: map[int64]int{},
-		rep: &Report{Scenario: sc, Separate: gl.Separate(), Persisted: opt.StateDir != "", ClassicOnly: opt.ClassicOnly, GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}}}, nil
+		rep: &Report{Scenario: sc, Separate: gl.Separate(), Persisted: opt.StateDir != "", ClassicOnly: opt.ClassicOnly, ParkedRecheck: so.ParkedRecheckInterval, GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}}}, nil
 }
 
 // projectChange is what happened in one project during a step.
@@ -454,7 +458,8 @@ func (h *harness) mark(cycle int) error {
 func (h *harness) finish() {
 	r := h.rep
 	rec := h.rec
-	r.LagP50, r.LagP99 = rec.lagQuantile(0.5), rec.lagQuantile(0.99)
+	r.LagP50, r.LagP99 = rec.lagQuantile(0.5, false), rec.lagQuantile(0.99, false)
+	r.ParkedLagP50, r.ParkedLagP99 = rec.lagQuantile(0.5, true), rec.lagQuantile(0.99, true)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	r.Truth, r.TruthStarted = h.nFinished, h.nStarted
