@@ -3,7 +3,6 @@ package collector
 import (
 	"iter"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,10 +15,7 @@ import (
 type counterVec struct {
 	sampleFamily
 	now func() time.Time
-
-	mu     sync.Mutex
-	series map[string]*counterSeries // by label values joined with labelSep
-	order  seriesOrder[*counterSeries]
+	seriesIndex[*counterSeries]
 }
 
 type counterSeries struct {
@@ -31,11 +27,8 @@ type counterSeries struct {
 func (s *counterSeries) seriesKey() string { return s.key }
 
 func newCounterVec(name, help string, labels ...string) *counterVec {
-	return &counterVec{
-		sampleFamily: newSampleFamily(name, help, true, labels...),
-		now:          time.Now,
-		series:       map[string]*counterSeries{},
-	}
+	f := newSampleFamily(name, help, true, labels...)
+	return &counterVec{sampleFamily: f, now: time.Now, seriesIndex: newSeriesIndex[*counterSeries](f.seriesLabels)}
 }
 
 // inc adds 1 to the series with these label values (in declared order).
@@ -46,30 +39,14 @@ func (v *counterVec) inc(values ...string) {
 	s := v.series[key]
 	if s == nil {
 		s = &counterSeries{key: key, created: v.now().UnixNano()}
-		v.series[key] = s
-		v.order.add(s)
+		v.add(s)
 	}
 	s.value++
 }
 
-// deleteMatching drops every series whose label name has this value.
-func (v *counterVec) deleteMatching(name, value string) {
-	pos := v.position(name)
-	if pos < 0 {
-		return
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if deleteMatching(v.series, pos, value) {
-		v.order.forget()
-	}
-}
-
 // samples yields the series in the order client_golang's Gather sorts them.
 func (v *counterVec) samples() iter.Seq[sample] {
-	v.mu.Lock()
-	rows := v.order.snapshot(v.seriesLabels, func(s *counterSeries) bool { return v.series[s.key] == s })
-	v.mu.Unlock()
+	rows := v.sorted()
 	return func(yield func(sample) bool) {
 		var values []string
 		for _, s := range rows {

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,9 +32,7 @@ type histogramVec struct {
 	exemplarLabel string // "" when exemplars are off
 	now           func() time.Time
 
-	mu     sync.Mutex
-	series map[string]*histogramSeries // by label values joined with labelSep
-	order  seriesOrder[*histogramSeries]
+	seriesIndex[*histogramSeries]
 
 	lastProtoSize atomic.Int64 // bytes of the last protobuf family written
 }
@@ -122,16 +119,17 @@ func packedIndex(p uint64) int32          { return int32(p>>countBits) - indexSh
 func packBucket(i int32, n uint64) uint64 { return uint64(i+indexShift)<<countBits | n }
 
 func newHistogramVec(name, help string, bounds []float64, native bool, exemplarLabel string, labels ...string) *histogramVec {
+	l := newSeriesLabels(labels)
 	v := &histogramVec{
 		name:          name,
 		help:          help,
 		desc:          prometheus.NewDesc(name, help, labels, nil),
-		seriesLabels:  newSeriesLabels(labels),
+		seriesLabels:  l,
 		bounds:        slices.Clone(bounds),
 		native:        native,
 		exemplarLabel: exemplarLabel,
 		now:           time.Now,
-		series:        map[string]*histogramSeries{},
+		seriesIndex:   newSeriesIndex[*histogramSeries](l),
 	}
 	if n := len(v.bounds); n > 0 && math.IsInf(v.bounds[n-1], +1) {
 		v.bounds = v.bounds[:n-1] // +Inf is implicit
@@ -151,8 +149,7 @@ func (v *histogramVec) observe(values []string, x float64, exemplarID int64) {
 		if v.native {
 			s.native = &nativeHistogram{schema: nativeSchema}
 		}
-		v.series[key] = s
-		v.order.add(s)
+		v.add(s)
 	}
 	b := sort.SearchFloat64s(v.bounds, x) // first bound >= x; len(bounds) is +Inf
 	s.buckets[b]++
@@ -164,26 +161,6 @@ func (v *histogramVec) observe(values []string, x float64, exemplarID int64) {
 	if s.native != nil && !math.IsNaN(x) {
 		s.native.observe(x)
 	}
-}
-
-// deleteMatching drops every series whose label name has this value.
-func (v *histogramVec) deleteMatching(name, value string) {
-	pos := v.position(name)
-	if pos < 0 {
-		return
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if deleteMatching(v.series, pos, value) {
-		v.order.forget()
-	}
-}
-
-// sorted lists the series in the order client_golang's Gather sorts them.
-func (v *histogramVec) sorted() []*histogramSeries {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.order.snapshot(v.seriesLabels, func(s *histogramSeries) bool { return v.series[s.key] == s })
 }
 
 // Describe implements prometheus.Collector.

@@ -3,6 +3,7 @@ package collector
 import (
 	"slices"
 	"strings"
+	"sync"
 )
 
 // seriesLabels are the label names of a vector whose series are keyed by
@@ -71,8 +72,50 @@ func deleteMatching[S any](m map[string]S, pos int, value string) bool {
 	return deleted
 }
 
+// seriesIndex is a vector's series by key, kept in the order they are
+// written. mu guards the series' values too.
+type seriesIndex[S keyed] struct {
+	labels seriesLabels
+	mu     sync.Mutex
+	series map[string]S // by label values joined with labelSep
+	order  seriesOrder[S]
+}
+
+func newSeriesIndex[S keyed](l seriesLabels) seriesIndex[S] {
+	return seriesIndex[S]{labels: l, series: map[string]S{}}
+}
+
+// add indexes a new series; the caller holds mu.
+func (x *seriesIndex[S]) add(s S) {
+	x.series[s.seriesKey()] = s
+	x.order.add(s)
+}
+
+// deleteMatching drops every series whose label name has this value.
+func (x *seriesIndex[S]) deleteMatching(name, value string) {
+	pos := x.labels.position(name)
+	if pos < 0 {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if deleteMatching(x.series, pos, value) {
+		x.order.forget()
+	}
+}
+
+// sorted lists the series in the order client_golang's Gather sorts them.
+func (x *seriesIndex[S]) sorted() []S {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.order.snapshot(x.labels, func(s S) bool { return x.series[s.seriesKey()] == s })
+}
+
 // keyed is a series with its key.
-type keyed interface{ seriesKey() string }
+type keyed interface {
+	comparable
+	seriesKey() string
+}
 
 // seriesOrder keeps a vector's series in the order they are written, so
 // that a scrape does not sort them all again: at 2,000 projects sorting
