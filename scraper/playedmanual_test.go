@@ -36,14 +36,7 @@ func TestPlayedManualJobSeenByScopedWalk(t *testing.T) {
 			pid := e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{})
 			build := e.gl.CreateJob(pid, gitlabtest.JobSpec{Name: "build", Stage: "build"})
 			deploy := e.gl.CreateJob(pid, gitlabtest.JobSpec{Name: "deploy", Stage: "deploy", When: "manual"})
-			e.must(e.gl.Enqueue(build))
-			e.must(e.gl.Start(build))
-			e.cycle(30 * time.Second)
-			for _, id := range e.pipelineOfJobs(1, 150) {
-				e.run(id, "success")
-			}
-			e.cycle(30 * time.Second)
-			e.cycle(30 * time.Second)
+			e.startThenBury(build)
 
 			requests := func() []string {
 				out := jobListRequests(e)
@@ -114,14 +107,7 @@ func TestScopedWalkCoversOlderParkedJobs(t *testing.T) {
 				e.gl.CreateJob(e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{}), gitlabtest.JobSpec{Name: "stop", Stage: "deploy", When: "manual"})
 			}
 			build := e.pipelineOfJobs(1, 1)[0]
-			e.must(e.gl.Enqueue(build))
-			e.must(e.gl.Start(build))
-			e.cycle(30 * time.Second)
-			for _, id := range e.pipelineOfJobs(1, 150) {
-				e.run(id, "success")
-			}
-			e.cycle(30 * time.Second)
-			e.cycle(30 * time.Second)
+			e.startThenBury(build)
 
 			e.must(e.gl.Play(deploy))
 			e.must(e.gl.Start(deploy))
@@ -150,4 +136,17 @@ func TestScopedWalkCoversOlderParkedJobs(t *testing.T) {
 			e.assertExactlyOnce(time.Time{})
 		})
 	}
+}
+
+// startThenBury starts a long build in project 1, then pushes it off the
+// first page with 150 finished jobs, polling in between.
+func (e *env) startThenBury(build int64) {
+	e.must(e.gl.Enqueue(build))
+	e.must(e.gl.Start(build))
+	e.cycle(30 * time.Second)
+	for _, id := range e.pipelineOfJobs(1, 150) {
+		e.run(id, "success")
+	}
+	e.cycle(30 * time.Second)
+	e.cycle(30 * time.Second)
 }
