@@ -3,7 +3,6 @@ package collector
 import (
 	"bufio"
 	"cmp"
-	"fmt"
 	"iter"
 	"maps"
 	"slices"
@@ -21,9 +20,8 @@ func (j *Jobs) Describe(ch chan<- *prometheus.Desc) {
 	for _, h := range j.histograms() {
 		h.Describe(ch)
 	}
-	for _, f := range []*sampleFamily{&j.failures.sampleFamily, &j.retries.sampleFamily,
-		&j.active, &j.oldestPending, &j.lastStatus, &j.lastDuration, &j.lastFinish} {
-		ch <- f.desc
+	for _, fs := range j.sampleFamilies() {
+		ch <- fs.family.desc
 	}
 	j.describeRest(ch)
 }
@@ -63,13 +61,11 @@ func (j *Jobs) histograms() []*histogramVec {
 	return []*histogramVec{j.duration, j.queued, j.artifacts}
 }
 
-// write writes the job families but the two of collectRest, in format f.
+// write writes the job families but the two of collectRest, in format f,
+// one that Writes accepts.
 func (j *Jobs) write(w *bufio.Writer, f expfmt.Format) error {
 	openMetrics := f.FormatType() == expfmt.TypeOpenMetrics
 	proto := f.FormatType() == expfmt.TypeProtoDelim
-	if !proto && !openMetrics && f.FormatType() != expfmt.TypeTextPlain {
-		return fmt.Errorf("collector: cannot write format %s", f)
-	}
 	for _, fs := range j.sampleFamilies() {
 		var err error
 		if proto {
