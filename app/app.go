@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -27,12 +28,10 @@ type App struct {
 	getenv     func(string) string
 	logger     log.Logger
 
-	// Registry holds every metric; restRegistry all but the job
-	// histograms, which /metrics writes straight (see metricsHandler).
-	Registry     *prometheus.Registry
-	restRegistry *prometheus.Registry
-	metrics      *collector.Metrics
-	scraper      *scraper.Scraper
+	// Registry holds every metric /metrics serves.
+	Registry *prometheus.Registry
+	metrics  *collector.Metrics
+	scraper  *scraper.Scraper
 
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
@@ -58,13 +57,16 @@ func New(configFile string, getenv func(string) string, logger log.Logger) (*App
 	if err != nil {
 		return nil, err
 	}
+	metrics, err := collector.New(metricsOptions(cfg))
+	if err != nil {
+		return nil, err
+	}
 	a := &App{
-		configFile:   configFile,
-		getenv:       getenv,
-		logger:       logger,
-		Registry:     prometheus.NewRegistry(),
-		restRegistry: prometheus.NewRegistry(),
-		metrics:      collector.New(buckets(cfg), refTracker(cfg)),
+		configFile: configFile,
+		getenv:     getenv,
+		logger:     logger,
+		Registry:   prometheus.NewRegistry(),
+		metrics:    metrics,
 		reloadOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "gitlab_jobs_exporter_config_last_reload_successful",
 			Help: "1 if the last configuration reload succeeded, else 0 (the previous configuration stays in use).",
@@ -82,14 +84,12 @@ func New(configFile string, getenv func(string) string, logger log.Logger) (*App
 	a.scraper = scraper.New(client, a.metrics, a.scraperOptions(cfg))
 	a.reloadOK.Set(1)
 	a.reloadTime.SetToCurrentTime()
-	others := []prometheus.Collector{
-		a.reloadOK, a.reloadTime,
+	a.Registry.MustRegister(
+		a.metrics, a.reloadOK, a.reloadTime,
 		versioncollector.NewCollector("gitlab_jobs_exporter"),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	}
-	a.Registry.MustRegister(append(others, a.metrics)...)
-	a.restRegistry.MustRegister(append(others, a.metrics.RegistryPart())...)
+	)
 	return a, nil
 }
 
@@ -114,8 +114,29 @@ func (a *App) scraperOptions(cfg *config.Config) scraper.Options {
 	return opts
 }
 
-// Run polls GitLab until ctx ends.
-func (a *App) Run(ctx context.Context) { a.scraper.Run(ctx) }
+// Run polls GitLab until ctx ends, and drops job series idle for longer
+// than metrics.series_ttl.
+func (a *App) Run(ctx context.Context) {
+	go a.expireSeries(ctx)
+	a.scraper.Run(ctx)
+}
+
+// expiryInterval is how often idle series are looked for; a series lives
+// at most this much longer than metrics.series_ttl.
+const expiryInterval = time.Minute
+
+func (a *App) expireSeries(ctx context.Context) {
+	t := time.NewTicker(expiryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.metrics.Expire()
+		}
+	}
+}
 
 // Ready reports whether every project has been polled once.
 func (a *App) Ready() bool { return a.scraper.Ready() }
@@ -154,7 +175,7 @@ func (a *App) reload() error {
 		a.scraper.SetClient(client)
 	}
 	if !reflect.DeepEqual(cfg.Metrics, a.cfg.Metrics) {
-		_ = level.Warn(a.logger).Log("msg", "metrics.* (buckets) changed; the change takes effect at the next restart")
+		_ = level.Warn(a.logger).Log("msg", "metrics.* changed; the change takes effect at the next restart")
 	}
 	a.scraper.Reconfigure(a.scraperOptions(cfg))
 	a.metrics.SetRefTracker(refTracker(cfg))

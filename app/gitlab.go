@@ -103,12 +103,11 @@ func refTracker(cfg *config.Config) collector.RefTracker {
 	return collector.NewRefTracker(regexpOf(cfg.Refs.Tracked))
 }
 
-func buckets(cfg *config.Config) collector.Buckets {
-	m := cfg.Metrics
-	return collector.Buckets{
-		Duration:       m.DurationBuckets,
-		QueuedDuration: m.QueuedDurationBuckets,
-		ArtifactSize:   m.ArtifactSizeBuckets,
-		Native:         *m.NativeHistograms, // defaulted by config
+// metricsOptions maps the configuration onto the job metrics' options.
+func metricsOptions(cfg *config.Config) collector.Options {
+	return collector.Options{
+		Families:  cfg.Metrics.CollectorOptions(),
+		Refs:      refTracker(cfg),
+		SeriesTTL: cfg.Metrics.TTL(),
 	}
 }

@@ -13,6 +13,9 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 )
 
+// maxScrapesInFlight bounds concurrent scrapes: each gathers every series.
+const maxScrapesInFlight = 10
+
 // maxReloadBody bounds what a client may send to /-/reload; the body is
 // ignored, but reading it lets keep-alive connections be reused.
 const maxReloadBody = 4 << 10
@@ -66,7 +69,12 @@ func (a *App) Handler(metricsPath string, pprof bool) (http.Handler, error) {
 		mux.HandleFunc("/debug/pprof/symbol", httppprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", httppprof.Trace)
 	}
-	mux.Handle(metricsPath, promhttp.InstrumentMetricHandler(a.Registry, a.metricsHandler()))
+	mux.Handle(metricsPath, promhttp.InstrumentMetricHandler(a.Registry, promhttp.HandlerFor(a.Registry, promhttp.HandlerOpts{
+		ErrorLog:            errorLogger{a},
+		EnableOpenMetrics:   true,
+		MaxRequestsInFlight: maxScrapesInFlight,
+		Registry:            a.Registry, // promhttp_metric_handler_errors_total
+	})))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "Healthy\n")
 	})

@@ -27,6 +27,7 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
 
@@ -102,7 +103,7 @@ func newLoadEnv(tb testing.TB, series int) *loadEnv {
 
 // syntheticJob is one label set of the synthetic projects.
 type syntheticJob struct {
-	info state.ProjectInfo
+	info scraper.ProjectInfo
 	job  gitlabapi.Job
 }
 
@@ -119,8 +120,8 @@ func populate(m *collector.Metrics, series int) []syntheticJob {
 	var out []syntheticJob
 	id := int64(1 << 40)
 	for p := range projects {
-		info := state.ProjectInfo{ID: int64(100000 + p), Path: fmt.Sprintf("%sproject-%03d", syntheticPrefix, p), DefaultBranch: "main"}
-		var followed []state.FollowedJob
+		info := scraper.ProjectInfo{ID: int64(100000 + p), Path: fmt.Sprintf("%sproject-%03d", syntheticPrefix, p), DefaultBranch: "main"}
+		var followed []scraper.ActiveJob
 		for n := range names {
 			id++
 			started, finished := now.Add(-time.Minute), now
@@ -141,7 +142,7 @@ func populate(m *collector.Metrics, series int) []syntheticJob {
 				out = append(out, syntheticJob{info, f})
 			}
 			if n < 3 {
-				followed = append(followed, state.FollowedJob{ID: id + 1<<31, Name: j.Name, Stage: j.Stage, Ref: "main", Status: "running", CreatedAt: now})
+				followed = append(followed, scraper.ActiveJob{ID: id + 1<<31, Name: j.Name, Stage: j.Stage, Ref: "main", Status: "running", CreatedAt: now})
 			}
 		}
 		m.ProjectActive(info, followed)

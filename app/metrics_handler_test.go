@@ -14,19 +14,20 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 )
 
 // TestMetricsFormats scrapes /metrics in each format Prometheus may ask for
-// and checks each answer is complete: the job histograms (written straight
-// for the text formats, through promhttp for protobuf) and the rest.
+// and checks each answer is complete: the job histograms with the default
+// labels, exemplars where the format carries them, native buckets in
+// protobuf, promhttp's own metrics and the rest.
 func TestMetricsFormats(t *testing.T) {
 	a := newQuietApp(t)
 	d, q := 42.0, 3.0
 	finished := time.Date(2026, 3, 2, 9, 0, 42, 0, time.UTC)
-	a.metrics.JobStarted(state.ProjectInfo{ID: 1, Path: "g/app", DefaultBranch: "main"},
+	a.metrics.JobStarted(scraper.ProjectInfo{ID: 1, Path: "g/app", DefaultBranch: "main"},
 		&gitlabapi.Job{ID: 7, Name: "rspec 1/2", Stage: "test", Ref: "main", QueuedDuration: &q, StartedAt: &finished})
-	a.metrics.JobFinished(state.ProjectInfo{ID: 1, Path: "g/app", DefaultBranch: "main"},
+	a.metrics.JobFinished(scraper.ProjectInfo{ID: 1, Path: "g/app", DefaultBranch: "main"},
 		&gitlabapi.Job{ID: 7, Name: "rspec 1/2", Stage: "test", Ref: "main", Status: "success", Duration: &d, FinishedAt: &finished,
 			Artifacts: []gitlabapi.Artifact{{FileType: "trace", Size: 2000}}})
 	h, err := a.Handler("/metrics", false)
@@ -74,15 +75,15 @@ func TestMetricsFormats(t *testing.T) {
 				if !strings.HasSuffix(text, "# EOF\n") || strings.Count(text, "# EOF") != 1 {
 					t.Fatalf("OpenMetrics answer does not end with one # EOF:\n...%s", text[max(0, len(text)-200):])
 				}
-				if !strings.Contains(text, `gitlab_ci_job_duration_seconds_bucket{job="rspec",project="g/app",ref="main",stage="test",status="success",le="60.0"} 1 # {job_id="7"} 42.0`) {
+				if !strings.Contains(text, `gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="main",stage="test",status="success",le="60.0"} 1 # {job_id="7"} 42.0`) {
 					t.Errorf("no duration bucket with its exemplar in:\n%s", text)
 				}
 				// OpenMetrics names counters without _total in HELP and TYPE,
 				// which the text parser takes for duplicates: check lines instead.
 				for _, want := range []string{
-					`gitlab_ci_job_duration_seconds_count{job="rspec",project="g/app",ref="main",stage="test",status="success"} 1` + "\n",
-					`gitlab_ci_job_queued_duration_seconds_count{job="rspec",project="g/app",ref="main",stage="test"} 1` + "\n",
-					`gitlab_ci_job_artifacts_size_bytes_count{file_type="trace",job="rspec",project="g/app",ref="main",stage="test"} 1` + "\n",
+					`gitlab_ci_job_duration_seconds_count{job_name="rspec",project="g/app",ref="main",stage="test",status="success"} 1` + "\n",
+					`gitlab_ci_job_queued_duration_seconds_count{project="g/app"} 1` + "\n",
+					`gitlab_ci_job_artifacts_size_bytes_count{file_type="trace",project="g/app"} 1` + "\n",
 					"# TYPE gitlab_jobs_exporter_jobs_observed counter\n", "# TYPE gitlab_jobs_exporter_build_info gauge\n",
 					"# TYPE go_goroutines gauge\n", "# TYPE gitlab_jobs_exporter_config_last_reload_successful gauge\n",
 				} {
@@ -119,28 +120,12 @@ func TestMetricsFormats(t *testing.T) {
 					t.Errorf("%s: %v, want one series counting %d", name, mf, count)
 				}
 			}
-			for _, name := range []string{"gitlab_jobs_exporter_jobs_observed_total", "gitlab_jobs_exporter_build_info", "go_goroutines", "gitlab_jobs_exporter_config_last_reload_successful"} {
+			for _, name := range []string{"gitlab_jobs_exporter_jobs_observed_total", "gitlab_jobs_exporter_build_info", "go_goroutines",
+				"gitlab_jobs_exporter_config_last_reload_successful", "promhttp_metric_handler_requests_total"} {
 				if families[name] == nil {
 					t.Errorf("%s missing", name)
 				}
 			}
 		})
-	}
-}
-
-func TestAcceptsGzip(t *testing.T) {
-	for header, want := range map[string]bool{
-		"":                       false,
-		"gzip":                   true,
-		"gzip, deflate":          true,
-		"deflate, GZIP;q=0.5":    true,
-		"gzip;q=0":               false,
-		"gzip; q=0.000, deflate": false,
-		"identity":               false,
-		"x-gzip":                 false,
-	} {
-		if got := acceptsGzip(header); got != want {
-			t.Errorf("acceptsGzip(%q) = %v, want %v", header, got, want)
-		}
 	}
 }

@@ -40,7 +40,7 @@ func hoursFromEnv(tb testing.TB, sc *Scenario) {
 func benchScenario(b *testing.B, sc Scenario) {
 	hoursFromEnv(b, &sc)
 	opt := Options{Separate: os.Getenv("BENCH_IN_PROCESS") == "", Log: os.Stderr,
-		HeapProfileDir: os.Getenv("BENCH_HEAPPROFILE_DIR"), ClassicOnly: os.Getenv("BENCH_CLASSIC_ONLY") != ""}
+		HeapProfileDir: os.Getenv("BENCH_HEAPPROFILE_DIR"), Metrics: os.Getenv("BENCH_METRICS")}
 	if v := os.Getenv("BENCH_PARKED_RECHECK"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {

@@ -86,16 +86,20 @@ func procStatus() (rss, peak int64) {
 // Exposition is the cost of one scrape of /metrics.
 type Exposition struct {
 	Families  int
-	Series    int // samples in the text format: what Prometheus ingests
+	Series    int // samples in the text format: what Prometheus ingests without native histograms
 	TextBytes int
-	GzipBytes int            // text, gzip-compressed as /metrics sends it (BestSpeed)
-	ProtoSize int            // delimited protobuf, with native histograms
-	Text      time.Duration  // gather + encode to text, as /metrics does it
-	OpenMet   time.Duration  // the same in OpenMetrics, what Prometheus asks for by default
-	Proto     time.Duration  // gather + encode to protobuf
-	Observed  float64        // gitlab_jobs_exporter_jobs_observed_total
-	Followed  float64        // gitlab_jobs_exporter_followed_jobs
-	BySeries  map[string]int // samples by family (histogram buckets, sums and counts included)
+	GzipBytes int // text, gzip-compressed as /metrics sends it
+	ProtoSize int // delimited protobuf, with native histograms
+	// ProtoSeries is what Prometheus stores from the protobuf exposition
+	// with native histograms on: a native histogram is one series, a
+	// classic one buckets + 3 (with both, Prometheus keeps the native one).
+	ProtoSeries int
+	Text        time.Duration  // gather + encode to text, as /metrics does it
+	OpenMet     time.Duration  // the same in OpenMetrics, what Prometheus 2 asks for by default
+	Proto       time.Duration  // gather + encode to protobuf, what Prometheus 3 asks for
+	Observed    float64        // gitlab_jobs_exporter_jobs_observed_total
+	Followed    float64        // gitlab_jobs_exporter_followed_jobs
+	BySeries    map[string]int // samples by family (histogram buckets, sums and counts included)
 }
 
 func (e Exposition) topFamilies(n int) string {
@@ -108,37 +112,33 @@ func (e Exposition) topFamilies(n int) string {
 	return strings.Join(parts, ", ")
 }
 
-// measureExposition writes /metrics as text, OpenMetrics and protobuf,
-// each with write, the way /metrics does (collector.Metrics.Write); rest,
-// the registry without the job histograms, gives the bookkeeping gauges.
-// Gathering the whole registry would build a client_model object per
-// series: hundreds of MB at this size, which /metrics never does.
-func measureExposition(rest prometheus.Gatherer, write func(io.Writer, expfmt.Format) error) (Exposition, error) {
+// measureExposition serves /metrics as text, OpenMetrics and protobuf the
+// way promhttp does: gather the registry, encode each family.
+func measureExposition(reg prometheus.Gatherer) (Exposition, error) {
 	var e Exposition
-	mfs, err := rest.Gather()
-	if err != nil {
-		return e, err
-	}
-	for _, mf := range mfs {
-		if len(mf.GetMetric()) != 1 {
-			continue
-		}
-		switch m := mf.GetMetric()[0]; mf.GetName() {
-		case "gitlab_jobs_exporter_jobs_observed_total":
-			e.Observed = m.GetCounter().GetValue()
-		case "gitlab_jobs_exporter_followed_jobs":
-			e.Followed = m.GetGauge().GetValue()
-		}
-	}
-
 	// Each format is written to a counter, not kept: /metrics streams to
 	// the socket, and holding 100+ MB of text would be the benchmark's
 	// memory, not the exporter's.
 	encode := func(format expfmt.Format, w io.Writer) (time.Duration, error) {
 		start := time.Now()
-		err := write(w, format)
-		return time.Since(start), err
+		mfs, err := reg.Gather()
+		if err != nil {
+			return 0, err
+		}
+		enc := expfmt.NewEncoder(w, format)
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				return 0, err
+			}
+		}
+		if c, ok := enc.(expfmt.Closer); ok {
+			if err := c.Close(); err != nil {
+				return 0, err
+			}
+		}
+		return time.Since(start), nil
 	}
+	var err error
 	var om countingWriter
 	if e.OpenMet, err = encode(expfmt.NewFormat(expfmt.TypeOpenMetrics), &om); err != nil {
 		return e, err
@@ -149,8 +149,8 @@ func measureExposition(rest prometheus.Gatherer, write func(io.Writer, expfmt.Fo
 	}
 	e.TextBytes, e.Series, e.BySeries, e.Families = lines.n, lines.series, lines.bySeries, len(lines.bySeries)
 	var gz countingWriter // a second, untimed pass: the size Prometheus receives
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
-	if err := write(zw, expfmt.NewFormat(expfmt.TypeTextPlain)); err != nil {
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
+	if _, err := encode(expfmt.NewFormat(expfmt.TypeTextPlain), zw); err != nil {
 		return e, err
 	}
 	_ = zw.Close()
@@ -160,6 +160,33 @@ func measureExposition(rest prometheus.Gatherer, write func(io.Writer, expfmt.Fo
 		return e, err
 	}
 	e.ProtoSize = proto.n
+
+	// Untimed: the bookkeeping gauges and the series Prometheus stores.
+	mfs, err := reg.Gather()
+	if err != nil {
+		return e, err
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			switch h := m.GetHistogram(); {
+			case h != nil && h.Schema != nil:
+				e.ProtoSeries++
+			case h != nil:
+				e.ProtoSeries += len(h.GetBucket()) + 3
+			default:
+				e.ProtoSeries++
+			}
+		}
+		if len(mf.GetMetric()) != 1 {
+			continue
+		}
+		switch m := mf.GetMetric()[0]; mf.GetName() {
+		case "gitlab_jobs_exporter_jobs_observed_total":
+			e.Observed = m.GetCounter().GetValue()
+		case "gitlab_jobs_exporter_followed_jobs":
+			e.Followed = m.GetGauge().GetValue()
+		}
+	}
 	return e, nil
 }
 

@@ -125,7 +125,7 @@ func (c idCounts) get(id int64) uint8 {
 	return c[i]
 }
 
-func (r *recorder) JobStarted(p state.ProjectInfo, j *gitlabapi.Job) {
+func (r *recorder) JobStarted(p scraper.ProjectInfo, j *gitlabapi.Job) {
 	r.inner.JobStarted(p, j)
 	if j.QueuedDuration == nil {
 		return // the collector observes nothing for it either
@@ -135,7 +135,7 @@ func (r *recorder) JobStarted(p state.ProjectInfo, j *gitlabapi.Job) {
 	r.started.add(j.ID)
 }
 
-func (r *recorder) JobFinished(p state.ProjectInfo, j *gitlabapi.Job) {
+func (r *recorder) JobFinished(p scraper.ProjectInfo, j *gitlabapi.Job) {
 	r.inner.JobFinished(p, j)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -162,14 +162,14 @@ func (r *recorder) JobFinished(p state.ProjectInfo, j *gitlabapi.Job) {
 	r.lag[min(max(int(lag/time.Second), 0), lagBuckets-1)]++
 }
 
-func (r *recorder) JobRetried(p state.ProjectInfo, j *gitlabapi.Job) {
+func (r *recorder) JobRetried(p scraper.ProjectInfo, j *gitlabapi.Job) {
 	r.inner.JobRetried(p, j)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.retried++
 }
 
-func (r *recorder) ProjectActive(p state.ProjectInfo, jobs []state.FollowedJob) {
+func (r *recorder) ProjectActive(p scraper.ProjectInfo, jobs []scraper.ActiveJob) {
 	r.inner.ProjectActive(p, jobs)
 	var f follows
 	blockedJobs, bridgePipelines := false, map[int64]bool{}
@@ -196,7 +196,7 @@ func (r *recorder) ProjectActive(p state.ProjectInfo, jobs []state.FollowedJob) 
 	r.follows[p.ID] = f
 }
 
-func (r *recorder) PollFinished(p state.ProjectInfo, res state.PollResult) {
+func (r *recorder) PollFinished(p scraper.ProjectInfo, res state.PollResult) {
 	r.inner.PollFinished(p, res)
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -12,10 +12,10 @@ import (
 // Report is what a run measured. Steady-state figures leave out the first
 // cycle (discovery and the first walk over the lookback), which First has.
 type Report struct {
-	Scenario    Scenario
-	Separate    bool // CPU, heap and RSS are the exporter's alone
-	Persisted   bool // the scraper saved its state after each poll
-	ClassicOnly bool // native histograms off
+	Scenario  Scenario
+	Separate  bool   // CPU, heap and RSS are the exporter's alone
+	Persisted bool   // the scraper saved its state after each poll
+	Metrics   string // the metrics preset; "" is the defaults
 	// ParkedRecheck is poll.parked_recheck_interval.
 	ParkedRecheck time.Duration
 	GOMAXPROCS    int
@@ -185,8 +185,8 @@ func (r *Report) rows() []row {
 	} else {
 		where += ", state in memory only"
 	}
-	if r.ClassicOnly {
-		where += ", native histograms off"
+	if r.Metrics != "" {
+		where += ", metrics preset " + r.Metrics
 	}
 	where += fmt.Sprintf(", parked recheck every %s", r.ParkedRecheck)
 	add("measured", where+fmt.Sprintf(", GOMAXPROCS %d", r.GOMAXPROCS), "", "")

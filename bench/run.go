@@ -16,7 +16,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/config"
@@ -46,9 +45,9 @@ type Options struct {
 	// HeapProfileDir, if set, gets a heap profile (after GC) at the end of
 	// each simulated hour: heap-<scenario>-<hour>h.pprof.
 	HeapProfileDir string
-	// ClassicOnly turns native histograms off (metrics.native_histograms:
-	// false), to measure what they cost.
-	ClassicOnly bool
+	// Metrics names a preset of the metrics section (MetricsPresets); ""
+	// keeps the defaults.
+	Metrics string
 	// ParkedRecheck, if set, replaces poll.parked_recheck_interval, to
 	// measure what a faster recheck of manual jobs costs and buys.
 	ParkedRecheck time.Duration
@@ -92,7 +91,6 @@ type harness struct {
 	reg   *prometheus.Registry
 	rep   *Report
 
-	restReg *prometheus.Registry
 	metrics *collector.Metrics
 
 	cutoff time.Time
@@ -109,7 +107,11 @@ type harness struct {
 }
 
 func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
-	cfg, _, err := config.Parse([]byte("gitlab:\n  url: "+gl.URL()+"\ngroups:\n  - path: group\n"), "bench.yml",
+	preset, ok := MetricsPresets[opt.Metrics]
+	if !ok {
+		return nil, fmt.Errorf("unknown metrics preset %q", opt.Metrics)
+	}
+	cfg, _, err := config.Parse([]byte("gitlab:\n  url: "+gl.URL()+"\ngroups:\n  - path: group\n"+preset), "bench.yml",
 		func(k string) string {
 			if k == config.EnvToken {
 				return Token
@@ -119,16 +121,15 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 	if err != nil {
 		return nil, fmt.Errorf("default config: %w", err)
 	}
-	m := cfg.Metrics
-	metrics := collector.New(collector.Buckets{
-		Duration: m.DurationBuckets, QueuedDuration: m.QueuedDurationBuckets,
-		ArtifactSize: m.ArtifactSizeBuckets, Native: *m.NativeHistograms && !opt.ClassicOnly,
-	}, collector.NewRefTracker(nil))
-	// As app.New registers them, so that /metrics has its real size: reg
-	// whole, restReg without the histograms that Metrics.Write adds.
-	reg, restReg := prometheus.NewRegistry(), prometheus.NewRegistry()
+	clock := gitlabtest.NewManualClock(Epoch)
+	metrics, err := collector.New(collector.Options{Families: cfg.Metrics.CollectorOptions(),
+		Refs: collector.NewRefTracker(nil), SeriesTTL: cfg.Metrics.TTL(), Now: clock.Now})
+	if err != nil {
+		return nil, err
+	}
+	// As app.New registers them, so that /metrics has its real size.
+	reg := prometheus.NewRegistry()
 	reg.MustRegister(metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	restReg.MustRegister(metrics.RegistryPart(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	client, err := gitlabapi.New(gitlabapi.Options{
 		BaseURL: gl.URL(), Token: Token, Observer: metrics,
@@ -140,7 +141,6 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 	if err != nil {
 		return nil, err
 	}
-	clock := gitlabtest.NewManualClock(Epoch)
 	rec := newRecorder(metrics, clock.Now)
 	so := scraper.Options{
 		Groups:          []scraper.Group{{Path: "group", IncludeSubgroups: true}},
@@ -157,8 +157,8 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 		}
 	}
 	s := scraper.New(client, rec, so)
-	return &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg, restReg: restReg, metrics: metrics, explained: map[bool]int{}, lastChange: map[int64]int{},
-		rep: &Report{Scenario: sc, Separate: gl.Separate(), Persisted: opt.StateDir != "", ClassicOnly: opt.ClassicOnly, ParkedRecheck: so.ParkedRecheckInterval, GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}}}, nil
+	return &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg, metrics: metrics, explained: map[bool]int{}, lastChange: map[int64]int{},
+		rep: &Report{Scenario: sc, Separate: gl.Separate(), Persisted: opt.StateDir != "", Metrics: opt.Metrics, ParkedRecheck: so.ParkedRecheckInterval, GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}}}, nil
 }
 
 // projectChange is what happened in one project during a step.
@@ -289,6 +289,7 @@ func (h *harness) cycle(ctx context.Context, i int) (cycleSample, error) {
 	}
 	cpu0, wall0 := cpuTime(), time.Now()
 	h.s.Cycle(ctx)
+	h.metrics.Expire() // as app does every minute
 	cpu, wall := cpuTime()-cpu0, time.Since(wall0)
 	after, err := h.gl.Counts()
 	if err != nil {
@@ -438,7 +439,7 @@ func (h *harness) mark(cycle int) error {
 			return err
 		}
 	}
-	e, err := measureExposition(h.restReg, func(w io.Writer, f expfmt.Format) error { return h.metrics.Write(w, f, h.restReg) })
+	e, err := measureExposition(h.reg)
 	if err != nil {
 		return err
 	}

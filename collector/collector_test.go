@@ -1,19 +1,19 @@
 package collector
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"regexp"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 )
 
 func TestJobName(t *testing.T) {
@@ -62,98 +62,143 @@ func at(s string) *time.Time {
 	return &t
 }
 
-var testBuckets = Buckets{
-	Duration:       []float64{10, 60},
-	QueuedDuration: []float64{5, 60},
-	ArtifactSize:   []float64{1024, 1 << 20},
+// everyLabel enables every family with every label it supports, classic
+// histograms with two buckets each.
+func everyLabel() Options {
+	o := Options{Families: map[string]FamilyOptions{}}
+	for _, f := range Families {
+		fo := FamilyOptions{Enabled: true, Labels: slices.Clone(f.Labels)}
+		if f.Histogram {
+			fo.Form, fo.Buckets = Classic, []float64{10, 60}
+			if f.Key == FamilyArtifactSize {
+				fo.Buckets = []float64{1024, 1 << 20}
+			}
+		}
+		o.Families[f.Key] = fo
+	}
+	return o
+}
+
+// with returns o with family key changed by change.
+func with(o Options, key string, change func(*FamilyOptions)) Options {
+	fams := map[string]FamilyOptions{}
+	for k, v := range o.Families {
+		fams[k] = v
+	}
+	fo := fams[key]
+	change(&fo)
+	fams[key] = fo
+	o.Families = fams
+	return o
+}
+
+func newMetrics(t testing.TB, o Options) *Metrics {
+	t.Helper()
+	m, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+var (
+	app   = scraper.ProjectInfo{ID: 1, Path: "g/app", DefaultBranch: "main"}
+	okJob = &gitlabapi.Job{ID: 10, Name: "rspec 1/2", Stage: "test", Ref: "main", Status: "success",
+		Duration: f64(42), QueuedDuration: f64(3), StartedAt: at("2026-03-02T09:00:00Z"), FinishedAt: at("2026-03-02T09:00:42Z"),
+		Artifacts: []gitlabapi.Artifact{{FileType: "archive", Size: 2048}, {FileType: "trace", Size: 100}}}
+	failedJob = &gitlabapi.Job{ID: 11, Name: "rspec 2/2", Stage: "test", Ref: "feature/x", Status: "failed",
+		FailureReason: "script_failure", Duration: f64(70), QueuedDuration: f64(90), StartedAt: at("2026-03-02T09:00:00Z"),
+		Artifacts: []gitlabapi.Artifact{{FileType: "trace", Size: 5000}}}
+	skippedJob = &gitlabapi.Job{ID: 12, Name: "deploy: [eu, prod]", Stage: "deploy", Ref: "main", Status: "skipped"}
+)
+
+// record feeds the three jobs above, a retry and four unfinished jobs.
+func record(m *Metrics) {
+	m.JobStarted(app, okJob)
+	m.JobFinished(app, okJob)
+	m.JobStarted(app, failedJob)
+	m.JobFinished(app, failedJob)
+	m.JobRetried(app, failedJob)
+	m.JobFinished(app, skippedJob)
+	m.ProjectActive(app, []scraper.ActiveJob{
+		{ID: 20, Name: "build", Stage: "build", Ref: "main", Status: "pending", CreatedAt: *at("2026-03-02T08:00:00Z")},
+		{ID: 21, Name: "build", Stage: "build", Ref: "feature/x", Status: "pending", CreatedAt: *at("2026-03-02T08:30:00Z")},
+		{ID: 22, Name: "lint", Stage: "test", Ref: "main", Status: "running"},
+		{ID: 23, Name: "x", Stage: "test", Ref: "main", Status: "waiting_for_callback2"},
+	})
 }
 
 func TestJobMetricsOutput(t *testing.T) {
-	m := New(testBuckets, NewRefTracker(nil))
-	p := state.ProjectInfo{ID: 1, Path: "g/app", DefaultBranch: "main"}
-	ok := &gitlabapi.Job{ID: 10, Name: "rspec 1/2", Stage: "test", Ref: "main", Status: "success",
-		Duration: f64(42), QueuedDuration: f64(3), StartedAt: at("2026-03-02T09:00:00Z"), FinishedAt: at("2026-03-02T09:00:42Z"),
-		Artifacts: []gitlabapi.Artifact{{FileType: "archive", Size: 2048}, {FileType: "trace", Size: 100}}}
-	failed := &gitlabapi.Job{ID: 11, Name: "rspec 2/2", Stage: "test", Ref: "feature/x", Status: "failed",
-		FailureReason: "script_failure", Duration: f64(70), QueuedDuration: f64(90), StartedAt: at("2026-03-02T09:00:00Z")}
-	skipped := &gitlabapi.Job{ID: 12, Name: "deploy: [eu, prod]", Stage: "deploy", Ref: "main", Status: "skipped"}
-	m.JobStarted(p, ok)
-	m.JobFinished(p, ok)
-	m.JobStarted(p, failed)
-	m.JobFinished(p, failed)
-	m.JobRetried(p, failed)
-	m.JobFinished(p, skipped)
-	m.ProjectActive(p, []state.FollowedJob{
-		{ID: 20, Status: "pending", CreatedAt: *at("2026-03-02T08:00:00Z")},
-		{ID: 21, Status: "pending", CreatedAt: *at("2026-03-02T08:30:00Z")},
-		{ID: 22, Status: "running"},
-		{ID: 23, Status: "waiting_for_callback2"},
-	})
-
+	m := newMetrics(t, everyLabel())
+	record(m)
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(m)
 	want := `
 # HELP gitlab_ci_job_duration_seconds Duration of finished jobs (success, failed, canceled, skipped; 0 for jobs that never ran).` + fromPolling + `
 # TYPE gitlab_ci_job_duration_seconds histogram
-gitlab_ci_job_duration_seconds_bucket{job="deploy",project="g/app",ref="main",stage="deploy",status="skipped",le="10"} 1
-gitlab_ci_job_duration_seconds_bucket{job="deploy",project="g/app",ref="main",stage="deploy",status="skipped",le="60"} 1
-gitlab_ci_job_duration_seconds_bucket{job="deploy",project="g/app",ref="main",stage="deploy",status="skipped",le="+Inf"} 1
-gitlab_ci_job_duration_seconds_sum{job="deploy",project="g/app",ref="main",stage="deploy",status="skipped"} 0
-gitlab_ci_job_duration_seconds_count{job="deploy",project="g/app",ref="main",stage="deploy",status="skipped"} 1
-gitlab_ci_job_duration_seconds_bucket{job="rspec",project="g/app",ref="main",stage="test",status="success",le="10"} 0
-gitlab_ci_job_duration_seconds_bucket{job="rspec",project="g/app",ref="main",stage="test",status="success",le="60"} 1
-gitlab_ci_job_duration_seconds_bucket{job="rspec",project="g/app",ref="main",stage="test",status="success",le="+Inf"} 1
-gitlab_ci_job_duration_seconds_sum{job="rspec",project="g/app",ref="main",stage="test",status="success"} 42
-gitlab_ci_job_duration_seconds_count{job="rspec",project="g/app",ref="main",stage="test",status="success"} 1
-gitlab_ci_job_duration_seconds_bucket{job="rspec",project="g/app",ref="other",stage="test",status="failed",le="10"} 0
-gitlab_ci_job_duration_seconds_bucket{job="rspec",project="g/app",ref="other",stage="test",status="failed",le="60"} 0
-gitlab_ci_job_duration_seconds_bucket{job="rspec",project="g/app",ref="other",stage="test",status="failed",le="+Inf"} 1
-gitlab_ci_job_duration_seconds_sum{job="rspec",project="g/app",ref="other",stage="test",status="failed"} 70
-gitlab_ci_job_duration_seconds_count{job="rspec",project="g/app",ref="other",stage="test",status="failed"} 1
+gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped",le="10"} 1
+gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped",le="60"} 1
+gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped",le="+Inf"} 1
+gitlab_ci_job_duration_seconds_sum{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped"} 0
+gitlab_ci_job_duration_seconds_count{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped"} 1
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="main",stage="test",status="success",le="10"} 0
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="main",stage="test",status="success",le="60"} 1
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="main",stage="test",status="success",le="+Inf"} 1
+gitlab_ci_job_duration_seconds_sum{job_name="rspec",project="g/app",ref="main",stage="test",status="success"} 42
+gitlab_ci_job_duration_seconds_count{job_name="rspec",project="g/app",ref="main",stage="test",status="success"} 1
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="other",stage="test",status="failed",le="10"} 0
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="other",stage="test",status="failed",le="60"} 0
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="other",stage="test",status="failed",le="+Inf"} 1
+gitlab_ci_job_duration_seconds_sum{job_name="rspec",project="g/app",ref="other",stage="test",status="failed"} 70
+gitlab_ci_job_duration_seconds_count{job_name="rspec",project="g/app",ref="other",stage="test",status="failed"} 1
 # HELP gitlab_ci_job_failures_total Failed jobs by failure reason.` + fromPolling + `
 # TYPE gitlab_ci_job_failures_total counter
-gitlab_ci_job_failures_total{allow_failure="false",failure_reason="script_failure",job="rspec",project="g/app",ref="other",stage="test"} 1
+gitlab_ci_job_failures_total{allow_failure="false",failure_reason="script_failure",job_name="rspec",project="g/app",ref="other",stage="test"} 1
 # HELP gitlab_ci_job_retries_total Job attempts that were retried (a retry is a new job).` + fromPolling + `
 # TYPE gitlab_ci_job_retries_total counter
-gitlab_ci_job_retries_total{job="rspec",project="g/app",ref="other",stage="test"} 1
-# HELP gitlab_ci_jobs Jobs currently in each not-finished status.` + fromPolling + `
+gitlab_ci_job_retries_total{job_name="rspec",project="g/app",ref="other",stage="test"} 1
+# HELP gitlab_ci_jobs Jobs and bridges now in each unfinished status (pending and running are 0 when none, for each project).` + fromPolling + `
 # TYPE gitlab_ci_jobs gauge
-gitlab_ci_jobs{project="g/app",status="canceling"} 0
-gitlab_ci_jobs{project="g/app",status="created"} 0
-gitlab_ci_jobs{project="g/app",status="manual"} 0
-gitlab_ci_jobs{project="g/app",status="pending"} 2
-gitlab_ci_jobs{project="g/app",status="preparing"} 0
-gitlab_ci_jobs{project="g/app",status="running"} 1
-gitlab_ci_jobs{project="g/app",status="scheduled"} 0
-gitlab_ci_jobs{project="g/app",status="waiting_for_callback"} 0
-gitlab_ci_jobs{project="g/app",status="waiting_for_callback2"} 1
-gitlab_ci_jobs{project="g/app",status="waiting_for_resource"} 0
+gitlab_ci_jobs{job_name="build",project="g/app",ref="main",stage="build",status="pending"} 1
+gitlab_ci_jobs{job_name="build",project="g/app",ref="other",stage="build",status="pending"} 1
+gitlab_ci_jobs{job_name="lint",project="g/app",ref="main",stage="test",status="running"} 1
+gitlab_ci_jobs{job_name="x",project="g/app",ref="main",stage="test",status="waiting_for_callback2"} 1
 # HELP gitlab_ci_job_oldest_pending_created_timestamp_seconds Creation time of the oldest job now pending.` + fromPolling + `
 # TYPE gitlab_ci_job_oldest_pending_created_timestamp_seconds gauge
-gitlab_ci_job_oldest_pending_created_timestamp_seconds{project="g/app"} 1.7724384e+09
-# HELP gitlab_ci_job_last_status Status of the latest finished job of each name on tracked refs (value 1).` + fromPolling + `
+gitlab_ci_job_oldest_pending_created_timestamp_seconds{job_name="build",project="g/app",ref="main",stage="build"} 1.7724384e+09
+gitlab_ci_job_oldest_pending_created_timestamp_seconds{job_name="build",project="g/app",ref="other",stage="build"} 1.7724402e+09
+# HELP gitlab_ci_job_last_status Status of the latest finished job on tracked refs (value 1), by its labels.` + fromPolling + `
 # TYPE gitlab_ci_job_last_status gauge
-gitlab_ci_job_last_status{job="deploy",project="g/app",ref="main",stage="deploy",status="skipped"} 1
-gitlab_ci_job_last_status{job="rspec",project="g/app",ref="main",stage="test",status="success"} 1
-# HELP gitlab_ci_job_last_finished_timestamp_seconds Finish time of the latest finished job of each name on tracked refs.` + fromPolling + `
+gitlab_ci_job_last_status{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped"} 1
+gitlab_ci_job_last_status{job_name="rspec",project="g/app",ref="main",stage="test",status="success"} 1
+# HELP gitlab_ci_job_last_finished_timestamp_seconds Finish time of the latest finished job on tracked refs, by its labels.` + fromPolling + `
 # TYPE gitlab_ci_job_last_finished_timestamp_seconds gauge
-gitlab_ci_job_last_finished_timestamp_seconds{job="rspec",project="g/app",ref="main",stage="test"} 1.772442042e+09
+gitlab_ci_job_last_finished_timestamp_seconds{job_name="rspec",project="g/app",ref="main",stage="test"} 1.772442042e+09
 # HELP gitlab_jobs_exporter_jobs_observed_total Finished jobs and bridges counted into the job metrics.
 # TYPE gitlab_jobs_exporter_jobs_observed_total counter
 gitlab_jobs_exporter_jobs_observed_total 3
 # HELP gitlab_jobs_exporter_followed_jobs Unfinished jobs and bridges the scraper follows until they finish.
 # TYPE gitlab_jobs_exporter_followed_jobs gauge
 gitlab_jobs_exporter_followed_jobs 4
+# HELP gitlab_jobs_exporter_series Label sets each job family exports now (a histogram label set is one native series, or buckets + 3 classic ones).
+# TYPE gitlab_jobs_exporter_series gauge
+gitlab_jobs_exporter_series{family="artifact_size"} 3
+gitlab_jobs_exporter_series{family="duration"} 3
+gitlab_jobs_exporter_series{family="failures"} 1
+gitlab_jobs_exporter_series{family="jobs"} 6
+gitlab_jobs_exporter_series{family="last_job"} 2
+gitlab_jobs_exporter_series{family="queued_duration"} 2
+gitlab_jobs_exporter_series{family="retries"} 1
 `
 	names := []string{"gitlab_ci_job_duration_seconds", "gitlab_ci_job_failures_total", "gitlab_ci_job_retries_total",
 		"gitlab_ci_jobs", "gitlab_ci_job_oldest_pending_created_timestamp_seconds", "gitlab_ci_job_last_status",
 		"gitlab_ci_job_last_finished_timestamp_seconds", "gitlab_jobs_exporter_jobs_observed_total",
-		"gitlab_jobs_exporter_followed_jobs"}
+		"gitlab_jobs_exporter_followed_jobs", "gitlab_jobs_exporter_series"}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), names...); err != nil {
 		t.Error(err)
 	}
-	if got := testutil.CollectAndCount(m, "gitlab_ci_job_artifacts_size_bytes"); got != 2 {
-		t.Errorf("artifact series = %d, want 2 (archive, trace)", got)
+	if got := testutil.CollectAndCount(m, "gitlab_ci_job_artifacts_size_bytes"); got != 3 {
+		t.Errorf("artifact series = %d, want 3 (archive and trace of rspec on main, trace on other)", got)
 	}
 	if got := testutil.CollectAndCount(m, "gitlab_ci_job_queued_duration_seconds"); got != 2 {
 		t.Errorf("queued series = %d, want 2", got)
@@ -167,15 +212,149 @@ gitlab_jobs_exporter_followed_jobs 4
 	}
 }
 
+// TestFewerLabelsAggregate: dropping labels sums over them, so the counts
+// stay those of every job.
+func TestFewerLabelsAggregate(t *testing.T) {
+	o := everyLabel()
+	for _, key := range []string{FamilyDuration, FamilyFailures, FamilyRetries, FamilyLastJob} {
+		o = with(o, key, func(f *FamilyOptions) { f.Labels = []string{LabelProject} })
+	}
+	o = with(o, FamilyQueuedDuration, func(f *FamilyOptions) { f.Labels = nil })
+	o = with(o, FamilyArtifactSize, func(f *FamilyOptions) { f.Labels = []string{LabelFileType} })
+	o = with(o, FamilyJobs, func(f *FamilyOptions) { f.Labels = []string{LabelProject, LabelStatus} })
+	m := newMetrics(t, o)
+	record(m)
+	// Another project with the same jobs: the projectless queue histogram
+	// and the artifacts by type sum over both.
+	other := scraper.ProjectInfo{ID: 2, Path: "g/other", DefaultBranch: "main"}
+	m.JobStarted(other, okJob)
+	m.JobFinished(other, okJob)
+	want := `
+# HELP gitlab_ci_job_duration_seconds Duration of finished jobs (success, failed, canceled, skipped; 0 for jobs that never ran).` + fromPolling + `
+# TYPE gitlab_ci_job_duration_seconds histogram
+gitlab_ci_job_duration_seconds_bucket{project="g/app",le="10"} 1
+gitlab_ci_job_duration_seconds_bucket{project="g/app",le="60"} 2
+gitlab_ci_job_duration_seconds_bucket{project="g/app",le="+Inf"} 3
+gitlab_ci_job_duration_seconds_sum{project="g/app"} 112
+gitlab_ci_job_duration_seconds_count{project="g/app"} 3
+gitlab_ci_job_duration_seconds_bucket{project="g/other",le="10"} 0
+gitlab_ci_job_duration_seconds_bucket{project="g/other",le="60"} 1
+gitlab_ci_job_duration_seconds_bucket{project="g/other",le="+Inf"} 1
+gitlab_ci_job_duration_seconds_sum{project="g/other"} 42
+gitlab_ci_job_duration_seconds_count{project="g/other"} 1
+# HELP gitlab_ci_job_queued_duration_seconds Time jobs waited for a runner, observed once when each job starts.` + fromPolling + `
+# TYPE gitlab_ci_job_queued_duration_seconds histogram
+gitlab_ci_job_queued_duration_seconds_bucket{le="10"} 2
+gitlab_ci_job_queued_duration_seconds_bucket{le="60"} 2
+gitlab_ci_job_queued_duration_seconds_bucket{le="+Inf"} 3
+gitlab_ci_job_queued_duration_seconds_sum 96
+gitlab_ci_job_queued_duration_seconds_count 3
+# HELP gitlab_ci_job_artifacts_size_bytes Size of each artifact of finished jobs, by artifact type.` + fromPolling + `
+# TYPE gitlab_ci_job_artifacts_size_bytes histogram
+gitlab_ci_job_artifacts_size_bytes_bucket{file_type="archive",le="1024"} 0
+gitlab_ci_job_artifacts_size_bytes_bucket{file_type="archive",le="1.048576e+06"} 2
+gitlab_ci_job_artifacts_size_bytes_bucket{file_type="archive",le="+Inf"} 2
+gitlab_ci_job_artifacts_size_bytes_sum{file_type="archive"} 4096
+gitlab_ci_job_artifacts_size_bytes_count{file_type="archive"} 2
+gitlab_ci_job_artifacts_size_bytes_bucket{file_type="trace",le="1024"} 2
+gitlab_ci_job_artifacts_size_bytes_bucket{file_type="trace",le="1.048576e+06"} 3
+gitlab_ci_job_artifacts_size_bytes_bucket{file_type="trace",le="+Inf"} 3
+gitlab_ci_job_artifacts_size_bytes_sum{file_type="trace"} 5200
+gitlab_ci_job_artifacts_size_bytes_count{file_type="trace"} 3
+# HELP gitlab_ci_job_failures_total Failed jobs by failure reason.` + fromPolling + `
+# TYPE gitlab_ci_job_failures_total counter
+gitlab_ci_job_failures_total{project="g/app"} 1
+# HELP gitlab_ci_jobs Jobs and bridges now in each unfinished status (pending and running are 0 when none, for each project).` + fromPolling + `
+# TYPE gitlab_ci_jobs gauge
+gitlab_ci_jobs{project="g/app",status="pending"} 2
+gitlab_ci_jobs{project="g/app",status="running"} 1
+gitlab_ci_jobs{project="g/app",status="waiting_for_callback2"} 1
+# HELP gitlab_ci_job_oldest_pending_created_timestamp_seconds Creation time of the oldest job now pending.` + fromPolling + `
+# TYPE gitlab_ci_job_oldest_pending_created_timestamp_seconds gauge
+gitlab_ci_job_oldest_pending_created_timestamp_seconds{project="g/app"} 1.7724384e+09
+# HELP gitlab_ci_job_last_status Status of the latest finished job on tracked refs (value 1), by its labels.` + fromPolling + `
+# TYPE gitlab_ci_job_last_status gauge
+gitlab_ci_job_last_status{project="g/app",status="skipped"} 1
+gitlab_ci_job_last_status{project="g/other",status="success"} 1
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "gitlab_ci_job_duration_seconds",
+		"gitlab_ci_job_queued_duration_seconds", "gitlab_ci_job_artifacts_size_bytes", "gitlab_ci_job_failures_total",
+		"gitlab_ci_jobs", "gitlab_ci_job_oldest_pending_created_timestamp_seconds", "gitlab_ci_job_last_status"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestZeroForIdleProjects(t *testing.T) {
+	m := newMetrics(t, with(everyLabel(), FamilyJobs, func(f *FamilyOptions) { f.Labels = []string{LabelProject, LabelStatus} }))
+	m.ProjectActive(app, nil)
+	m.ProjectActive(scraper.ProjectInfo{Path: "g/busy"}, []scraper.ActiveJob{{ID: 1, Status: "manual"}})
+	want := `
+# HELP gitlab_ci_jobs Jobs and bridges now in each unfinished status (pending and running are 0 when none, for each project).` + fromPolling + `
+# TYPE gitlab_ci_jobs gauge
+gitlab_ci_jobs{project="g/app",status="pending"} 0
+gitlab_ci_jobs{project="g/app",status="running"} 0
+gitlab_ci_jobs{project="g/busy",status="manual"} 1
+gitlab_ci_jobs{project="g/busy",status="pending"} 0
+gitlab_ci_jobs{project="g/busy",status="running"} 0
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "gitlab_ci_jobs"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestDisabledFamiliesAreNotExported(t *testing.T) {
+	o := everyLabel()
+	for _, f := range Families {
+		o = with(o, f.Key, func(f *FamilyOptions) { f.Enabled = false })
+	}
+	m := newMetrics(t, o)
+	record(m)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(m.Jobs)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, mf := range mfs {
+		names = append(names, mf.GetName())
+	}
+	want := []string{"gitlab_jobs_exporter_followed_jobs", "gitlab_jobs_exporter_jobs_observed_total"}
+	if !slices.Equal(names, want) {
+		t.Errorf("with every family off the job metrics are %v, want %v", names, want)
+	}
+}
+
+func TestOptionsAreChecked(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{"unsupported label", with(everyLabel(), FamilyQueuedDuration, func(f *FamilyOptions) { f.Labels = []string{"status"} }),
+			`family queued_duration has no label "status"`},
+		{"unknown form", with(everyLabel(), FamilyDuration, func(f *FamilyOptions) { f.Form = "sparse" }),
+			`family duration: unknown histogram form "sparse"`},
+		{"family missing", Options{Families: map[string]FamilyOptions{}}, "no options for family duration"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New: %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestLastStatusKeepsNewestJob(t *testing.T) {
-	m := New(testBuckets, NewRefTracker(nil))
-	p := state.ProjectInfo{Path: "g/app", DefaultBranch: "main"}
+	m := newMetrics(t, everyLabel())
+	p := scraper.ProjectInfo{Path: "g/app", DefaultBranch: "main"}
 	m.JobFinished(p, &gitlabapi.Job{ID: 20, Name: "build", Stage: "b", Ref: "main", Status: "failed", Duration: f64(5)})
 	m.JobFinished(p, &gitlabapi.Job{ID: 19, Name: "build", Stage: "b", Ref: "main", Status: "success", Duration: f64(9)})
 	want := `
-# HELP gitlab_ci_job_last_duration_seconds Duration of the latest finished job of each name on tracked refs.` + fromPolling + `
+# HELP gitlab_ci_job_last_duration_seconds Duration of the latest finished job on tracked refs, by its labels.` + fromPolling + `
 # TYPE gitlab_ci_job_last_duration_seconds gauge
-gitlab_ci_job_last_duration_seconds{job="build",project="g/app",ref="main",stage="b"} 5
+gitlab_ci_job_last_duration_seconds{job_name="build",project="g/app",ref="main",stage="b"} 5
 `
 	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "gitlab_ci_job_last_duration_seconds"); err != nil {
 		t.Error(err)
@@ -183,15 +362,16 @@ gitlab_ci_job_last_duration_seconds{job="build",project="g/app",ref="main",stage
 }
 
 func TestProjectRemovedDropsItsSeries(t *testing.T) {
-	m := New(testBuckets, NewRefTracker(nil))
+	m := newMetrics(t, everyLabel())
 	for _, path := range []string{"g/a", "g/b"} {
-		p := state.ProjectInfo{Path: path, DefaultBranch: "main"}
-		j := &gitlabapi.Job{ID: 1, Name: "x", Stage: "s", Ref: "main", Status: "failed", Duration: f64(1), QueuedDuration: f64(1), StartedAt: at("2026-03-02T09:00:00Z")}
+		p := scraper.ProjectInfo{Path: path, DefaultBranch: "main"}
+		j := &gitlabapi.Job{ID: 1, Name: "x", Stage: "s", Ref: "main", Status: "failed", Duration: f64(1), QueuedDuration: f64(1),
+			StartedAt: at("2026-03-02T09:00:00Z"), Artifacts: []gitlabapi.Artifact{{FileType: "trace", Size: 1}}}
 		m.JobStarted(p, j)
 		m.JobFinished(p, j)
 		m.JobRetried(p, j)
-		m.ProjectActive(p, []state.FollowedJob{{ID: 2, Status: "pending"}})
-		m.PollFinished(p, state.PollResult{Requests: 1, Time: time.Now()})
+		m.ProjectActive(p, []scraper.ActiveJob{{ID: 2, Status: "pending"}})
+		m.PollFinished(p, scraper.PollResult{Requests: 1, Time: time.Now()})
 	}
 	m.ProjectRemoved("g/a")
 	reg := prometheus.NewPedanticRegistry()
@@ -212,68 +392,178 @@ func TestProjectRemovedDropsItsSeries(t *testing.T) {
 	if got := testutil.CollectAndCount(m, "gitlab_ci_job_duration_seconds"); got != 1 {
 		t.Errorf("duration series = %d, want 1 (g/b)", got)
 	}
-}
-
-func TestPollMetrics(t *testing.T) {
-	m := New(testBuckets, NewRefTracker(nil))
-	p := state.ProjectInfo{Path: "g/app"}
-	when := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	m.PollFinished(p, state.PollResult{Requests: 3, Duration: time.Second, Time: when})
-	m.PollFinished(p, state.PollResult{Requests: 2, Err: &gitlabapi.APIError{StatusCode: 502}, Time: when.Add(time.Minute)})
-	m.ObserveRequest("/projects/:id/jobs", 200, time.Second)
-	m.ObserveRequest("/projects/:id/jobs", 502, time.Second)
-	m.ObserveRateLimitRemaining(1500)
-	m.ProjectsPolled(1)
-	want := `
-# HELP gitlab_jobs_exporter_project_up 1 if the last poll of the project succeeded, else 0.
-# TYPE gitlab_jobs_exporter_project_up gauge
-gitlab_jobs_exporter_project_up{project="g/app"} 0
-# HELP gitlab_jobs_exporter_project_last_success_timestamp_seconds Time of the last successful poll of the project.
-# TYPE gitlab_jobs_exporter_project_last_success_timestamp_seconds gauge
-gitlab_jobs_exporter_project_last_success_timestamp_seconds{project="g/app"} 1.7724420e+09
-# HELP gitlab_jobs_exporter_poll_requests_total GitLab API requests made by the polls of each project, retries included.
-# TYPE gitlab_jobs_exporter_poll_requests_total counter
-gitlab_jobs_exporter_poll_requests_total{project="g/app"} 5
-# HELP gitlab_jobs_exporter_poll_errors_total Failed polls by project and reason (not_found, unauthorized, forbidden, rate_limited, server_error, timeout, decode, other).
-# TYPE gitlab_jobs_exporter_poll_errors_total counter
-gitlab_jobs_exporter_poll_errors_total{project="g/app",reason="server_error"} 1
-# HELP gitlab_jobs_exporter_api_requests_total HTTP requests to the GitLab API by route template and status code (0: no response), retries included.
-# TYPE gitlab_jobs_exporter_api_requests_total counter
-gitlab_jobs_exporter_api_requests_total{code="200",endpoint="/projects/:id/jobs"} 1
-gitlab_jobs_exporter_api_requests_total{code="502",endpoint="/projects/:id/jobs"} 1
-# HELP gitlab_jobs_exporter_rate_limit_remaining Requests left in GitLab's rate-limit window, from the last RateLimit-Remaining header seen.
-# TYPE gitlab_jobs_exporter_rate_limit_remaining gauge
-gitlab_jobs_exporter_rate_limit_remaining 1500
-# HELP gitlab_jobs_exporter_projects Projects being polled.
-# TYPE gitlab_jobs_exporter_projects gauge
-gitlab_jobs_exporter_projects 1
-`
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(m)
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gitlab_jobs_exporter_project_up",
-		"gitlab_jobs_exporter_project_last_success_timestamp_seconds", "gitlab_jobs_exporter_poll_requests_total",
-		"gitlab_jobs_exporter_poll_errors_total", "gitlab_jobs_exporter_api_requests_total",
-		"gitlab_jobs_exporter_rate_limit_remaining", "gitlab_jobs_exporter_projects"); err != nil {
-		t.Error(err)
+	if got := testutil.ToFloat64(m.Jobs.followedGauge()); got != 1 {
+		t.Errorf("followed jobs = %v, want 1 (g/b's)", got)
 	}
 }
 
-func TestErrorReason(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want string
-	}{
-		{&gitlabapi.APIError{StatusCode: 404}, "not_found"},
-		{&gitlabapi.APIError{StatusCode: 401}, "unauthorized"},
-		{&gitlabapi.APIError{StatusCode: 403}, "forbidden"},
-		{&gitlabapi.APIError{StatusCode: 429}, "rate_limited"},
-		{fmt.Errorf("walking: %w", &gitlabapi.APIError{StatusCode: 503}), "server_error"},
-		{&gitlabapi.DecodeError{Err: errors.New("unexpected EOF")}, "decode"},
-		{fmt.Errorf("x: %w", context.DeadlineExceeded), "timeout"},
-		{errors.New("boom"), "other"},
-	} {
-		if got := ErrorReason(tc.err); got != tc.want {
-			t.Errorf("ErrorReason(%v) = %q, want %q", tc.err, got, tc.want)
+// followedGauge is gitlab_jobs_exporter_followed_jobs alone, for ToFloat64.
+func (j *Jobs) followedGauge() prometheus.Collector {
+	return collectorFunc(func(ch chan<- prometheus.Metric) {
+		all := make(chan prometheus.Metric, 1000)
+		j.Collect(all)
+		close(all)
+		for m := range all {
+			if m.Desc() == j.followedDesc {
+				ch <- m
+			}
+		}
+	})
+}
+
+type collectorFunc func(chan<- prometheus.Metric)
+
+func (f collectorFunc) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(f, ch) }
+func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
+
+// TestHistogramForms: the classic form has only buckets, the native form
+// only the native histogram (its exemplars beside it), both has both, and
+// the counts agree.
+func TestHistogramForms(t *testing.T) {
+	for _, form := range HistogramForms {
+		t.Run(string(form), func(t *testing.T) {
+			m := newMetrics(t, with(everyLabel(), FamilyDuration, func(f *FamilyOptions) { f.Form = form }))
+			record(m)
+			h := gatherOne(t, m, "gitlab_ci_job_duration_seconds", "job_name", "rspec", "status", "success").GetHistogram()
+			classic, native := len(h.GetBucket()) > 0, h.Schema != nil
+			if classic != (form != Native) || native != (form != Classic) {
+				t.Errorf("classic buckets %v, native histogram %v", classic, native)
+			}
+			if h.GetSampleCount() != 1 || h.GetSampleSum() != 42 || h.GetCreatedTimestamp() == nil {
+				t.Errorf("count %d, sum %v, created %v", h.GetSampleCount(), h.GetSampleSum(), h.GetCreatedTimestamp())
+			}
+			if native && (h.GetSchema() != nativeSchema || len(h.GetPositiveDelta()) != 1 || len(h.GetExemplars()) != 1) {
+				t.Errorf("native part: schema %d, deltas %v, exemplars %v", h.GetSchema(), h.GetPositiveDelta(), h.GetExemplars())
+			}
+			if classic {
+				if e := h.GetBucket()[1].GetExemplar(); e.GetValue() != 42 || e.GetLabel()[0].GetValue() != "10" {
+					t.Errorf("exemplar of the 60 s bucket: %v", e)
+				}
+			}
+		})
+	}
+}
+
+// gatherOne gathers the one series of family name with these label values.
+func gatherOne(t *testing.T, c prometheus.Collector, name string, labels ...string) *dto.Metric {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []*dto.Metric
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				if !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool {
+					return l.GetName() == labels[i] && l.GetValue() == labels[i+1]
+				}) {
+					continue metrics
+				}
+			}
+			found = append(found, m)
 		}
 	}
+	if len(found) != 1 {
+		t.Fatalf("%s%v: %d series, want 1", name, labels, len(found))
+	}
+	return found[0]
+}
+
+// clock is a settable time source.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func TestSeriesExpire(t *testing.T) {
+	c := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	o := everyLabel()
+	o.SeriesTTL, o.Now = time.Hour, c.now
+	m := newMetrics(t, o)
+	record(m) // okJob, failedJob, skippedJob and four unfinished jobs of g/app
+	c.advance(50 * time.Minute)
+	b := scraper.ProjectInfo{ID: 2, Path: "g/b", DefaultBranch: "main"}
+	m.JobFinished(b, okJob)
+	m.JobFinished(app, skippedJob) // the skipped series of g/app is fresh again
+	seriesBefore := testutil.CollectAndCount(m, "gitlab_ci_job_duration_seconds")
+
+	c.advance(11 * time.Minute) // g/app's other series are 61 minutes old
+	m.Expire()
+	want := `
+# HELP gitlab_ci_job_duration_seconds Duration of finished jobs (success, failed, canceled, skipped; 0 for jobs that never ran).` + fromPolling + `
+# TYPE gitlab_ci_job_duration_seconds histogram
+gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped",le="10"} 2
+gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped",le="60"} 2
+gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped",le="+Inf"} 2
+gitlab_ci_job_duration_seconds_sum{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped"} 0
+gitlab_ci_job_duration_seconds_count{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped"} 2
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/b",ref="main",stage="test",status="success",le="10"} 0
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/b",ref="main",stage="test",status="success",le="60"} 1
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/b",ref="main",stage="test",status="success",le="+Inf"} 1
+gitlab_ci_job_duration_seconds_sum{job_name="rspec",project="g/b",ref="main",stage="test",status="success"} 42
+gitlab_ci_job_duration_seconds_count{job_name="rspec",project="g/b",ref="main",stage="test",status="success"} 1
+# HELP gitlab_ci_job_last_status Status of the latest finished job on tracked refs (value 1), by its labels.` + fromPolling + `
+# TYPE gitlab_ci_job_last_status gauge
+gitlab_ci_job_last_status{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped"} 1
+gitlab_ci_job_last_status{job_name="rspec",project="g/b",ref="main",stage="test",status="success"} 1
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "gitlab_ci_job_duration_seconds", "gitlab_ci_job_last_status"); err != nil {
+		t.Error(err)
+	}
+	if seriesBefore != 4 {
+		t.Errorf("before expiry: %d duration series, want 4", seriesBefore)
+	}
+	for _, name := range []string{"gitlab_ci_job_failures_total", "gitlab_ci_job_retries_total", "gitlab_ci_job_queued_duration_seconds"} {
+		if n := testutil.CollectAndCount(m, name); n != 0 {
+			t.Errorf("%s: %d series left, want 0 (all older than the TTL)", name, n)
+		}
+	}
+	// What is unfinished now does not expire: it is the scraper's latest report.
+	if n := testutil.CollectAndCount(m, "gitlab_ci_jobs"); n != 4 {
+		t.Errorf("gitlab_ci_jobs: %d series, want 4", n)
+	}
+
+	// A job that comes back starts its series again, from now.
+	m.JobFinished(app, failedJob)
+	h := gatherOne(t, m, "gitlab_ci_job_duration_seconds", "status", "failed").GetHistogram()
+	if h.GetSampleCount() != 1 || !h.GetCreatedTimestamp().AsTime().Equal(c.t) {
+		t.Errorf("the returning series: count %d, created %v; want 1, %v", h.GetSampleCount(), h.GetCreatedTimestamp().AsTime(), c.t)
+	}
+}
+
+// TestExpiredSeriesFreeTheirMemory: 20,000 idle series are dropped and the
+// heap they held is given back.
+func TestExpiredSeriesFreeTheirMemory(t *testing.T) {
+	c := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	o := everyLabel()
+	o.SeriesTTL, o.Now = time.Hour, c.now
+	o = with(o, FamilyDuration, func(f *FamilyOptions) { f.Form, f.Buckets = Both, []float64{5, 10, 30, 60, 120, 300, 600} })
+	m := newMetrics(t, o)
+	base := heapInUse()
+	const n = 20_000
+	for i := range n {
+		job := *okJob
+		job.ID, job.Name = int64(i+1), "job-"+strings.Repeat("x", i%7)+time.Duration(i).String()
+		m.JobFinished(app, &job)
+	}
+	filled := heapInUse()
+	c.advance(2 * time.Hour)
+	m.Expire()
+	emptied := heapInUse()
+	if got := testutil.CollectAndCount(m, "gitlab_ci_job_duration_seconds"); got != 0 {
+		t.Fatalf("%d duration series left after expiry", got)
+	}
+	held, left := int64(filled)-int64(base), int64(emptied)-int64(base)
+	t.Logf("heap: %d bytes for %d series (%d a series), %d bytes left after expiry", held, n, held/n, left)
+	if held < n*200 || left > held/10 {
+		t.Errorf("heap held %d bytes for %d series and still holds %d after they expired", held, n, left)
+	}
+	runtime.KeepAlive(m)
 }

@@ -1,8 +1,6 @@
 package collector
 
 import (
-	"iter"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,62 +11,54 @@ import (
 // pairs, created timestamp, self-collector) per series, which was 14 % of
 // the exporter's heap for two counters at 2,000 projects.
 type counterVec struct {
-	sampleFamily
-	now func() time.Time
+	*family
+	desc *prometheus.Desc
+	now  func() time.Time
 	seriesIndex[*counterSeries]
 }
 
 type counterSeries struct {
-	key     string
-	created int64 // unix nanoseconds
-	value   float64
+	seriesMeta
+	value float64
 }
 
-func (s *counterSeries) seriesKey() string { return s.key }
+func (s *counterSeries) meta() *seriesMeta { return &s.seriesMeta }
 
-func newCounterVec(name, help string, labels ...string) *counterVec {
-	f := newSampleFamily(name, help, true, labels...)
-	return &counterVec{sampleFamily: f, now: time.Now, seriesIndex: newSeriesIndex[*counterSeries](f.seriesLabels)}
+func newCounterVec(f *family, m Metric, now func() time.Time) *counterVec {
+	return &counterVec{family: f, now: now, seriesIndex: newSeriesIndex[*counterSeries](),
+		desc: prometheus.NewDesc(m.Name, m.Help+fromPolling, f.labelNames(), nil)}
 }
 
-// inc adds 1 to the series with these label values (in declared order).
-func (v *counterVec) inc(values ...string) {
-	key := strings.Join(values, labelSep)
+// inc adds 1 to the series of these label values.
+func (v *counterVec) inc(values *labelValues) {
+	key := v.key(values)
+	now := v.now()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	s := v.series[key]
 	if s == nil {
-		s = &counterSeries{key: key, created: v.now().UnixNano()}
-		v.add(s)
+		s = &counterSeries{seriesMeta: newSeriesMeta(now)}
+		v.series[key] = s
 	}
+	s.touch(now)
 	s.value++
 }
 
-// samples yields the series in the order client_golang's Gather sorts them.
-func (v *counterVec) samples() iter.Seq[sample] {
-	rows := v.sorted()
-	return func(yield func(sample) bool) {
-		var values []string
-		for _, s := range rows {
-			v.mu.Lock()
-			value := s.value
-			v.mu.Unlock()
-			values = splitKey(values[:0], s.key)
-			if !yield(sample{values: values, value: value, created: s.created}) {
-				return
-			}
+func (v *counterVec) describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
+
+func (v *counterVec) collect(ch chan<- prometheus.Metric) {
+	v.mu.Lock()
+	metrics := make([]prometheus.Metric, 0, len(v.series))
+	for key, s := range v.series {
+		m, err := prometheus.NewConstMetricWithCreatedTimestamp(v.desc, prometheus.CounterValue,
+			s.value, time.Unix(0, s.created), splitKey(key, len(v.labels))...)
+		if err != nil {
+			m = prometheus.NewInvalidMetric(v.desc, err)
 		}
+		metrics = append(metrics, m)
+	}
+	v.mu.Unlock()
+	for _, m := range metrics {
+		ch <- m
 	}
 }
-
-// Describe implements prometheus.Collector.
-func (v *counterVec) Describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
-
-// Collect implements prometheus.Collector.
-func (v *counterVec) Collect(ch chan<- prometheus.Metric) {
-	for s := range v.samples() {
-		ch <- v.constMetric(s) // copies the values it keeps
-	}
-}
-
-func unixNano(ns int64) time.Time { return time.Unix(0, ns) }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
 
@@ -101,7 +102,7 @@ func (e *Exporter) ObserveRateLimitRemaining(remaining float64) {
 }
 
 // PollFinished records one poll's outcome and cost.
-func (e *Exporter) PollFinished(p state.ProjectInfo, r state.PollResult) {
+func (e *Exporter) PollFinished(p scraper.ProjectInfo, r state.PollResult) {
 	e.polls.WithLabelValues(p.Path).Inc()
 	e.pollReqs.WithLabelValues(p.Path).Add(float64(r.Requests))
 	e.pollTime.Observe(r.Duration.Seconds())

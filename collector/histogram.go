@@ -6,35 +6,29 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// histogramVec is a histogram with variable labels, kept compactly.
+// histogramVec is a histogram family's series, kept compactly and exported
+// through client_golang's const histograms.
 //
 // client_golang's HistogramVec keeps, per series, two copies of its counts
 // for lock-free writes, a sync.Map entry per native bucket in each copy, and
 // a full protobuf exemplar per bucket. With tens of thousands of series
-// (every project × ref × stage × job × status that ever ran) that was about
-// 90 % of the exporter's heap. Observations here are rare (one per job), so
-// a mutex and plain slices do: the same exposition at an eighth of the memory.
+// that was about 90 % of the exporter's heap. Observations here are rare
+// (one per job), so a mutex and plain slices do: the same exposition at an
+// eighth of the memory.
 type histogramVec struct {
-	name, help string
-	desc       *prometheus.Desc
-	seriesLabels
+	*family
+	desc          *prometheus.Desc
 	bounds        []float64 // classic upper bounds, without +Inf
-	native        bool
-	exemplarLabel string // "" when exemplars are off
+	exemplarLabel string    // "" when exemplars are off
 	now           func() time.Time
 
 	seriesIndex[*histogramSeries]
-
-	lastProtoSize atomic.Int64 // bytes of the last protobuf family written
 }
 
 // Native histograms as client_golang builds them with a bucket factor of
@@ -57,16 +51,15 @@ var nativeBoundsSchema3 = []float64{
 }
 
 type histogramSeries struct {
-	key       string // label values joined with labelSep, in the declared order
-	created   int64  // unix nanoseconds
+	seriesMeta
 	count     uint64
 	sum       float64
-	buckets   []uint64   // per classic bucket, not cumulative; the last is +Inf
+	buckets   []uint64   // per classic bucket, not cumulative; the last is +Inf; nil in the native form
 	exemplars []exemplar // at most one per classic bucket, by bucket
 	native    *nativeHistogram
 }
 
-func (s *histogramSeries) seriesKey() string { return s.key }
+func (s *histogramSeries) meta() *seriesMeta { return &s.seriesMeta }
 
 // exemplar is the latest observation of a classic bucket. Series keep
 // only those of buckets that had one: most series have seen a few jobs.
@@ -75,15 +68,6 @@ type exemplar struct {
 	id     int64
 	value  float64
 	at     int64 // unix milliseconds, the precision Prometheus keeps
-}
-
-// exemplarAt returns the exemplar of classic bucket b, or nil.
-func (s *histogramSeries) exemplarAt(b int) *exemplar {
-	k, found := slices.BinarySearchFunc(s.exemplars, int32(b), func(e exemplar, b int32) int { return cmp.Compare(e.bucket, b) })
-	if !found {
-		return nil
-	}
-	return &s.exemplars[k]
 }
 
 func (s *histogramSeries) setExemplar(e exemplar) {
@@ -118,18 +102,14 @@ const (
 func packedIndex(p uint64) int32          { return int32(p>>countBits) - indexShift }
 func packBucket(i int32, n uint64) uint64 { return uint64(i+indexShift)<<countBits | n }
 
-func newHistogramVec(name, help string, bounds []float64, native bool, exemplarLabel string, labels ...string) *histogramVec {
-	l := newSeriesLabels(labels)
+func newHistogramVec(f *family, m Metric, exemplarLabel string, now func() time.Time) *histogramVec {
 	v := &histogramVec{
-		name:          name,
-		help:          help,
-		desc:          prometheus.NewDesc(name, help, labels, nil),
-		seriesLabels:  l,
-		bounds:        slices.Clone(bounds),
-		native:        native,
+		family:        f,
+		desc:          prometheus.NewDesc(m.Name, m.Help+fromPolling, f.labelNames(), nil),
+		bounds:        slices.Clone(f.Buckets),
 		exemplarLabel: exemplarLabel,
-		now:           time.Now,
-		seriesIndex:   newSeriesIndex[*histogramSeries](l),
+		now:           now,
+		seriesIndex:   newSeriesIndex[*histogramSeries](),
 	}
 	if n := len(v.bounds); n > 0 && math.IsInf(v.bounds[n-1], +1) {
 		v.bounds = v.bounds[:n-1] // +Inf is implicit
@@ -137,139 +117,135 @@ func newHistogramVec(name, help string, bounds []float64, native bool, exemplarL
 	return v
 }
 
-// observe adds v to the series with these label values; exemplarID, when
-// not 0, becomes the exemplar of v's classic bucket.
-func (v *histogramVec) observe(values []string, x float64, exemplarID int64) {
-	key := strings.Join(values, labelSep)
+// observe adds x to the series of these label values; exemplarID, when
+// not 0, becomes the exemplar of x's classic bucket.
+func (v *histogramVec) observe(values *labelValues, x float64, exemplarID int64) {
+	key := v.key(values)
+	now := v.now()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	s := v.series[key]
 	if s == nil {
-		s = &histogramSeries{key: key, created: v.now().UnixNano(), buckets: make([]uint64, len(v.bounds)+1)}
-		if v.native {
+		s = &histogramSeries{seriesMeta: newSeriesMeta(now)}
+		if v.Form != Native {
+			s.buckets = make([]uint64, len(v.bounds)+1)
+		}
+		if v.Form != Classic {
 			s.native = &nativeHistogram{schema: nativeSchema}
 		}
-		v.add(s)
+		v.series[key] = s
 	}
+	s.touch(now)
 	b := sort.SearchFloat64s(v.bounds, x) // first bound >= x; len(bounds) is +Inf
-	s.buckets[b]++
+	if s.buckets != nil {
+		s.buckets[b]++
+	}
 	s.count++
 	s.sum += x
 	if exemplarID != 0 && v.exemplarLabel != "" {
-		s.setExemplar(exemplar{bucket: int32(b), id: exemplarID, value: x, at: v.now().UnixMilli()})
+		s.setExemplar(exemplar{bucket: int32(b), id: exemplarID, value: x, at: now.UnixMilli()})
 	}
 	if s.native != nil && !math.IsNaN(x) {
 		s.native.observe(x)
 	}
 }
 
-// Describe implements prometheus.Collector.
-func (v *histogramVec) Describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
+func (v *histogramVec) describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
 
-// Collect implements prometheus.Collector. It holds the lock only to list
-// the series; each is read under the lock when written out.
-func (v *histogramVec) Collect(ch chan<- prometheus.Metric) {
+// collect sends every series as a const histogram. The metrics are built
+// under the lock, which holds up recording jobs only for as long as that
+// takes: Gather encodes after Collect returns.
+func (v *histogramVec) collect(ch chan<- prometheus.Metric) {
 	v.mu.Lock()
-	metrics := make([]histogramMetric, 0, len(v.series))
-	for _, s := range v.series {
-		metrics = append(metrics, histogramMetric{vec: v, series: s})
+	metrics := make([]prometheus.Metric, 0, len(v.series))
+	for key, s := range v.series {
+		metrics = append(metrics, v.metric(key, s))
 	}
 	v.mu.Unlock()
-	for i := range metrics {
-		ch <- &metrics[i]
+	for _, m := range metrics {
+		ch <- m
 	}
 }
 
-type histogramMetric struct {
-	vec    *histogramVec
-	series *histogramSeries
+// metric is one series in the family's form, with its exemplars.
+func (v *histogramVec) metric(key string, s *histogramSeries) prometheus.Metric {
+	values := splitKey(key, len(v.labels))
+	created := time.Unix(0, s.created)
+	var (
+		m   prometheus.Metric
+		err error
+	)
+	switch v.Form {
+	case Classic:
+		m, err = prometheus.NewConstHistogramWithCreatedTimestamp(v.desc, s.count, s.sum, v.cumulative(s), created, values...)
+	case Native:
+		m, err = v.nativeMetric(s, created, values)
+	default:
+		var classic, native prometheus.Metric
+		classic, err = prometheus.NewConstHistogramWithCreatedTimestamp(v.desc, s.count, s.sum, v.cumulative(s), created, values...)
+		if err == nil {
+			native, err = v.nativeMetric(s, created, values)
+		}
+		m = classicAndNative{classic, native}
+	}
+	if err == nil && len(s.exemplars) > 0 {
+		m, err = prometheus.NewMetricWithExemplars(m, v.exemplarsOf(s)...)
+	}
+	if err != nil {
+		return prometheus.NewInvalidMetric(v.desc, err)
+	}
+	return m
 }
 
-func (m *histogramMetric) Desc() *prometheus.Desc { return m.vec.desc }
-
-// Write implements prometheus.Metric, with the exposition client_golang
-// gives a histogram: cumulative buckets, an explicit +Inf bucket only when
-// it holds an exemplar, and the native buckets alongside.
-func (m *histogramMetric) Write(out *dto.Metric) error {
-	v, s := m.vec, m.series
-	// Values are split off the key here rather than kept per series:
-	// a scrape's garbage is cheaper than memory held for every series.
-	out.Label = v.labelPairs(strings.Split(s.key, labelSep))
-
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	n := len(v.bounds)
-	h := &dto.Histogram{
-		SampleCount:      new(s.count),
-		SampleSum:        new(s.sum),
-		CreatedTimestamp: timestamppb.New(time.Unix(0, s.created)),
-	}
-	withInf := s.exemplarAt(n) != nil
-	buckets := make([]dto.Bucket, n, n+1)
-	cumulative := make([]uint64, n+1)
-	h.Bucket = make([]*dto.Bucket, 0, n+1)
+// cumulative is the classic buckets as NewConstHistogram takes them.
+func (v *histogramVec) cumulative(s *histogramSeries) map[float64]uint64 {
+	out := make(map[float64]uint64, len(v.bounds))
 	var sum uint64
-	for i := range n {
+	for i, bound := range v.bounds {
 		sum += s.buckets[i]
-		cumulative[i] = sum
-		buckets[i].CumulativeCount = &cumulative[i]
-		buckets[i].UpperBound = &v.bounds[i]
-		h.Bucket = append(h.Bucket, &buckets[i])
-	}
-	if withInf {
-		cumulative[n] = s.count
-		buckets = append(buckets, dto.Bucket{CumulativeCount: &cumulative[n], UpperBound: new(math.Inf(+1))})
-		h.Bucket = append(h.Bucket, &buckets[n])
-	}
-	v.writeExemplars(h.Bucket, s.exemplars)
-	if s.native != nil {
-		s.native.write(h)
-	}
-	out.Histogram = h
-	return nil
-}
-
-// labelPairs builds the sorted label pairs of a series, pointing into the
-// series' own values rather than copying them.
-func (v *histogramVec) labelPairs(values []string) []*dto.LabelPair {
-	pairs := make([]dto.LabelPair, len(v.labelNames))
-	out := make([]*dto.LabelPair, len(v.labelNames))
-	for i := range v.labelNames {
-		pairs[i].Name = &v.labelNames[i]
-		pairs[i].Value = &values[v.labelOrder[i]]
-		out[i] = &pairs[i]
+		out[bound] = sum
 	}
 	return out
 }
 
-// writeExemplars attaches the exemplars to their buckets. A scrape writes
-// tens of thousands of them, so each kind of object is allocated once for
-// all exemplars of the series.
-func (v *histogramVec) writeExemplars(buckets []*dto.Bucket, exemplars []exemplar) {
-	n := len(exemplars)
-	if n == 0 {
-		return
-	}
-	var (
-		protos     = make([]dto.Exemplar, n)
-		pairs      = make([]dto.LabelPair, n)
-		pairPtrs   = make([]*dto.LabelPair, n)
-		ids        = make([]string, n)
-		values     = make([]float64, n)
-		timestamps = make([]timestamppb.Timestamp, n)
-	)
-	for k, e := range exemplars {
-		if int(e.bucket) >= len(buckets) {
-			continue
+func (v *histogramVec) nativeMetric(s *histogramSeries, created time.Time, values []string) (prometheus.Metric, error) {
+	n := s.native
+	return prometheus.NewConstNativeHistogram(v.desc, s.count, s.sum, n.pos.counts(), n.neg.counts(), n.zero,
+		n.schema, nativeZeroThreshold, created, values...)
+}
+
+func (v *histogramVec) exemplarsOf(s *histogramSeries) []prometheus.Exemplar {
+	out := make([]prometheus.Exemplar, len(s.exemplars))
+	for k, e := range s.exemplars {
+		out[k] = prometheus.Exemplar{
+			Value:     e.value,
+			Labels:    prometheus.Labels{v.exemplarLabel: strconv.FormatInt(e.id, 10)},
+			Timestamp: time.UnixMilli(e.at),
 		}
-		ids[k] = strconv.FormatInt(e.id, 10)
-		values[k] = e.value
-		timestamps[k].Seconds, timestamps[k].Nanos = e.at/1000, int32(e.at%1000)*1e6
-		pairs[k].Name, pairs[k].Value = &v.exemplarLabel, &ids[k]
-		pairPtrs[k] = &pairs[k]
-		protos[k].Label, protos[k].Value, protos[k].Timestamp = pairPtrs[k:k+1:k+1], &values[k], &timestamps[k]
-		buckets[e.bucket].Exemplar = &protos[k]
 	}
+	return out
+}
+
+// classicAndNative is one series with classic buckets and a native
+// histogram, as client_golang's own histograms expose it: client_golang
+// builds each half, and the native half's fields join the classic one.
+type classicAndNative struct{ classic, native prometheus.Metric }
+
+func (m classicAndNative) Desc() *prometheus.Desc { return m.classic.Desc() }
+
+func (m classicAndNative) Write(out *dto.Metric) error {
+	if err := m.classic.Write(out); err != nil {
+		return err
+	}
+	var n dto.Metric
+	if err := m.native.Write(&n); err != nil {
+		return err
+	}
+	h, nh := out.Histogram, n.Histogram
+	h.Schema, h.ZeroThreshold, h.ZeroCount = nh.Schema, nh.ZeroThreshold, nh.ZeroCount
+	h.PositiveSpan, h.PositiveDelta = nh.PositiveSpan, nh.PositiveDelta
+	h.NegativeSpan, h.NegativeDelta = nh.NegativeSpan, nh.NegativeDelta
+	return nil
 }
 
 // observe counts x into its native bucket, as client_golang does.
@@ -341,61 +317,11 @@ func (b *sparseBuckets) halveResolution() {
 	b.packed = b.packed[:out]
 }
 
-func (n *nativeHistogram) write(h *dto.Histogram) {
-	h.Schema = new(n.schema)
-	h.ZeroThreshold = new(nativeZeroThreshold)
-	h.ZeroCount = new(n.zero)
-	h.NegativeSpan, h.NegativeDelta = n.neg.dtoSpans()
-	h.PositiveSpan, h.PositiveDelta = n.pos.dtoSpans()
-}
-
-type bucketSpan struct {
-	offset int32
-	length uint32
-}
-
-// spans lays the buckets out as client_golang does: gaps of up to two
-// empty buckets are written as zeros rather than starting a new span.
-func (b *sparseBuckets) spans() ([]bucketSpan, []int64) {
-	if len(b.packed) == 0 {
-		return nil, nil
+// counts is the buckets as NewConstNativeHistogram takes them.
+func (b *sparseBuckets) counts() map[int]int64 {
+	out := make(map[int]int64, len(b.packed))
+	for _, p := range b.packed {
+		out[int(packedIndex(p))] = int64(p & countMask)
 	}
-	var (
-		spans  []bucketSpan
-		deltas = make([]int64, 0, len(b.packed))
-		prev   int64
-		next   int32
-	)
-	appendDelta := func(count int64) {
-		spans[len(spans)-1].length++
-		deltas = append(deltas, count-prev)
-		prev = count
-	}
-	for k, p := range b.packed {
-		i := packedIndex(p)
-		gap := i - next
-		if k == 0 || gap > 2 {
-			spans = append(spans, bucketSpan{offset: gap})
-		} else {
-			for range gap {
-				appendDelta(0)
-			}
-		}
-		appendDelta(int64(p & countMask))
-		next = i + 1
-	}
-	return spans, deltas
-}
-
-// dtoSpans is spans for client_model.
-func (b *sparseBuckets) dtoSpans() ([]*dto.BucketSpan, []int64) {
-	spans, deltas := b.spans()
-	if spans == nil {
-		return nil, nil
-	}
-	out := make([]*dto.BucketSpan, len(spans))
-	for i, sp := range spans {
-		out[i] = &dto.BucketSpan{Offset: new(sp.offset), Length: new(sp.length)}
-	}
-	return out, deltas
+	return out
 }

@@ -1,198 +1,259 @@
 // Package collector turns what the scraper learns into Prometheus metrics.
 // Everything it serves was gathered by background polling: a scrape of
-// /metrics never calls GitLab.
+// /metrics never calls GitLab. Job series are kept compactly and exported
+// through client_golang's const metrics.
 package collector
 
 import (
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 )
-
-// Buckets are the classic histogram boundaries; native histograms are
-// exported alongside them when Native is set.
-type Buckets struct {
-	Duration       []float64
-	QueuedDuration []float64
-	ArtifactSize   []float64
-	Native         bool
-}
-
-const fromPolling = " Gathered by background polling of the GitLab API, not at scrape time."
 
 // Jobs holds the job metrics. It implements prometheus.Collector and the
 // job half of the scraper's Recorder.
 type Jobs struct {
 	refs atomic.Pointer[RefTracker]
+	now  func() time.Time
+	ttl  time.Duration
 
+	// Each nil when its family is disabled.
 	duration  *histogramVec
 	queued    *histogramVec
+	artifacts *histogramVec
 	failures  *counterVec
 	retries   *counterVec
-	artifacts *histogramVec
-	observed  prometheus.Counter
+	last      *lastJobs
+	active    *activeJobs
 
-	// Gauges computed at scrape time from what the scraper last reported.
-	active, oldestPending                sampleFamily
-	lastStatus, lastDuration, lastFinish sampleFamily
-	followedDesc                         *prometheus.Desc
+	families []jobFamily // the enabled ones, in the order of Families
+
+	observed     prometheus.Counter
+	followedDesc *prometheus.Desc
+	seriesDesc   *prometheus.Desc
 
 	mu       sync.Mutex
-	followed map[string][]state.FollowedJob // by project path
-	last     map[lastKey]lastJob
+	followed map[string]int // unfinished jobs by project path
 }
 
-type lastKey struct{ project, ref, stage, job string }
-
-type lastJob struct {
-	id       int64
-	status   string
-	duration float64
-	finished float64 // unix seconds; 0 when unknown
+// jobFamily is what Jobs does with every enabled family alike.
+type jobFamily interface {
+	describe(ch chan<- *prometheus.Desc)
+	collect(ch chan<- prometheus.Metric)
+	// deleteProject drops the project's series (when it is a label).
+	deleteProject(path string)
+	// expire drops series last updated before cutoff (expiring families).
+	expire(cutoff time.Time)
+	len() int
+	spec() *family
 }
 
-// unfinishedStatuses always get a gitlab_ci_jobs series (0 when empty), so
-// that alerts on them see a value rather than nothing.
-var unfinishedStatuses = []gitlabapi.JobStatus{
-	gitlabapi.StatusCreated, gitlabapi.StatusWaitingForResource, gitlabapi.StatusPreparing,
-	gitlabapi.StatusWaitingForCallback, gitlabapi.StatusPending, gitlabapi.StatusRunning,
-	gitlabapi.StatusCanceling, gitlabapi.StatusManual, gitlabapi.StatusScheduled,
-}
+func (f *family) spec() *family { return f }
 
-// NewJobs builds the job metrics with the given buckets; refs decides which
-// refs keep their name in the ref label.
-func NewJobs(b Buckets, refs RefTracker) *Jobs {
-	// Durations carry the job id as exemplar; artifact sizes do not, one job
-	// having several artifacts.
-	histogram := func(name, help string, buckets []float64, exemplarLabel string, labels ...string) *histogramVec {
-		return newHistogramVec(name, help+fromPolling, buckets, b.Native, exemplarLabel, labels...)
+// NewJobs builds the job metrics. Options must name every family.
+func NewJobs(o Options) (*Jobs, error) {
+	now := o.Now
+	if now == nil {
+		now = time.Now
 	}
-	jobLabels := []string{"project", "ref", "stage", "job"}
-	with := func(extra ...string) []string { return append(append([]string{}, jobLabels...), extra...) }
 	j := &Jobs{
-		duration: histogram("gitlab_ci_job_duration_seconds",
-			"Duration of finished jobs (success, failed, canceled, skipped; 0 for jobs that never ran).",
-			b.Duration, "job_id", with("status")...),
-		queued: histogram("gitlab_ci_job_queued_duration_seconds",
-			"Time jobs waited for a runner, observed once when each job starts.",
-			b.QueuedDuration, "job_id", jobLabels...),
-		artifacts: histogram("gitlab_ci_job_artifacts_size_bytes",
-			"Size of each artifact of finished jobs, by artifact type.",
-			b.ArtifactSize, "", with("file_type")...),
-		failures: newCounterVec("gitlab_ci_job_failures_total",
-			"Failed jobs by failure reason."+fromPolling, with("failure_reason", "allow_failure")...),
-		retries: newCounterVec("gitlab_ci_job_retries_total",
-			"Job attempts that were retried (a retry is a new job)."+fromPolling, jobLabels...),
+		now: now,
+		ttl: o.SeriesTTL,
 		observed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "gitlab_jobs_exporter_jobs_observed_total",
 			Help: "Finished jobs and bridges counted into the job metrics.",
 		}),
-		active: newSampleFamily("gitlab_ci_jobs",
-			"Jobs currently in each not-finished status."+fromPolling, false, "project", "status"),
-		oldestPending: newSampleFamily("gitlab_ci_job_oldest_pending_created_timestamp_seconds",
-			"Creation time of the oldest job now pending."+fromPolling, false, "project"),
-		lastStatus: newSampleFamily("gitlab_ci_job_last_status",
-			"Status of the latest finished job of each name on tracked refs (value 1)."+fromPolling, false, with("status")...),
-		lastDuration: newSampleFamily("gitlab_ci_job_last_duration_seconds",
-			"Duration of the latest finished job of each name on tracked refs."+fromPolling, false, jobLabels...),
-		lastFinish: newSampleFamily("gitlab_ci_job_last_finished_timestamp_seconds",
-			"Finish time of the latest finished job of each name on tracked refs."+fromPolling, false, jobLabels...),
 		followedDesc: prometheus.NewDesc("gitlab_jobs_exporter_followed_jobs",
 			"Unfinished jobs and bridges the scraper follows until they finish.", nil, nil),
-		followed: map[string][]state.FollowedJob{},
-		last:     map[lastKey]lastJob{},
+		seriesDesc: prometheus.NewDesc("gitlab_jobs_exporter_series",
+			"Label sets each job family exports now (a histogram label set is one native series, or buckets + 3 classic ones).",
+			[]string{"family"}, nil),
+		followed: map[string]int{},
 	}
-	j.refs.Store(&refs)
-	return j
+	j.refs.Store(&o.Refs)
+	for _, spec := range Families {
+		opts, ok := o.Families[spec.Key]
+		if !ok {
+			return nil, fmt.Errorf("collector: no options for family %s", spec.Key)
+		}
+		if !opts.Enabled {
+			continue
+		}
+		f, err := newFamily(spec, opts)
+		if err != nil {
+			return nil, fmt.Errorf("collector: %w", err)
+		}
+		var jf jobFamily
+		switch spec.Key {
+		case FamilyDuration:
+			j.duration = newHistogramVec(f, spec.Metrics[0], "job_id", now)
+			jf = j.duration
+		case FamilyQueuedDuration:
+			j.queued = newHistogramVec(f, spec.Metrics[0], "job_id", now)
+			jf = j.queued
+		case FamilyArtifactSize:
+			// No exemplars: one job has several artifacts.
+			j.artifacts = newHistogramVec(f, spec.Metrics[0], "", now)
+			jf = j.artifacts
+		case FamilyFailures:
+			j.failures = newCounterVec(f, spec.Metrics[0], now)
+			jf = j.failures
+		case FamilyRetries:
+			j.retries = newCounterVec(f, spec.Metrics[0], now)
+			jf = j.retries
+		case FamilyLastJob:
+			j.last = newLastJobs(f, now)
+			jf = j.last
+		case FamilyJobs:
+			j.active = newActiveJobs(f, &j.refs)
+			jf = j.active
+		default:
+			return nil, fmt.Errorf("collector: family %s is declared but not built", spec.Key)
+		}
+		j.families = append(j.families, jf)
+	}
+	return j, nil
 }
 
 // SetRefTracker changes which refs are tracked (on a config reload). Series
 // already exported keep their labels.
 func (j *Jobs) SetRefTracker(refs RefTracker) { j.refs.Store(&refs) }
 
-func (j *Jobs) labels(p state.ProjectInfo, job *gitlabapi.Job) lastKey {
-	return lastKey{
-		project: p.Path,
-		ref:     j.refs.Load().Label(job.Ref, p.DefaultBranch),
-		stage:   job.Stage,
-		job:     JobName(job.Name),
-	}
+// values gives every job label its value for a job of project p.
+func (j *Jobs) values(p scraper.ProjectInfo, job *gitlabapi.Job) labelValues {
+	var v labelValues
+	v[project] = p.Path
+	v[ref] = j.refs.Load().Label(job.Ref, p.DefaultBranch)
+	v[stage] = job.Stage
+	v[jobName] = JobName(job.Name)
+	v[status] = string(job.Status)
+	return v
 }
 
 // JobStarted observes the job's queued duration.
-func (j *Jobs) JobStarted(p state.ProjectInfo, job *gitlabapi.Job) {
-	if job.QueuedDuration == nil {
-		return // GitLab has no queue time for it (never queued)
+func (j *Jobs) JobStarted(p scraper.ProjectInfo, job *gitlabapi.Job) {
+	if j.queued == nil || job.QueuedDuration == nil {
+		return // off, or GitLab has no queue time for it (never queued)
 	}
-	k := j.labels(p, job)
-	j.queued.observe([]string{k.project, k.ref, k.stage, k.job}, *job.QueuedDuration, job.ID)
+	v := j.values(p, job)
+	j.queued.observe(&v, *job.QueuedDuration, job.ID)
 }
 
 // JobFinished counts a finished job into the histograms and counters.
-func (j *Jobs) JobFinished(p state.ProjectInfo, job *gitlabapi.Job) {
-	k := j.labels(p, job)
+func (j *Jobs) JobFinished(p scraper.ProjectInfo, job *gitlabapi.Job) {
+	v := j.values(p, job)
 	duration := 0.0
 	if job.Duration != nil {
 		duration = *job.Duration
 	}
-	j.duration.observe([]string{k.project, k.ref, k.stage, k.job, string(job.Status)}, duration, job.ID)
-	if job.Status == gitlabapi.StatusFailed {
-		reason := job.FailureReason
-		if reason == "" {
-			reason = "unknown_failure"
-		}
-		j.failures.inc(k.project, k.ref, k.stage, k.job, reason, strconv.FormatBool(job.AllowFailure))
+	if j.duration != nil {
+		j.duration.observe(&v, duration, job.ID)
 	}
-	for _, a := range job.Artifacts {
-		j.artifacts.observe([]string{k.project, k.ref, k.stage, k.job, a.FileType}, float64(a.Size), 0)
+	if j.failures != nil && job.Status == gitlabapi.StatusFailed {
+		v[failureReason] = job.FailureReason
+		if v[failureReason] == "" {
+			v[failureReason] = "unknown_failure"
+		}
+		v[allowFailure] = strconv.FormatBool(job.AllowFailure)
+		j.failures.inc(&v)
+	}
+	if j.artifacts != nil {
+		for _, a := range job.Artifacts {
+			v[fileType] = a.FileType
+			j.artifacts.observe(&v, float64(a.Size), 0)
+		}
 	}
 	j.observed.Inc()
-
-	if k.ref == OtherRef {
-		return // latest-job series exist for tracked refs only
-	}
-	finished := 0.0
-	if job.FinishedAt != nil {
-		finished = float64(job.FinishedAt.UnixMilli()) / 1000
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if prev, ok := j.last[k]; !ok || job.ID > prev.id {
-		j.last[k] = lastJob{id: job.ID, status: string(job.Status), duration: duration, finished: finished}
+	if j.last != nil && v[ref] != OtherRef { // latest-job series exist for tracked refs only
+		finished := 0.0
+		if job.FinishedAt != nil {
+			finished = float64(job.FinishedAt.UnixMilli()) / 1000
+		}
+		j.last.record(&v, lastJob{id: job.ID, status: string(job.Status), duration: duration, finished: finished})
 	}
 }
 
 // JobRetried counts a retried attempt.
-func (j *Jobs) JobRetried(p state.ProjectInfo, job *gitlabapi.Job) {
-	k := j.labels(p, job)
-	j.retries.inc(k.project, k.ref, k.stage, k.job)
+func (j *Jobs) JobRetried(p scraper.ProjectInfo, job *gitlabapi.Job) {
+	if j.retries == nil {
+		return
+	}
+	v := j.values(p, job)
+	j.retries.inc(&v)
 }
 
 // ProjectActive replaces the project's unfinished jobs.
-func (j *Jobs) ProjectActive(p state.ProjectInfo, jobs []state.FollowedJob) {
+func (j *Jobs) ProjectActive(p scraper.ProjectInfo, jobs []scraper.ActiveJob) {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.followed[p.Path] = jobs
+	j.followed[p.Path] = len(jobs)
+	j.mu.Unlock()
+	if j.active != nil {
+		j.active.set(p, jobs)
+	}
 }
 
 // ProjectRemoved drops every series of the project.
 func (j *Jobs) ProjectRemoved(path string) {
-	j.duration.deleteMatching("project", path)
-	j.queued.deleteMatching("project", path)
-	j.failures.deleteMatching("project", path)
-	j.retries.deleteMatching("project", path)
-	j.artifacts.deleteMatching("project", path)
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	delete(j.followed, path)
-	for k := range j.last {
-		if k.project == path {
-			delete(j.last, k)
+	j.mu.Unlock()
+	for _, f := range j.families {
+		f.deleteProject(path)
+	}
+}
+
+// Expire drops the series of expiring families that have received nothing
+// for the series TTL: a renamed or deleted job stops costing. If it comes
+// back, its series starts again from 0, which rate() reads as a reset.
+func (j *Jobs) Expire() {
+	if j.ttl <= 0 {
+		return
+	}
+	cutoff := j.now().Add(-j.ttl)
+	for _, f := range j.families {
+		if f.spec().Expires {
+			f.expire(cutoff)
 		}
 	}
+}
+
+// Describe implements prometheus.Collector.
+func (j *Jobs) Describe(ch chan<- *prometheus.Desc) {
+	for _, f := range j.families {
+		f.describe(ch)
+	}
+	j.observed.Describe(ch)
+	ch <- j.followedDesc
+	ch <- j.seriesDesc
+}
+
+// Collect implements prometheus.Collector.
+func (j *Jobs) Collect(ch chan<- prometheus.Metric) {
+	for _, f := range j.families {
+		f.collect(ch)
+		ch <- prometheus.MustNewConstMetric(j.seriesDesc, prometheus.GaugeValue, float64(f.len()), f.spec().Key)
+	}
+	j.observed.Collect(ch)
+	j.mu.Lock()
+	followed := 0
+	for _, n := range j.followed {
+		followed += n
+	}
+	j.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(j.followedDesc, prometheus.GaugeValue, float64(followed))
+}
+
+func (v *histogramVec) deleteProject(path string) {
+	v.deleteMatching(v.position(project), len(v.labels), path)
+}
+
+func (v *counterVec) deleteProject(path string) {
+	v.deleteMatching(v.position(project), len(v.labels), path)
 }

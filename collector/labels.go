@@ -5,6 +5,60 @@ import (
 	"strings"
 )
 
+// The labels job families can carry. Each family supports a subset (see
+// Families) and exports the subset configured for it.
+const (
+	LabelProject       = "project"        // path_with_namespace
+	LabelRef           = "ref"            // tracked branch or tag, else OtherRef
+	LabelStage         = "stage"          // the job's stage
+	LabelJobName       = "job_name"       // the job's name without parallel or matrix suffix
+	LabelStatus        = "status"         // the job's status
+	LabelFailureReason = "failure_reason" // GitLab's failure_reason of a failed job
+	LabelAllowFailure  = "allow_failure"  // "true" or "false"
+	LabelFileType      = "file_type"      // an artifact's file_type
+)
+
+// labelIndex numbers the labels so that an observation carries all its
+// values in one array and each family picks the ones it exports.
+type labelIndex uint8
+
+const (
+	project labelIndex = iota
+	ref
+	stage
+	jobName
+	status
+	failureReason
+	allowFailure
+	fileType
+	numLabels
+)
+
+var labelNames = [numLabels]string{
+	project:       LabelProject,
+	ref:           LabelRef,
+	stage:         LabelStage,
+	jobName:       LabelJobName,
+	status:        LabelStatus,
+	failureReason: LabelFailureReason,
+	allowFailure:  LabelAllowFailure,
+	fileType:      LabelFileType,
+}
+
+func labelByName(name string) (labelIndex, bool) {
+	for i, n := range labelNames {
+		if n == name {
+			return labelIndex(i), true
+		}
+	}
+	return 0, false
+}
+
+// labelValues holds the value of every label for one observation; a family
+// reads the ones it exports. Values are given by label, never by position,
+// so a family with another label set cannot get a short or shifted list.
+type labelValues [numLabels]string
+
 // OtherRef is the ref label of jobs on refs that are not tracked, so that
 // totals stay complete while the number of series stays bounded.
 const OtherRef = "other"

@@ -83,14 +83,6 @@ type Refs struct {
 	Tracked *Regexp `yaml:"tracked,omitempty"`
 }
 
-// Metrics shapes the exported histograms.
-type Metrics struct {
-	DurationBuckets       []float64 `yaml:"duration_buckets,flow"`
-	QueuedDurationBuckets []float64 `yaml:"queued_duration_buckets,flow"`
-	ArtifactSizeBuckets   []float64 `yaml:"artifact_size_buckets,flow"`
-	NativeHistograms      *bool     `yaml:"native_histograms"`
-}
-
 // Load reads the file at path, decodes it strictly, applies defaults,
 // validates it and resolves the token: env GITLAB_TOKEN (if non-empty) wins,
 // then gitlab.token_file (trimmed contents), then gitlab.token. getenv may be

@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
+)
 
 // Defaults, kept in one place so config.yaml and the code can be compared.
 const (
@@ -16,6 +20,11 @@ const (
 	defaultRetryWindow           = time.Hour
 
 	defaultDiscoveryInterval = 5 * time.Minute
+
+	// Series of a job that ran last week still exist when it runs again
+	// this week, so weekly jobs keep continuous counters; a deleted or
+	// renamed job stops costing after a week.
+	defaultSeriesTTL = 7 * 24 * time.Hour
 )
 
 func defaultDurationBuckets() []float64 {
@@ -34,6 +43,34 @@ func defaultArtifactSizeBuckets() []float64 {
 		b = append(b, v)
 	}
 	return b
+}
+
+// DefaultMetrics is the metrics section when config.yaml leaves it out.
+func DefaultMetrics() Metrics { return defaultMetrics() }
+
+// defaultMetrics are sized for thousands of projects (README, "Sizing"):
+// durations keep every label, so p95 per job works; queue times are per
+// project (the runner pools have their own family); artifact sizes per
+// project and file type; "what is pending now" per project and status.
+func defaultMetrics() Metrics {
+	const (
+		project, ref, stage, jobName = collector.LabelProject, collector.LabelRef, collector.LabelStage, collector.LabelJobName
+	)
+	both := string(collector.Both)
+	return Metrics{
+		SeriesTTL: Duration(defaultSeriesTTL),
+		Duration: HistogramFamily{Enabled: true, Histogram: both, Buckets: defaultDurationBuckets(),
+			Labels: []string{project, ref, stage, jobName, collector.LabelStatus}},
+		QueuedDuration: HistogramFamily{Enabled: true, Histogram: both, Buckets: defaultQueuedDurationBuckets(),
+			Labels: []string{project}},
+		ArtifactSize: HistogramFamily{Enabled: true, Histogram: both, Buckets: defaultArtifactSizeBuckets(),
+			Labels: []string{project, collector.LabelFileType}},
+		Failures: Family{Enabled: true,
+			Labels: []string{project, ref, stage, jobName, collector.LabelFailureReason, collector.LabelAllowFailure}},
+		Retries: Family{Enabled: true, Labels: []string{project, ref, stage, jobName}},
+		LastJob: Family{Enabled: true, Labels: []string{project, ref, stage, jobName}},
+		Jobs:    Family{Enabled: true, Labels: []string{project, collector.LabelStatus}},
+	}
 }
 
 // defaultConfig is the starting point that decoding overwrites, so every
@@ -55,11 +92,7 @@ func defaultConfig() *Config {
 			RetryWindow:           Duration(defaultRetryWindow),
 		},
 		Discovery: Discovery{Interval: Duration(defaultDiscoveryInterval)},
-		Metrics: Metrics{
-			DurationBuckets:       defaultDurationBuckets(),
-			QueuedDurationBuckets: defaultQueuedDurationBuckets(),
-			ArtifactSizeBuckets:   defaultArtifactSizeBuckets(),
-		},
+		Metrics:   defaultMetrics(),
 	}
 }
 
@@ -70,9 +103,6 @@ func applyDefaults(c *Config) {
 		if c.Groups[i].IncludeSubgroups == nil {
 			c.Groups[i].IncludeSubgroups = boolPtr(true)
 		}
-	}
-	if c.Metrics.NativeHistograms == nil {
-		c.Metrics.NativeHistograms = boolPtr(true)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
 	"io/fs"
 	"math/big"
 	"os"
@@ -50,11 +51,18 @@ func TestDefaults(t *testing.T) {
 		{"poll.retry_window", time.Duration(cfg.Poll.RetryWindow), time.Hour},
 		{"discovery.interval", time.Duration(cfg.Discovery.Interval), 5 * time.Minute},
 		{"groups[0].include_subgroups", *cfg.Groups[0].IncludeSubgroups, true},
-		{"metrics.native_histograms", *cfg.Metrics.NativeHistograms, true},
-		{"metrics.duration_buckets", cfg.Metrics.DurationBuckets, []float64{5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400}},
-		{"metrics.queued_duration_buckets", cfg.Metrics.QueuedDurationBuckets, []float64{1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}},
-		{"metrics.artifact_size_buckets", cfg.Metrics.ArtifactSizeBuckets, []float64{
-			1 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20, 256 << 20, 1 << 30, 4 << 30}},
+		{"metrics.series_ttl", time.Duration(cfg.Metrics.SeriesTTL), 168 * time.Hour},
+		{"metrics.duration", cfg.Metrics.Duration, HistogramFamily{Enabled: true, Histogram: "both",
+			Labels:  []string{"project", "ref", "stage", "job_name", "status"},
+			Buckets: []float64{5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400}}},
+		{"metrics.queued_duration", cfg.Metrics.QueuedDuration, HistogramFamily{Enabled: true, Histogram: "both",
+			Labels: []string{"project"}, Buckets: []float64{1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}}},
+		{"metrics.artifact_size.labels", cfg.Metrics.ArtifactSize.Labels, []string{"project", "file_type"}},
+		{"metrics.failures", cfg.Metrics.Failures, Family{Enabled: true,
+			Labels: []string{"project", "ref", "stage", "job_name", "failure_reason", "allow_failure"}}},
+		{"metrics.retries", cfg.Metrics.Retries, Family{Enabled: true, Labels: []string{"project", "ref", "stage", "job_name"}}},
+		{"metrics.last_job", cfg.Metrics.LastJob, Family{Enabled: true, Labels: []string{"project", "ref", "stage", "job_name"}}},
+		{"metrics.jobs", cfg.Metrics.Jobs, Family{Enabled: true, Labels: []string{"project", "status"}}},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -67,14 +75,16 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestExplicitValuesOverrideDefaults(t *testing.T) {
-	doc := minimal + "  - path: h\n    include_subgroups: false\npoll:\n  interval: 1s\n  initial_lookback: 0s\nmetrics:\n  native_histograms: false\n  duration_buckets: [1]\n"
+	doc := minimal + "  - path: h\n    include_subgroups: false\npoll:\n  interval: 1s\n  initial_lookback: 0s\nmetrics:\n  duration:\n    histogram: native\n    buckets: [1]\n    labels: [job_name]\n  retries:\n    enabled: false\n"
 	cfg, _, err := Parse([]byte(doc), "c.yaml", envWith("tok"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if *cfg.Groups[0].IncludeSubgroups != true || *cfg.Groups[1].IncludeSubgroups != false ||
 		cfg.Poll.Interval != Duration(time.Second) || cfg.Poll.InitialLookback != 0 ||
-		*cfg.Metrics.NativeHistograms || !slices.Equal(cfg.Metrics.DurationBuckets, []float64{1}) {
+		cfg.Metrics.Duration.Histogram != "native" || !slices.Equal(cfg.Metrics.Duration.Buckets, []float64{1}) ||
+		!slices.Equal(cfg.Metrics.Duration.Labels, []string{"job_name"}) || !cfg.Metrics.Duration.Enabled ||
+		cfg.Metrics.Retries.Enabled || !cfg.Metrics.Failures.Enabled {
 		t.Errorf("explicit values not applied:\n%s", cfg)
 	}
 }
@@ -379,7 +389,7 @@ func yamlKeys(t reflect.Type, prefix string) []string {
 // token. The seeds run as part of go test.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{minimal, "", "~", "[", "a: *b", "gitlab: {url: x}\nprojects: [0, {a: 1}, [1]]",
-		"gitlab:\n  <<: [*a]\n", "groups:\n  - &a {<<: *a}\n", "groups: [{path: '', include: '('}]\nmetrics: {duration_buckets: [.nan]}"} {
+		"gitlab:\n  <<: [*a]\n", "groups:\n  - &a {<<: *a}\n", "groups: [{path: '', include: '('}]\nmetrics: {duration: {buckets: [.nan]}}"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, doc string) {
@@ -392,4 +402,27 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("bad success result for %q", doc)
 		}
 	})
+}
+
+// TestEveryFamilyIsConfigurable: every job family of the collector has its
+// key under metrics, and every key there is a family.
+func TestEveryFamilyIsConfigurable(t *testing.T) {
+	m := defaultMetrics()
+	var keys []string
+	for _, f := range m.families() {
+		keys = append(keys, f.key)
+	}
+	var want []string
+	for _, f := range collector.Families {
+		want = append(want, f.Key)
+		if c := m.CollectorOptions()[f.Key]; !c.Enabled || len(c.Labels) == 0 {
+			t.Errorf("family %s: default options %+v", f.Key, c)
+		}
+	}
+	if !slices.Equal(keys, want) {
+		t.Errorf("metrics keys %v, collector families %v", keys, want)
+	}
+	if _, err := collector.New(collector.Options{Families: m.CollectorOptions()}); err != nil {
+		t.Errorf("the collector refuses the default metrics: %v", err)
+	}
 }

@@ -21,9 +21,7 @@ func (d *decoder) validate(c *Config) {
 	if len(c.Projects) == 0 && len(c.Groups) == 0 && !d.skip("projects") && !d.skip("groups") {
 		d.addAt("projects", "no projects or groups configured: list at least one entry under projects or groups")
 	}
-	d.validateBuckets("metrics.duration_buckets", c.Metrics.DurationBuckets)
-	d.validateBuckets("metrics.queued_duration_buckets", c.Metrics.QueuedDurationBuckets)
-	d.validateBuckets("metrics.artifact_size_buckets", c.Metrics.ArtifactSizeBuckets)
+	d.validateMetrics(&c.Metrics)
 }
 
 func (d *decoder) validateGitLab(g *GitLab) {

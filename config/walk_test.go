@@ -25,8 +25,8 @@ func TestParseProblems(t *testing.T) {
 			[]string{"c.yaml:6: poll.interval: duplicate key (first set at line 5)"}},
 		{"number wanted", "gitlab:\n  url: https://g.example.com\n  requests_per_second: fast\nprojects: [a/b]\n",
 			[]string{`c.yaml:3: gitlab.requests_per_second: want a number, got "fast"`}},
-		{"quoted number is a string", ok + "gitlab2: 1\nmetrics:\n  duration_buckets: [1, \"2\"]\n",
-			[]string{"c.yaml:4: gitlab2: unknown key", `c.yaml:6: metrics.duration_buckets[1]: want a number, got "2"`}},
+		{"quoted number is a string", ok + "gitlab2: 1\nmetrics:\n  duration: {buckets: [1, \"2\"]}\n",
+			[]string{"c.yaml:4: gitlab2: unknown key", `c.yaml:6: metrics.duration.buckets[1]: want a number, got "2"`}},
 		{"duplicate section", ok + "gitlab: {}\n",
 			[]string{"c.yaml:4: gitlab: duplicate key (first set at line 1)"}},
 		{"float for integer", "gitlab:\n  url: https://g.example.com\n  burst: 1.5\nprojects: [a/b]\n",
@@ -111,13 +111,24 @@ func TestParseProblems(t *testing.T) {
 				`c.yaml:7: groups[2].path: want a group path or a positive numeric id, got "0"`}},
 		{"group item not a mapping", ok + "groups: [g]\n",
 			[]string{"c.yaml:4: groups[0]: want a mapping, got a string"}},
-		{"buckets", ok + "metrics:\n  duration_buckets: [1, 3, 3, 2]\n  queued_duration_buckets: []\n  artifact_size_buckets: [-1, 5]\n",
-			[]string{"c.yaml:5: metrics.duration_buckets[2]: buckets must be strictly increasing, but 3 follows 3",
-				"c.yaml:5: metrics.duration_buckets[3]: buckets must be strictly increasing, but 2 follows 3",
-				"c.yaml:6: metrics.queued_duration_buckets: must not be empty; leave the key out to use the defaults",
-				"c.yaml:7: metrics.artifact_size_buckets[0]: must not be negative, got -1"}},
-		{"buckets in block style point at the item", ok + "metrics:\n  duration_buckets:\n    - 10\n    - 5\n",
-			[]string{"c.yaml:7: metrics.duration_buckets[1]: buckets must be strictly increasing, but 5 follows 10"}},
+		{"buckets", ok + "metrics:\n  duration: {buckets: [1, 3, 3, 2]}\n  queued_duration: {buckets: []}\n  artifact_size: {buckets: [-1, 5]}\n",
+			[]string{"c.yaml:5: metrics.duration.buckets[2]: buckets must be strictly increasing, but 3 follows 3",
+				"c.yaml:5: metrics.duration.buckets[3]: buckets must be strictly increasing, but 2 follows 3",
+				"c.yaml:6: metrics.queued_duration.buckets: must not be empty; leave the key out to use the defaults",
+				"c.yaml:7: metrics.artifact_size.buckets[0]: must not be negative, got -1"}},
+		{"buckets in block style point at the item", ok + "metrics:\n  duration:\n    buckets:\n      - 10\n      - 5\n",
+			[]string{"c.yaml:8: metrics.duration.buckets[1]: buckets must be strictly increasing, but 5 follows 10"}},
+		{"labels a family does not have", ok + "metrics:\n  duration: {labels: [project, job, project, file_type]}\n  jobs:\n    labels: [status, status]\n",
+			[]string{`c.yaml:5: metrics.duration.labels[1]: unknown label "job": metrics.duration supports project, ref, stage, job_name, status (the job name's label is "job_name")`,
+				`c.yaml:5: metrics.duration.labels[2]: label "project" is listed twice (first as item 0)`,
+				`c.yaml:5: metrics.duration.labels[3]: unknown label "file_type": metrics.duration supports project, ref, stage, job_name, status`,
+				`c.yaml:7: metrics.jobs.labels[1]: label "status" is listed twice (first as item 0)`}},
+		{"histogram form and keys of other kinds", ok + "metrics:\n  queued_duration: {histogram: sparse}\n  failures: {buckets: [1]}\n  series_ttl: -1h\n",
+			[]string{`c.yaml:5: metrics.queued_duration.histogram: unknown histogram form "sparse": want "classic", "native", "both"`,
+				"c.yaml:6: metrics.failures.buckets: unknown key",
+				"c.yaml:7: metrics.series_ttl: must not be negative, got -1h"}},
+		{"the old flat keys", ok + "metrics:\n  duration_buckets: [1]\n  native_histograms: true\n",
+			[]string{"c.yaml:5: metrics.duration_buckets: unknown key", "c.yaml:6: metrics.native_histograms: unknown key"}},
 		{"empty file", "", []string{"c.yaml: config is empty: want a mapping with at least gitlab and projects or groups"}},
 		{"only comments", "# nothing\n\n# here\n", []string{"c.yaml: config is empty: want a mapping with at least gitlab and projects or groups"}},
 		{"top level list", "- a\n", []string{"c.yaml:1: want a mapping of settings at the top level, got a list"}},
@@ -125,7 +136,7 @@ func TestParseProblems(t *testing.T) {
 			[]string{"c.yaml:3: invalid YAML: did not find expected key"}},
 		{"syntax error: tab", "gitlab:\n\turl: https://g.example.com\n",
 			[]string{"c.yaml:2: invalid YAML: found character that cannot start any token"}},
-		{"syntax error: unclosed flow list", ok + "metrics:\n  duration_buckets: [1, 2\n",
+		{"syntax error: unclosed flow list", ok + "metrics:\n  duration: {buckets: [1, 2\n",
 			[]string{"c.yaml:5: invalid YAML: did not find expected ',' or ']'"}},
 		{"syntax error on first line", "gitlab: url: x\n",
 			[]string{"c.yaml:1: invalid YAML: mapping values are not allowed in this context"}},
@@ -137,12 +148,12 @@ func TestParseProblems(t *testing.T) {
 			[]string{`c.yaml:5: refs.<<: want a mapping or a list of mappings to merge, got a number`}},
 		{"merge cycle", ok + "groups:\n  - &g {path: g, <<: *g}\n",
 			[]string{"c.yaml:5: groups[0].<<: merge key includes the mapping it is in"}},
-		{"many problems at once, in file order", "gitlab:\n  url: gitlab\n  tokenfile: x\n  burst: many\npoll:\n  interval: 5x\nmetrics:\n  duration_buckets: [2, 1]\n",
+		{"many problems at once, in file order", "gitlab:\n  url: gitlab\n  tokenfile: x\n  burst: many\npoll:\n  interval: 5x\nmetrics:\n  duration: {buckets: [2, 1]}\n",
 			[]string{`c.yaml:2: gitlab.url: want an http or https URL with a host, got "gitlab" (did you mean "https://gitlab"?)`,
 				"c.yaml:3: gitlab.tokenfile: unknown key",
 				`c.yaml:4: gitlab.burst: want an integer, got "many"`,
 				`c.yaml:6: poll.interval: invalid duration "5x": want a Go duration such as "30s", "5m" or "1h30m"`,
-				"c.yaml:8: metrics.duration_buckets[1]: buckets must be strictly increasing, but 1 follows 2",
+				"c.yaml:8: metrics.duration.buckets[1]: buckets must be strictly increasing, but 1 follows 2",
 				"c.yaml: projects: no projects or groups configured: list at least one entry under projects or groups"}},
 	}
 	for _, tt := range tests {
@@ -180,12 +191,12 @@ func TestProblemFields(t *testing.T) {
 }
 
 func TestNullMeansDefault(t *testing.T) {
-	cfg, _, err := Parse([]byte("gitlab:\n  url: https://g.example.com\n  timeout:\npoll: ~\nprojects: [a/b]\nmetrics:\n  duration_buckets:\n"), "c.yaml", envWith("tok"))
+	cfg, _, err := Parse([]byte("gitlab:\n  url: https://g.example.com\n  timeout:\npoll: ~\nprojects: [a/b]\nmetrics:\n  duration:\n    buckets:\n"), "c.yaml", envWith("tok"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	def := defaultConfig()
-	if cfg.GitLab.Timeout != def.GitLab.Timeout || cfg.Poll != def.Poll || !slices.Equal(cfg.Metrics.DurationBuckets, def.Metrics.DurationBuckets) {
+	if cfg.GitLab.Timeout != def.GitLab.Timeout || cfg.Poll != def.Poll || !slices.Equal(cfg.Metrics.Duration.Buckets, def.Metrics.Duration.Buckets) {
 		t.Errorf("null values did not keep defaults:\n%s", cfg)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/config"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
@@ -62,27 +63,27 @@ func (c *sleepClock) longestSleep() time.Duration {
 // real metrics, so one run checks both exactly-once and what is exported.
 type teeRecorder struct{ a, b scraper.Recorder }
 
-func (t teeRecorder) JobStarted(p state.ProjectInfo, j *gitlabapi.Job) {
+func (t teeRecorder) JobStarted(p scraper.ProjectInfo, j *gitlabapi.Job) {
 	t.a.JobStarted(p, j)
 	t.b.JobStarted(p, j)
 }
 
-func (t teeRecorder) JobFinished(p state.ProjectInfo, j *gitlabapi.Job) {
+func (t teeRecorder) JobFinished(p scraper.ProjectInfo, j *gitlabapi.Job) {
 	t.a.JobFinished(p, j)
 	t.b.JobFinished(p, j)
 }
 
-func (t teeRecorder) JobRetried(p state.ProjectInfo, j *gitlabapi.Job) {
+func (t teeRecorder) JobRetried(p scraper.ProjectInfo, j *gitlabapi.Job) {
 	t.a.JobRetried(p, j)
 	t.b.JobRetried(p, j)
 }
 
-func (t teeRecorder) ProjectActive(p state.ProjectInfo, jobs []state.FollowedJob) {
+func (t teeRecorder) ProjectActive(p scraper.ProjectInfo, jobs []scraper.ActiveJob) {
 	t.a.ProjectActive(p, jobs)
 	t.b.ProjectActive(p, jobs)
 }
 
-func (t teeRecorder) PollFinished(p state.ProjectInfo, r state.PollResult) {
+func (t teeRecorder) PollFinished(p scraper.ProjectInfo, r state.PollResult) {
 	t.a.PollFinished(p, r)
 	t.b.PollFinished(p, r)
 }
@@ -125,9 +126,18 @@ func newFaultEnv(t *testing.T, projects []string, timeout time.Duration) *faultE
 			t.Fatalf("fake refused project %s", p)
 		}
 	}
-	metrics := collector.New(collector.Buckets{
-		Duration: []float64{10, 60, 600}, QueuedDuration: []float64{5, 60}, ArtifactSize: []float64{1024},
-	}, collector.NewRefTracker(nil))
+	// Every label of every family, so that checks can find one job's series.
+	defaults := config.DefaultMetrics()
+	families := defaults.CollectorOptions()
+	for key, o := range families {
+		spec, _ := collector.FamilyByKey(key)
+		o.Labels = spec.Labels
+		families[key] = o
+	}
+	metrics, err := collector.New(collector.Options{Families: families})
+	if err != nil {
+		t.Fatal(err)
+	}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(metrics)
 	tr := &http.Transport{

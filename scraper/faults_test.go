@@ -216,10 +216,10 @@ func TestFaultMatrix(t *testing.T) {
 				if n := f.rec.started[f.ids["running"]]; n != 1 {
 					t.Errorf("start of a job with null durations seen %d times, want 1", n)
 				}
-				if v, _ := f.value("gitlab_ci_job_duration_seconds", map[string]string{"job": "nulldone"}); v != 1 {
+				if v, _ := f.value("gitlab_ci_job_duration_seconds", map[string]string{"job_name": "nulldone"}); v != 1 {
 					t.Errorf("duration histogram of the null-duration job holds %v samples, want 1", v)
 				}
-				if _, ok := f.value("gitlab_ci_job_queued_duration_seconds", map[string]string{"job": "nullrunning"}); ok {
+				if _, ok := f.value("gitlab_ci_job_queued_duration_seconds", map[string]string{"job_name": "nullrunning"}); ok {
 					t.Errorf("a null queued_duration was observed as a value")
 				}
 			},
@@ -399,7 +399,7 @@ func followed(f *faultEnv, path string, id int64, status string) bool {
 	defer f.rec.mu.Unlock()
 	for _, j := range f.rec.active[path] {
 		if j.ID == id {
-			return j.Status == status
+			return string(j.Status) == status
 		}
 	}
 	return false

@@ -20,7 +20,7 @@ type recorder struct {
 	finished map[int64]int
 	status   map[int64]gitlabapi.JobStatus
 	retried  map[int64]int // by the new attempt's id
-	active   map[string][]state.FollowedJob
+	active   map[string][]scraper.ActiveJob
 	polls    map[string][]state.PollResult
 	removed  []string
 	projects int
@@ -30,36 +30,36 @@ type recorder struct {
 func newRecorder() *recorder {
 	return &recorder{
 		started: map[int64]int{}, finished: map[int64]int{}, status: map[int64]gitlabapi.JobStatus{},
-		retried: map[int64]int{}, stateErr: map[string]int{}, active: map[string][]state.FollowedJob{}, polls: map[string][]state.PollResult{},
+		retried: map[int64]int{}, stateErr: map[string]int{}, active: map[string][]scraper.ActiveJob{}, polls: map[string][]state.PollResult{},
 	}
 }
 
-func (r *recorder) JobStarted(_ state.ProjectInfo, j *gitlabapi.Job) {
+func (r *recorder) JobStarted(_ scraper.ProjectInfo, j *gitlabapi.Job) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.started[j.ID]++
 }
 
-func (r *recorder) JobFinished(_ state.ProjectInfo, j *gitlabapi.Job) {
+func (r *recorder) JobFinished(_ scraper.ProjectInfo, j *gitlabapi.Job) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.finished[j.ID]++
 	r.status[j.ID] = j.Status
 }
 
-func (r *recorder) JobRetried(_ state.ProjectInfo, j *gitlabapi.Job) {
+func (r *recorder) JobRetried(_ scraper.ProjectInfo, j *gitlabapi.Job) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.retried[j.ID]++
 }
 
-func (r *recorder) ProjectActive(p state.ProjectInfo, jobs []state.FollowedJob) {
+func (r *recorder) ProjectActive(p scraper.ProjectInfo, jobs []scraper.ActiveJob) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.active[p.Path] = jobs
 }
 
-func (r *recorder) PollFinished(p state.ProjectInfo, res state.PollResult) {
+func (r *recorder) PollFinished(p scraper.ProjectInfo, res state.PollResult) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.polls[p.Path] = append(r.polls[p.Path], res)

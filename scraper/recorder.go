@@ -3,16 +3,31 @@ package scraper
 import (
 	"context"
 	"iter"
+	"time"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
 
-// ProjectInfo and PollResult are state's types, named here for brevity.
-type (
-	ProjectInfo = state.ProjectInfo
-	PollResult  = state.PollResult
-)
+// PollResult is state's type, named here for brevity.
+type PollResult = state.PollResult
+
+// ProjectInfo names the project an event belongs to.
+type ProjectInfo struct {
+	ID            int64
+	Path          string
+	DefaultBranch string
+}
+
+// ActiveJob is an unfinished job or bridge, as the gauges of what is
+// pending or running now show it.
+type ActiveJob struct {
+	ID, PipelineID   int64
+	Name, Stage, Ref string
+	Status           gitlabapi.JobStatus
+	CreatedAt        time.Time
+	Bridge           bool
+}
 
 // Recorder receives what the scraper learns. The scraper guarantees that
 // JobStarted and JobFinished are called at most once per job id over the
@@ -26,7 +41,7 @@ type Recorder interface {
 	// JobRetried: an earlier attempt of j (same pipeline and name) was retried.
 	JobRetried(p ProjectInfo, j *gitlabapi.Job)
 	// ProjectActive replaces the set of unfinished jobs of a project.
-	ProjectActive(p ProjectInfo, jobs []state.FollowedJob)
+	ProjectActive(p ProjectInfo, jobs []ActiveJob)
 	// PollFinished reports each poll's outcome and cost.
 	PollFinished(p ProjectInfo, r PollResult)
 	// ProjectRemoved: the project is no longer polled; drop its series.

@@ -258,7 +258,7 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked) {
 	}
 	p.flush(s.rec)
 	info := p.info
-	s.rec.ProjectActive(info, followedSnapshot(t.st))
+	s.rec.ProjectActive(info, activeJobs(t.st))
 	s.rec.PollFinished(info, PollResult{Err: err, Requests: int(requests.Load()), Duration: s.now().Sub(start), Time: s.now()})
 	if err != nil {
 		_ = level.Warn(s.options().Logger).Log("msg", "poll failed", "project", info.Path, "err", err)
@@ -283,10 +283,11 @@ func (s *Scraper) applyDiscovered(t *tracked) (renamedFrom string) {
 	return renamedFrom
 }
 
-func followedSnapshot(st *state.Project) []state.FollowedJob {
-	out := make([]state.FollowedJob, 0, len(st.Followed))
+func activeJobs(st *state.Project) []ActiveJob {
+	out := make([]ActiveJob, 0, len(st.Followed))
 	for _, f := range st.Followed {
-		out = append(out, *f)
+		out = append(out, ActiveJob{ID: f.ID, PipelineID: f.PipelineID, Name: f.Name, Stage: f.Stage, Ref: f.Ref,
+			Status: gitlabapi.JobStatus(f.Status), CreatedAt: f.CreatedAt, Bridge: f.Bridge})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

@@ -12,8 +12,12 @@ type Metrics struct {
 }
 
 // New builds all metrics.
-func New(b Buckets, refs RefTracker) *Metrics {
-	return &Metrics{Jobs: NewJobs(b, refs), Exporter: NewExporter()}
+func New(o Options) (*Metrics, error) {
+	jobs, err := NewJobs(o)
+	if err != nil {
+		return nil, err
+	}
+	return &Metrics{Jobs: jobs, Exporter: NewExporter()}, nil
 }
 
 // ProjectRemoved drops every series of the project.

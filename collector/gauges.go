@@ -1,0 +1,199 @@
+package collector
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
+)
+
+// lastJobs are the latest finished job of each label set (family
+// last_job): its status, duration and finish time.
+type lastJobs struct {
+	*family
+	now                                    func() time.Time
+	statusDesc, durationDesc, finishedDesc *prometheus.Desc
+	seriesIndex[*lastJob]
+}
+
+type lastJob struct {
+	seriesMeta
+	id       int64
+	status   string
+	duration float64
+	finished float64 // unix seconds; 0 when unknown
+}
+
+func (l *lastJob) meta() *seriesMeta { return &l.seriesMeta }
+
+func newLastJobs(f *family, now func() time.Time) *lastJobs {
+	desc := func(m Metric, extra ...string) *prometheus.Desc {
+		return prometheus.NewDesc(m.Name, m.Help+fromPolling, f.labelNames(extra...), nil)
+	}
+	return &lastJobs{family: f, now: now, seriesIndex: newSeriesIndex[*lastJob](),
+		statusDesc:   desc(f.Metrics[0], LabelStatus),
+		durationDesc: desc(f.Metrics[1]),
+		finishedDesc: desc(f.Metrics[2]),
+	}
+}
+
+// record keeps job as the latest of its label set unless a newer one (by
+// id: GitLab's ids grow with creation) is there already.
+func (l *lastJobs) record(values *labelValues, job lastJob) {
+	key := l.key(values)
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if prev := l.series[key]; prev == nil || job.id > prev.id {
+		l.series[key] = &job
+	}
+	l.series[key].touch(now)
+}
+
+func (l *lastJobs) describe(ch chan<- *prometheus.Desc) {
+	ch <- l.statusDesc
+	ch <- l.durationDesc
+	ch <- l.finishedDesc
+}
+
+func (l *lastJobs) collect(ch chan<- prometheus.Metric) {
+	l.mu.Lock()
+	metrics := make([]prometheus.Metric, 0, 3*len(l.series))
+	for key, s := range l.series {
+		values := splitKey(key, len(l.labels))
+		metrics = append(metrics,
+			gauge(l.statusDesc, 1, append(values, s.status)...),
+			gauge(l.durationDesc, s.duration, values...))
+		if s.finished > 0 {
+			metrics = append(metrics, gauge(l.finishedDesc, s.finished, values...))
+		}
+	}
+	l.mu.Unlock()
+	for _, m := range metrics {
+		ch <- m
+	}
+}
+
+func (l *lastJobs) deleteProject(path string) {
+	l.deleteMatching(l.position(project), len(l.labels), path)
+}
+
+func gauge(desc *prometheus.Desc, v float64, values ...string) prometheus.Metric {
+	m, err := prometheus.NewConstMetric(desc, prometheus.GaugeValue, v, values...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(desc, err)
+	}
+	return m
+}
+
+// activeJobs are what is unfinished now (family jobs): jobs by status and
+// the oldest pending job, from the scraper's last report per project.
+type activeJobs struct {
+	*family
+	oldest     *family // the family's labels but status
+	jobsDesc   *prometheus.Desc
+	oldestDesc *prometheus.Desc
+	refs       *atomic.Pointer[RefTracker]
+	zeros      bool // pending and running are 0 rather than absent, per project
+
+	mu        sync.Mutex
+	byProject map[string]projectJobs
+}
+
+type projectJobs struct {
+	info scraper.ProjectInfo
+	jobs []scraper.ActiveJob // replaced, never changed in place
+}
+
+// zeroStatuses get a 0 for every project that has none, so that a graph
+// of what is pending or running has no gaps.
+var zeroStatuses = []gitlabapi.JobStatus{gitlabapi.StatusPending, gitlabapi.StatusRunning}
+
+func newActiveJobs(f *family, refs *atomic.Pointer[RefTracker]) *activeJobs {
+	oldest := &family{Family: f.Family, FamilyOptions: f.FamilyOptions,
+		labels: slices.DeleteFunc(slices.Clone(f.labels), func(i labelIndex) bool { return i == status })}
+	a := &activeJobs{family: f, oldest: oldest, refs: refs, byProject: map[string]projectJobs{},
+		jobsDesc:   prometheus.NewDesc(f.Metrics[0].Name, f.Metrics[0].Help+fromPolling, f.labelNames(), nil),
+		oldestDesc: prometheus.NewDesc(f.Metrics[1].Name, f.Metrics[1].Help+fromPolling, oldest.labelNames(), nil),
+	}
+	// Zeros are per project and status; with other labels there is no
+	// telling which values they should carry.
+	a.zeros = f.has(status) && !slices.ContainsFunc(f.labels, func(i labelIndex) bool { return i != project && i != status })
+	return a
+}
+
+func (a *activeJobs) set(p scraper.ProjectInfo, jobs []scraper.ActiveJob) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.byProject[p.Path] = projectJobs{info: p, jobs: jobs}
+}
+
+func (a *activeJobs) deleteProject(path string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.byProject, path)
+}
+
+func (a *activeJobs) expire(time.Time) {} // rebuilt from every poll's report
+
+func (a *activeJobs) describe(ch chan<- *prometheus.Desc) {
+	ch <- a.jobsDesc
+	ch <- a.oldestDesc
+}
+
+func (a *activeJobs) collect(ch chan<- prometheus.Metric) {
+	counts, oldest := a.tally()
+	for key, n := range counts {
+		ch <- gauge(a.jobsDesc, float64(n), splitKey(key, len(a.labels))...)
+	}
+	for key, t := range oldest {
+		ch <- gauge(a.oldestDesc, float64(t.UnixMilli())/1000, splitKey(key, len(a.oldest.labels))...)
+	}
+}
+
+func (a *activeJobs) len() int {
+	counts, oldest := a.tally()
+	return len(counts) + len(oldest)
+}
+
+// tally counts the jobs by label set and finds the oldest pending job of
+// each label set but status.
+func (a *activeJobs) tally() (map[string]int, map[string]time.Time) {
+	a.mu.Lock()
+	projects := make([]projectJobs, 0, len(a.byProject))
+	for _, p := range a.byProject {
+		projects = append(projects, p)
+	}
+	a.mu.Unlock()
+	refs := a.refs.Load()
+	counts, oldest := map[string]int{}, map[string]time.Time{}
+	for _, p := range projects {
+		var v labelValues
+		v[project] = p.info.Path
+		if a.zeros {
+			for _, s := range zeroStatuses {
+				v[status] = string(s)
+				counts[a.key(&v)] += 0
+			}
+		}
+		for _, job := range p.jobs {
+			v[ref] = refs.Label(job.Ref, p.info.DefaultBranch)
+			v[stage] = job.Stage
+			v[jobName] = JobName(job.Name)
+			v[status] = string(job.Status)
+			counts[a.key(&v)]++
+			if job.Status == gitlabapi.StatusPending {
+				k := a.oldest.key(&v)
+				if t, ok := oldest[k]; !ok || job.CreatedAt.Before(t) {
+					oldest[k] = job.CreatedAt
+				}
+			}
+		}
+	}
+	return counts, oldest
+}

@@ -1,0 +1,128 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
+)
+
+// Metrics shapes the job metrics: which families are exported, with which
+// labels, in which histogram form, and how long idle series are kept.
+// Changes take effect at the next restart.
+type Metrics struct {
+	SeriesTTL      Duration        `yaml:"series_ttl"`
+	Duration       HistogramFamily `yaml:"duration"`
+	QueuedDuration HistogramFamily `yaml:"queued_duration"`
+	ArtifactSize   HistogramFamily `yaml:"artifact_size"`
+	Failures       Family          `yaml:"failures"`
+	Retries        Family          `yaml:"retries"`
+	LastJob        Family          `yaml:"last_job"`
+	Jobs           Family          `yaml:"jobs"`
+}
+
+// Family configures a family of counters or gauges (see collector.Families).
+type Family struct {
+	Enabled bool     `yaml:"enabled"`
+	Labels  []string `yaml:"labels,flow"`
+}
+
+// HistogramFamily configures a histogram family.
+type HistogramFamily struct {
+	Enabled bool     `yaml:"enabled"`
+	Labels  []string `yaml:"labels,flow"`
+	// Histogram is the form: "classic", "native" or "both".
+	Histogram string    `yaml:"histogram"`
+	Buckets   []float64 `yaml:"buckets,flow"`
+}
+
+// familyConfig is one family's settings, whichever its kind.
+type familyConfig struct {
+	key       string // under metrics
+	enabled   bool
+	labels    []string
+	histogram *HistogramFamily // nil for counters and gauges
+}
+
+// families lists the configured families by collector key.
+func (m *Metrics) families() []familyConfig {
+	h := func(key string, f *HistogramFamily) familyConfig {
+		return familyConfig{key: key, enabled: f.Enabled, labels: f.Labels, histogram: f}
+	}
+	c := func(key string, f *Family) familyConfig {
+		return familyConfig{key: key, enabled: f.Enabled, labels: f.Labels}
+	}
+	return []familyConfig{
+		h(collector.FamilyDuration, &m.Duration),
+		h(collector.FamilyQueuedDuration, &m.QueuedDuration),
+		h(collector.FamilyArtifactSize, &m.ArtifactSize),
+		c(collector.FamilyFailures, &m.Failures),
+		c(collector.FamilyRetries, &m.Retries),
+		c(collector.FamilyLastJob, &m.LastJob),
+		c(collector.FamilyJobs, &m.Jobs),
+	}
+}
+
+// CollectorOptions maps the section onto the collector's family options.
+func (m *Metrics) CollectorOptions() map[string]collector.FamilyOptions {
+	out := map[string]collector.FamilyOptions{}
+	for _, f := range m.families() {
+		o := collector.FamilyOptions{Enabled: f.enabled, Labels: slices.Clone(f.labels)}
+		if f.histogram != nil {
+			o.Form = collector.HistogramForm(f.histogram.Histogram)
+			o.Buckets = slices.Clone(f.histogram.Buckets)
+		}
+		out[f.key] = o
+	}
+	return out
+}
+
+// TTL is metrics.series_ttl as a time.Duration.
+func (m *Metrics) TTL() time.Duration { return time.Duration(m.SeriesTTL) }
+
+func (d *decoder) validateMetrics(m *Metrics) {
+	d.minDuration("metrics.series_ttl", m.SeriesTTL, 0)
+	for _, f := range m.families() {
+		spec, _ := collector.FamilyByKey(f.key) // every key is one: TestEveryFamilyIsConfigurable
+		prefix := "metrics." + f.key
+		d.validateLabels(prefix+".labels", spec, f.labels)
+		if f.histogram == nil {
+			continue
+		}
+		if key := prefix + ".histogram"; !d.skip(key) && !slices.Contains(collector.HistogramForms, collector.HistogramForm(f.histogram.Histogram)) {
+			d.addAt(key, fmt.Sprintf("unknown histogram form %q: want %s", f.histogram.Histogram, quotedList(collector.HistogramForms)))
+		}
+		d.validateBuckets(prefix+".buckets", f.histogram.Buckets)
+	}
+}
+
+func (d *decoder) validateLabels(key string, spec collector.Family, labels []string) {
+	if d.skip(key) {
+		return
+	}
+	seen := map[string]int{}
+	for i, l := range labels {
+		ik := fmt.Sprintf("%s[%d]", key, i)
+		switch first, dup := seen[l]; {
+		case dup:
+			d.addAt(ik, fmt.Sprintf("label %q is listed twice (first as item %d)", l, first))
+		case !spec.Supports(l):
+			msg := fmt.Sprintf("unknown label %q: %s supports %s", l, key[:len(key)-len(".labels")], strings.Join(spec.Labels, ", "))
+			if l == "job" {
+				msg += ` (the job name's label is "job_name")`
+			}
+			d.addAt(ik, msg)
+		}
+		seen[l] = i
+	}
+}
+
+func quotedList[T ~string](items []T) string {
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}
