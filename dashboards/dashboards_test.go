@@ -24,7 +24,7 @@ var dashboards = []struct {
 	file, uid, title string
 	queryVars        []string // multi-select query variables it must offer
 }{
-	{"gitlab-ci-jobs.json", "gitlab-ci-jobs", "GitLab CI jobs", []string{"project", "ref", "job"}},
+	{"gitlab-ci-jobs.json", "gitlab-ci-jobs", "GitLab CI jobs", []string{"project", "ref", "job_name"}},
 	{"gitlab-jobs-exporter-health.json", "gitlab-jobs-exporter-health", "gitlab_jobs_exporter health", []string{"instance", "project"}},
 }
 

@@ -111,7 +111,7 @@ var labelValues = map[string][]string{
 	"project":        {"group/app"},
 	"ref":            {"main", "other"},
 	"stage":          {"test"},
-	"job":            {"unit"},
+	"job_name":       {"unit"},
 	"failure_reason": {"script_failure"},
 	"allow_failure":  {"false", "true"},
 	"file_type":      {"archive"},
@@ -130,14 +130,12 @@ var statusValues = map[string][]string{
 }
 
 // syntheticSeries returns series for every family, with the target labels
-// Prometheus adds (honor_labels keeps the CI job name in `job`).
+// Prometheus adds.
 func syntheticSeries(families []deploytest.Family) []inputSeries {
 	var out []inputSeries
 	for _, f := range families {
 		for _, labels := range labelSets(f) {
-			if !slices.Contains(f.Labels, "job") {
-				labels = append(labels, `job="gitlab_jobs_exporter"`)
-			}
+			labels = append(labels, `job="gitlab_jobs_exporter"`)
 			labels = append(labels, `instance="exporter:9835"`)
 			name := func(suffix string, extra ...string) string {
 				return f.Name + suffix + "{" + strings.Join(append(slices.Clone(labels), extra...), ", ") + "}"

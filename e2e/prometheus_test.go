@@ -122,7 +122,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	t.Log("failure burst on the default branch")
 	alertLabels := map[string]string{
 		"alertname": failureAlert, "severity": "warning",
-		"project": "acme/api", "ref": "main", "stage": "test", "job": "unit",
+		"project": "acme/api", "ref": "main", "stage": "test", "job_name": "unit",
 	}
 	// History alone must not even make the alert pending: its counters
 	// appear in Prometheus already at their totals, which increase() does not

@@ -16,18 +16,20 @@ type Family struct {
 // app's TestExportedFamiliesMatchTheDeclaredList drives the real exporter
 // and fails when this list and what it exports differ (names, types, labels),
 // so the dashboards and rules are checked against what the code exports.
+//
+// Job families are listed with their default labels (config.yaml, metrics).
 func ExportedMetricNames() []Family {
-	jobLabels := []string{"project", "ref", "stage", "job"}
+	jobLabels := []string{"project", "ref", "stage", "job_name"}
 	with := func(extra ...string) []string {
 		return append(append([]string{}, jobLabels...), extra...)
 	}
 	return []Family{
 		// Job metrics.
 		{"gitlab_ci_job_duration_seconds", "histogram", with("status")},
-		{"gitlab_ci_job_queued_duration_seconds", "histogram", with()},
+		{"gitlab_ci_job_queued_duration_seconds", "histogram", []string{"project"}},
 		{"gitlab_ci_job_failures_total", "counter", with("failure_reason", "allow_failure")},
 		{"gitlab_ci_job_retries_total", "counter", with()},
-		{"gitlab_ci_job_artifacts_size_bytes", "histogram", with("file_type")},
+		{"gitlab_ci_job_artifacts_size_bytes", "histogram", []string{"project", "file_type"}},
 		{"gitlab_ci_jobs", "gauge", []string{"project", "status"}},
 		{"gitlab_ci_job_oldest_pending_created_timestamp_seconds", "gauge", []string{"project"}},
 		{"gitlab_ci_job_last_status", "gauge", with("status")},
@@ -48,6 +50,7 @@ func ExportedMetricNames() []Family {
 		{"gitlab_jobs_exporter_projects", "gauge", nil},
 		{"gitlab_jobs_exporter_followed_jobs", "gauge", nil},
 		{"gitlab_jobs_exporter_jobs_observed_total", "counter", nil},
+		{"gitlab_jobs_exporter_series", "gauge", []string{"family"}},
 		{"gitlab_jobs_exporter_state_errors_total", "counter", []string{"op"}},
 		{"gitlab_jobs_exporter_config_last_reload_successful", "gauge", nil},
 		{"gitlab_jobs_exporter_config_last_reload_success_timestamp_seconds", "gauge", nil},

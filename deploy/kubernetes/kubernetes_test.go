@@ -419,8 +419,8 @@ func TestWiring(t *testing.T) {
 	if ep.Port != "http-metrics" {
 		t.Errorf("ServiceMonitor endpoint port %q, want http-metrics", ep.Port)
 	}
-	if !ep.HonorLabels {
-		t.Error("ServiceMonitor endpoint needs honorLabels: true to keep the CI job name in the job label")
+	if ep.HonorLabels {
+		t.Error("ServiceMonitor endpoint sets honorLabels: the exporter's labels (job_name) need no such override")
 	}
 	if !slices.ContainsFunc(ep.Relabelings, func(r struct {
 		Action      string `yaml:"action"`

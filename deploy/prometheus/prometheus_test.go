@@ -236,8 +236,8 @@ func TestConfigReferences(t *testing.T) {
 			continue
 		}
 		job = true
-		if !sc.HonorLabels {
-			t.Error("the gitlab_jobs_exporter scrape job needs honor_labels: true, or the exporter's `job` label (the CI job name) becomes exported_job")
+		if sc.HonorLabels {
+			t.Error("the gitlab_jobs_exporter scrape job sets honor_labels: the exporter's labels (job_name) need no such override, and it would let them overwrite target labels")
 		}
 		for _, s := range sc.StaticConfigs {
 			for _, target := range s.Targets {
