@@ -71,7 +71,8 @@ var targetLabels = []string{"job", "instance"}
 var TargetSeries = map[string][]string{"up": nil}
 
 // Series maps every series name a query may select (a histogram's _bucket,
-// _sum and _count included) to the label names that series carries.
+// _sum and _count, and its native form under the bare name) to the label
+// names that series carries.
 func Series(families []Family) map[string][]string {
 	out := map[string][]string{}
 	add := func(name string, labels []string) {
@@ -81,9 +82,12 @@ func Series(families []Family) map[string][]string {
 	}
 	for _, f := range families {
 		if f.Type == "histogram" {
+			// Classic series, and the one series of a native histogram (or
+			// of a classic one Prometheus 3 stores as NHCB).
 			add(f.Name+"_bucket", append(append([]string{}, f.Labels...), "le"))
 			add(f.Name+"_sum", f.Labels)
 			add(f.Name+"_count", f.Labels)
+			add(f.Name, f.Labels)
 			continue
 		}
 		add(f.Name, f.Labels)

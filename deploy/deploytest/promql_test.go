@@ -1,6 +1,8 @@
 package deploytest
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -70,7 +72,9 @@ func TestCheckMetrics(t *testing.T) {
 		{`h_seconds_sum{instance="x", job="y"} / h_seconds_count`, ""},
 		{`up{job="gitlab_jobs_exporter"} == 0`, ""},
 		{`c_total{reason="x"}`, ""},
-		{`h_seconds`, `metric "h_seconds" is not exported`},
+		{`histogram_count(rate(h_seconds{project="a"}[1m]))`, ""}, // native or NHCB
+		{`h_seconds{le="1"}`, `has no label "le"`},
+		{`h`, `metric "h" is not exported`},
 		{`c_total{status="x"}`, `metric "c_total" has no label "status"`},
 		{`h_seconds_sum{le="1"}`, `has no label "le"`},
 		{`{project="a"}`, "has no metric name"},
@@ -104,5 +108,17 @@ func TestExportedMetricNamesAreUnique(t *testing.T) {
 		default:
 			t.Errorf("family %s has unknown type %q", f.Name, f.Type)
 		}
+	}
+}
+
+// TestCIBuildsThePrometheus3TheTestsExpect: .ci/run builds the version the
+// tests are written for.
+func TestCIBuildsThePrometheus3TheTestsExpect(t *testing.T) {
+	run, err := os.ReadFile(filepath.Join(RepoRoot(t), ".ci", "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "prom3_version=" + Prometheus3Version + "\n"; !strings.Contains(string(run), want) {
+		t.Errorf(".ci/run does not set %q", want)
 	}
 }

@@ -87,18 +87,25 @@ func alertRules(t *testing.T) []rule {
 	return out
 }
 
+// TestPromtool checks the rules with Debian's promtool (Prometheus 2.42)
+// and Prometheus 3's, and the config, which uses Prometheus 3 settings,
+// with Prometheus 3's.
 func TestPromtool(t *testing.T) {
-	promtool := deploytest.RequireTool(t, "promtool", deploytest.HintPromtool)
 	tests := []struct {
-		name string
-		args []string
+		name     string
+		promtool func(testing.TB) string
+		args     []string
 	}{
-		{"check rules", []string{"check", "rules", "alerts.yml"}},
-		{"test rules", []string{"test", "rules", "alerts_test.yml"}},
-		{"check config", []string{"check", "config", "prometheus.yml"}},
+		{"2: check rules", promtool2, []string{"check", "rules", "alerts.yml"}},
+		{"2: test rules", promtool2, []string{"test", "rules", "alerts_test.yml"}},
+		{"3: check rules", promtool3, []string{"check", "rules", "alerts.yml"}},
+		{"3: test rules", promtool3, []string{"test", "rules", "alerts_test.yml"}},
+		{"3: test rules on native histograms", promtool3, []string{"test", "rules", "alerts_native_test.yml"}},
+		{"3: check config", promtool3, []string{"check", "config", "prometheus.yml"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			promtool := tc.promtool(t)
 			out, err := deploytest.Run(t, ".", promtool, tc.args...)
 			if err != nil {
 				t.Fatalf("promtool %s: %v\n%s", strings.Join(tc.args, " "), err, out)
@@ -106,6 +113,11 @@ func TestPromtool(t *testing.T) {
 		})
 	}
 }
+
+func promtool2(t testing.TB) string {
+	return deploytest.RequireTool(t, "promtool", deploytest.HintPromtool)
+}
+func promtool3(t testing.TB) string { return deploytest.Prometheus3Tool(t, "promtool") }
 
 func TestAlertRulesAreWellFormed(t *testing.T) {
 	series := deploytest.Series(deploytest.ExportedMetricNames())
