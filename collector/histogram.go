@@ -175,21 +175,27 @@ func (v *histogramVec) metric(key string, s *histogramSeries) prometheus.Metric 
 		m   prometheus.Metric
 		err error
 	)
-	switch v.Form {
-	case Classic:
+	if v.Form != Native {
 		m, err = prometheus.NewConstHistogramWithCreatedTimestamp(v.desc, s.count, s.sum, v.cumulative(s), created, values...)
-	case Native:
-		m, err = v.nativeMetric(s, created, values)
-	default:
-		var classic, native prometheus.Metric
-		classic, err = prometheus.NewConstHistogramWithCreatedTimestamp(v.desc, s.count, s.sum, v.cumulative(s), created, values...)
-		if err == nil {
-			native, err = v.nativeMetric(s, created, values)
+		if err == nil && len(s.exemplars) > 0 && v.exemplarLabel != "" {
+			m, err = prometheus.NewMetricWithExemplars(m, v.exemplarsOf(s)...)
 		}
-		m = classicAndNative{classic, native}
 	}
-	if err == nil && len(s.exemplars) > 0 {
-		m, err = prometheus.NewMetricWithExemplars(m, v.exemplarsOf(s)...)
+	if err == nil && v.Form != Classic {
+		var native prometheus.Metric
+		native, err = v.nativeMetric(s, created, values)
+		switch {
+		case err != nil:
+		case m != nil:
+			// Both: the exemplars stay on the classic buckets, which
+			// Prometheus reads for the native histogram too when it has
+			// none of its own; carrying them twice doubles their cost.
+			m = classicAndNative{m, native}
+		case len(s.exemplars) > 0 && v.exemplarLabel != "":
+			m, err = prometheus.NewMetricWithExemplars(native, v.exemplarsOf(s)...)
+		default:
+			m = native
+		}
 	}
 	if err != nil {
 		return prometheus.NewInvalidMetric(v.desc, err)
