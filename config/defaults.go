@@ -35,11 +35,13 @@ func defaultQueuedDurationBuckets() []float64 {
 	return []float64{1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
 }
 
-// defaultArtifactSizeBuckets are powers of 4 from 1 KiB to 4 GiB: artifact
-// sizes span many orders of magnitude, so linear buckets would be useless.
+// defaultArtifactSizeBuckets are powers of 16 from 1 KiB to 1 GiB: artifact
+// sizes span many orders of magnitude, so linear buckets would be useless,
+// and six buckets per project and file type keep the family within the
+// sizing budget (README, "Sizing"); the native histogram is finer.
 func defaultArtifactSizeBuckets() []float64 {
 	var b []float64
-	for v := float64(1 << 10); v <= 4<<30; v *= 4 {
+	for v := float64(1 << 10); v <= 1<<30; v *= 16 {
 		b = append(b, v)
 	}
 	return b
