@@ -387,7 +387,9 @@ func TestWiring(t *testing.T) {
 	// ServiceMonitor -> Service, scraped under the job name the rules use.
 	var sm struct {
 		Spec struct {
-			Selector struct {
+			ScrapeProtocols []string `yaml:"scrapeProtocols"`
+			ConvertToNHCB   bool     `yaml:"convertClassicHistogramsToNHCB"`
+			Selector        struct {
 				MatchLabels map[string]string `yaml:"matchLabels"`
 			} `yaml:"selector"`
 			Endpoints []struct {
@@ -411,6 +413,12 @@ func TestWiring(t *testing.T) {
 		if svcLabels[k] != v {
 			t.Errorf("ServiceMonitor selector %s=%s does not match the Service's labels %v", k, v, svcLabels)
 		}
+	}
+	// Native histograms travel only over protobuf; NHCB stores the classic
+	// ones compactly.
+	if len(sm.Spec.ScrapeProtocols) == 0 || sm.Spec.ScrapeProtocols[0] != "PrometheusProto" || !sm.Spec.ConvertToNHCB {
+		t.Errorf("ServiceMonitor scrapeProtocols %v, convertClassicHistogramsToNHCB %v; want PrometheusProto first and true",
+			sm.Spec.ScrapeProtocols, sm.Spec.ConvertToNHCB)
 	}
 	if len(sm.Spec.Endpoints) != 1 {
 		t.Fatalf("ServiceMonitor has %d endpoints, want 1", len(sm.Spec.Endpoints))
