@@ -190,8 +190,9 @@ func TestPrometheusEndToEnd(t *testing.T) {
 
 // writePrometheusConfig writes the shipped deploy/prometheus/prometheus.yml
 // with the addresses of this test, 1s intervals and the shipped alerts.yml
-// by absolute path. Everything else, honor_labels included, stays as
-// shipped.
+// by absolute path, for Debian's Prometheus 2.42: without the Prometheus 3
+// scrape settings, as README says to run it there. Everything else stays
+// as shipped.
 func writePrometheusConfig(t *testing.T, root, dst, self, exporterAddr, amAddr string) {
 	t.Helper()
 	src := filepath.Join(root, "deploy", "prometheus", "prometheus.yml")
@@ -236,12 +237,19 @@ func writePrometheusConfig(t *testing.T, root, dst, self, exporterAddr, amAddr s
 		}
 		m["static_configs"] = []any{map[string]any{"targets": []string{addr}}}
 		delete(targets, name)
+		for _, key := range prometheus3ScrapeSettings {
+			delete(m, key)
+		}
 	}
 	if _, missing := targets["gitlab_jobs_exporter"]; missing {
 		t.Fatalf("%s has no gitlab_jobs_exporter scrape job", src)
 	}
 	writeYAML(t, dst, cfg)
 }
+
+// prometheus3ScrapeSettings are the shipped scrape settings Prometheus 2
+// does not know.
+var prometheus3ScrapeSettings = []string{"scrape_native_histograms", "convert_classic_histograms_to_nhcb"}
 
 func asSlice(v any) []any { s, _ := v.([]any); return s }
 
