@@ -46,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gitlab_jobs_exporter: %v\n", err)
 		return 1
 	}
-	logger, err := logging.New(stderr, *logLevel, *logFormat)
+	logger, toolkitLogger, err := logging.New(stderr, *logLevel, *logFormat)
 	if err != nil {
 		fmt.Fprintf(stderr, "gitlab_jobs_exporter: %v\n", err)
 		return 1
@@ -93,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	server := app.NewHTTPServer(handler)
 	serveErr := make(chan error, 1)
 	go func() {
-		serveErr <- web.ListenAndServe(server, webFlags, logging.Slog(logger, *logLevel))
+		serveErr <- web.ListenAndServe(server, webFlags, toolkitLogger)
 	}()
 
 	code := 0

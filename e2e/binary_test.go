@@ -253,6 +253,24 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("one ts and one caller per log line", func(t *testing.T) {
+		// exporter-toolkit's lines ("Listening on") come through slog.
+		key := regexp.MustCompile(`(?:^| )(ts|caller|time)=`)
+		lines := strings.Split(strings.TrimSpace(exp.out.String()), "\n")
+		for _, line := range lines {
+			n := map[string]int{}
+			for _, m := range key.FindAllStringSubmatch(line, -1) {
+				n[m[1]]++
+			}
+			if n["ts"] != 1 || n["caller"] != 1 || n["time"] != 0 {
+				t.Errorf("ts %d times, caller %d times, time %d times, want 1, 1, 0: %s", n["ts"], n["caller"], n["time"], line)
+			}
+		}
+		if !regexp.MustCompile(`(?m)^level=info ts=\S+ caller=tls_config\.go:\d+ msg="Listening on"`).MatchString(exp.out.String()) {
+			t.Errorf("no \"Listening on\" line from exporter-toolkit's call site among %d lines", len(lines))
+		}
+	})
+
 	t.Run("token never exposed", func(t *testing.T) {
 		// The sim prints the token on purpose: proof that the grep finds it.
 		if !strings.Contains(sim.out.String(), token) {

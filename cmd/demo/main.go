@@ -42,7 +42,7 @@ func main() {
 }
 
 func run(listen string, projects int, jobsPerHour float64) error {
-	logger, err := logging.New(os.Stderr, "info", "logfmt")
+	logger, _, err := logging.New(os.Stderr, "info", "logfmt")
 	if err != nil {
 		return err
 	}
