@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/app"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/buildinfo"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/logging"
 )
 
@@ -27,6 +28,7 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	buildinfo.Init()
 	a := kingpin.New("gitlab_jobs_exporter", "Prometheus exporter for GitLab CI jobs.")
 	a.UsageWriter(stdout)
 	a.ErrorWriter(stderr)

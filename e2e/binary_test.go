@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"debug/buildinfo"
 	"fmt"
 	"math"
 	"net/http"
@@ -129,6 +130,49 @@ func TestBinary(t *testing.T) {
 		}
 		if checked < 20 {
 			t.Errorf("only %d gitlab_* families on the page", checked)
+		}
+	})
+
+	t.Run("build_info says which code this is", func(t *testing.T) {
+		// The binary is built without -ldflags, as by a user's go build:
+		// the version and revision come from what the toolchain stamped
+		// into it, read here from the file itself.
+		bi, err := buildinfo.ReadFile(bins.exporter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		settings := map[string]string{}
+		for _, s := range bi.Settings {
+			settings[s.Key] = s.Value
+		}
+		wantRevision := "unknown"
+		if rev := settings["vcs.revision"]; rev != "" {
+			wantRevision = rev
+			if settings["vcs.modified"] == "true" {
+				wantRevision += "-modified"
+			}
+			t.Logf("built as version %s from revision %s", bi.Main.Version, wantRevision)
+		} else {
+			t.Logf("built as version %s, without a revision: not from a repository the go command reads", bi.Main.Version)
+		}
+		_, fams := scrape(t)
+		infos := fams["gitlab_jobs_exporter_build_info"].GetMetric()
+		if len(infos) != 1 {
+			t.Fatalf("%d build_info series, want 1", len(infos))
+		}
+		labels := labelsOf(infos[0])
+		if labels["version"] == "" || labels["version"] != bi.Main.Version {
+			t.Errorf("build_info version %q, want the main module's %q", labels["version"], bi.Main.Version)
+		}
+		if labels["revision"] != wantRevision {
+			t.Errorf("build_info revision %q, want %q", labels["revision"], wantRevision)
+		}
+		wantInfo := fmt.Sprintf("(version=%s, branch=, revision=%s)", bi.Main.Version, wantRevision)
+		if _, page, err := get(exp.base + "/"); err != nil || !strings.Contains(page, wantInfo) {
+			t.Errorf("the landing page does not show %s (%v)", wantInfo, err)
+		}
+		if !strings.Contains(exp.out.String(), `msg="starting gitlab_jobs_exporter" version="`+wantInfo+`"`) {
+			t.Errorf("the start line does not log %s", wantInfo)
 		}
 	})
 

@@ -24,6 +24,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/app"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/buildinfo"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/logging"
 )
@@ -42,6 +43,7 @@ func main() {
 }
 
 func run(listen string, projects int, jobsPerHour float64) error {
+	buildinfo.Init()
 	logger, _, err := logging.New(os.Stderr, "info", "logfmt")
 	if err != nil {
 		return err
