@@ -3,22 +3,19 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/common/version"
-	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/app"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/buildinfo"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/logging"
 )
 
@@ -27,6 +24,7 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	buildinfo.Init()
 	a := kingpin.New("gitlab_jobs_exporter", "Prometheus exporter for GitLab CI jobs.")
 	a.UsageWriter(stdout)
 	a.ErrorWriter(stderr)
@@ -46,7 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gitlab_jobs_exporter: %v\n", err)
 		return 1
 	}
-	logger, err := logging.New(stderr, *logLevel, *logFormat)
+	logger, toolkitLogger, err := logging.New(stderr, *logLevel, *logFormat)
 	if err != nil {
 		fmt.Fprintf(stderr, "gitlab_jobs_exporter: %v\n", err)
 		return 1
@@ -80,43 +78,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-
-	polling := make(chan struct{})
-	go func() {
-		defer close(polling)
-		exporter.Run(ctx)
-	}()
-
-	server := app.NewHTTPServer(handler)
-	serveErr := make(chan error, 1)
-	go func() {
-		serveErr <- web.ListenAndServe(server, webFlags, logging.Slog(logger, *logLevel))
-	}()
-
-	code := 0
-loop:
-	for {
-		select {
-		case <-hup:
-			_ = exporter.Reload()
-		case err := <-serveErr:
-			if !errors.Is(err, http.ErrServerClosed) {
-				_ = level.Error(logger).Log("msg", "HTTP server failed", "err", err)
-				code = 1
-			}
-			stop()
-			break loop
-		case <-ctx.Done():
-			_ = level.Info(logger).Log("msg", "shutting down")
-			shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			_ = server.Shutdown(shutdownCtx)
-			cancel()
-			break loop
-		}
+	if err := exporter.Serve(ctx, handler, webFlags, toolkitLogger); err != nil {
+		_ = level.Error(logger).Log("msg", "HTTP server failed", "err", err)
+		return 1
 	}
-	<-polling
-	return code
+	return 0
 }

@@ -84,7 +84,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	gl.SetBaseURL(front.URL)
 
 	logs := &lockedBuffer{}
-	logger, err := logging.New(logs, "debug", "logfmt")
+	logger, _, err := logging.New(logs, "debug", "logfmt")
 	noErr(t, err)
 	dir := t.TempDir()
 	configFile := filepath.Join(dir, "config.yaml")

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"debug/buildinfo"
 	"fmt"
 	"math"
 	"net/http"
@@ -132,6 +133,49 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("build_info says which code this is", func(t *testing.T) {
+		// The binary is built without -ldflags, as by a user's go build:
+		// the version and revision come from what the toolchain stamped
+		// into it, read here from the file itself.
+		bi, err := buildinfo.ReadFile(bins.exporter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		settings := map[string]string{}
+		for _, s := range bi.Settings {
+			settings[s.Key] = s.Value
+		}
+		wantRevision := "unknown"
+		if rev := settings["vcs.revision"]; rev != "" {
+			wantRevision = rev
+			if settings["vcs.modified"] == "true" {
+				wantRevision += "-modified"
+			}
+			t.Logf("built as version %s from revision %s", bi.Main.Version, wantRevision)
+		} else {
+			t.Logf("built as version %s, without a revision: not from a repository the go command reads", bi.Main.Version)
+		}
+		_, fams := scrape(t)
+		infos := fams["gitlab_jobs_exporter_build_info"].GetMetric()
+		if len(infos) != 1 {
+			t.Fatalf("%d build_info series, want 1", len(infos))
+		}
+		labels := labelsOf(infos[0])
+		if labels["version"] == "" || labels["version"] != bi.Main.Version {
+			t.Errorf("build_info version %q, want the main module's %q", labels["version"], bi.Main.Version)
+		}
+		if labels["revision"] != wantRevision {
+			t.Errorf("build_info revision %q, want %q", labels["revision"], wantRevision)
+		}
+		wantInfo := fmt.Sprintf("(version=%s, branch=, revision=%s)", bi.Main.Version, wantRevision)
+		if _, page, err := get(exp.base + "/"); err != nil || !strings.Contains(page, wantInfo) {
+			t.Errorf("the landing page does not show %s (%v)", wantInfo, err)
+		}
+		if !strings.Contains(exp.out.String(), `msg="starting gitlab_jobs_exporter" version="`+wantInfo+`"`) {
+			t.Errorf("the start line does not log %s", wantInfo)
+		}
+	})
+
 	t.Run("every project up", func(t *testing.T) {
 		_, fams := scrape(t)
 		up := fams.byLabel("gitlab_jobs_exporter_project_up", "project")
@@ -250,6 +294,24 @@ func TestBinary(t *testing.T) {
 		t.Logf("exited %s after SIGTERM", time.Since(begin).Round(time.Millisecond))
 		if !strings.Contains(exp.out.String(), `msg="shutting down"`) {
 			t.Errorf("no shutdown message in the log")
+		}
+	})
+
+	t.Run("one ts and one caller per log line", func(t *testing.T) {
+		// exporter-toolkit's lines ("Listening on") come through slog.
+		key := regexp.MustCompile(`(?:^| )(ts|caller|time)=`)
+		lines := strings.Split(strings.TrimSpace(exp.out.String()), "\n")
+		for _, line := range lines {
+			n := map[string]int{}
+			for _, m := range key.FindAllStringSubmatch(line, -1) {
+				n[m[1]]++
+			}
+			if n["ts"] != 1 || n["caller"] != 1 || n["time"] != 0 {
+				t.Errorf("ts %d times, caller %d times, time %d times, want 1, 1, 0: %s", n["ts"], n["caller"], n["time"], line)
+			}
+		}
+		if !regexp.MustCompile(`(?m)^level=info ts=\S+ caller=tls_config\.go:\d+ msg="Listening on"`).MatchString(exp.out.String()) {
+			t.Errorf("no \"Listening on\" line from exporter-toolkit's call site among %d lines", len(lines))
 		}
 	})
 

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,15 +59,28 @@ func runMain(m *testing.M) int {
 
 // goBuild builds pkg of the module at root. `go test` puts its own GOROOT/bin
 // first in PATH, so this is the same toolchain that builds the tests.
+//
+// It asks for the repository's revision to be stamped in, whatever GOFLAGS
+// says, as it is by default: the binary then reports it (TestBinary's
+// build_info), as it does when users build it. In a git worktree the go
+// command finds no repository and stamps nothing; a repository git refuses
+// to read (owned by another user) builds as GOFLAGS says.
 func goBuild(root, out, pkg string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build -o %s %s: %v\n%s", out, pkg, err, b)
+	build := func(flags ...string) error {
+		cmd := exec.CommandContext(ctx, "go", append(append([]string{"build"}, flags...), "-o", out, pkg)...)
+		cmd.Dir = root
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, b)
+		}
+		return nil
 	}
-	return nil
+	err := build("-buildvcs=auto")
+	if err != nil && strings.Contains(err.Error(), "error obtaining VCS status") {
+		err = build()
+	}
+	return err
 }
 
 // repoRoot is deploytest.RepoRoot for TestMain, which has no testing.TB.

@@ -5,6 +5,7 @@ package e2e
 import (
 	"fmt"
 	"maps"
+	"math"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -101,7 +102,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	}, procs...)
 
 	t.Log("history: every finished job in Prometheus exactly once")
-	c.checkTruth(p, procs)
+	c.checkTruth(p, exp, procs)
 	up, err := p.query(`gitlab_jobs_exporter_project_up`)
 	if got := byLabel(up, "project"); err != nil || !maps.Equal(got, map[string]float64{"acme/api": 1, "acme/web": 1}) {
 		t.Errorf("project_up in Prometheus = %v (%v), want both projects at 1", got, err)
@@ -139,7 +140,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	for range 6 {
 		c.run(c.pipeline(api, ""), gitlabtest.JobSpec{Name: "unit", Stage: "test"}, "failed", gitlabtest.FinishOptions{FailureReason: "script_failure"})
 	}
-	c.checkTruth(p, procs)
+	c.checkTruth(p, exp, procs)
 	fired := hook.waitAlert(t, 100*time.Second, "firing", alertLabels, procs...)
 	t.Logf("%s firing reached the webhook %s after the burst", failureAlert, fired.At.Sub(burstAt).Round(time.Second))
 
@@ -168,7 +169,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 		t.Errorf("resolved alert started at %s, the firing one at %s: not the same alert", resolved.StartsAt, fired.StartsAt)
 	}
 	t.Logf("%s resolved reached the webhook %s after the first passing run", failureAlert, resolved.At.Sub(recoverAt).Round(time.Second))
-	c.checkTruth(p, procs)
+	c.checkTruth(p, exp, procs)
 
 	t.Log("dashboards: every panel query returns data")
 	checkDashboards(t, root, p, liveStart)
@@ -433,19 +434,34 @@ func (tr truth) diff(p promAPI) string {
 }
 
 // checkTruth waits until Prometheus agrees with the fake's ground truth,
-// then checks that it still does a few polls and scrapes later: a job
-// counted twice would show up then.
-func (c *ci) checkTruth(p promAPI, procs []*process) {
+// then checks that it still does after a full poll of every project and a
+// scrape of its result: a job counted twice would show up then.
+func (c *ci) checkTruth(p promAPI, exp *exporter, procs []*process) {
 	c.t.Helper()
 	tr := c.truth()
 	waitFor(c.t, 30*time.Second, "Prometheus to agree with GitLab's ground truth", func() (bool, string) {
 		d := tr.diff(p)
 		return d == "", d
 	}, procs...)
-	time.Sleep(3 * time.Second)
+	waitFullPoll(c.t, exp, "acme/api", "acme/web")
+	waitScrapedAfter(c.t, p, time.Now(), procs)
 	if d := tr.diff(p); d != "" {
 		c.t.Errorf("Prometheus matched GitLab's ground truth, then drifted: %s", d)
 	}
+}
+
+// waitScrapedAfter waits until Prometheus holds a scrape of the exporter
+// that started after at (a sample's timestamp is its scrape's start).
+func waitScrapedAfter(t *testing.T, p promAPI, at time.Time, procs []*process) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "Prometheus to scrape the exporter again", func() (bool, string) {
+		r, err := p.query(`timestamp(up{job="gitlab_jobs_exporter"})`)
+		if err != nil || len(r) != 1 || len(r[0].Values) != 1 {
+			return false, fmt.Sprint(r, err)
+		}
+		last := time.UnixMilli(int64(math.Round(r[0].Values[0] * 1000)))
+		return last.After(at), fmt.Sprintf("last scrape at %s, want one after %s", last.Format(time.RFC3339Nano), at.Format(time.RFC3339Nano))
+	}, procs...)
 }
 
 // checkDashboards evaluates every panel query of every dashboard, with

@@ -36,6 +36,11 @@ func TestRestartAfterSIGKILLCountsExactlyOnce(t *testing.T) {
 	if proj == 0 {
 		t.Fatal("creating acme/app failed")
 	}
+	// A project without jobs whose polls never hang: its polls_total shows
+	// the exporter's polling going on while acme/app's poll hangs.
+	if gl.CreateProject("acme/idle", gitlabtest.ProjectOptions{}) == 0 {
+		t.Fatal("creating acme/idle failed")
+	}
 
 	// History: every finished status, and a job left running (followed, and
 	// saved as such in the state file).
@@ -57,7 +62,7 @@ func TestRestartAfterSIGKILLCountsExactlyOnce(t *testing.T) {
 	dir := t.TempDir()
 	storage := filepath.Join(dir, "storage")
 	cfgFile := filepath.Join(dir, "config.yml")
-	writeFile(t, cfgFile, exporterConfig(gl.URL(), "projects:\n  - acme/app\n"))
+	writeFile(t, cfgFile, exporterConfig(gl.URL(), "projects:\n  - acme/app\n  - acme/idle\n"))
 
 	t.Log("first process: count the history")
 	exp1 := startExporter(t, cfgFile, token, "--storage.path="+storage)
@@ -89,8 +94,12 @@ func TestRestartAfterSIGKILLCountsExactlyOnce(t *testing.T) {
 		in := gl.bridgesInFlight()
 		return slices.Contains(in, hangingPath), fmt.Sprintf("bridges requests in flight: %q", in)
 	}, exp1.process)
-	// More than a poll interval: nothing of the hanging poll leaks out.
-	time.Sleep(1500 * time.Millisecond)
+	// A full poll of acme/idle since: the exporter went on polling, and
+	// still nothing of the hanging poll leaks out.
+	waitFullPoll(t, exp1, "acme/idle")
+	if in := gl.bridgesInFlight(); !slices.Contains(in, hangingPath) {
+		t.Fatalf("the poll of acme/app stopped hanging (bridges requests in flight: %q)", in)
+	}
 	fams := scrapeExporter(t, exp1)
 	if got := fams.sumValues("gitlab_jobs_exporter_jobs_observed_total"); got != first.observed {
 		t.Fatalf("jobs_observed_total = %v while the poll hangs, want still %v", got, first.observed)
@@ -121,8 +130,8 @@ func TestRestartAfterSIGKILLCountsExactlyOnce(t *testing.T) {
 	exp2 := startExporter(t, cfgFile, token, "--storage.path="+storage)
 	want = finishedByStatus(gl.Jobs())
 	second := waitObserved(t, exp2, total(want), first.observed, 20*time.Second)
-	// A few more polls: a job counted twice would show up now.
-	time.Sleep(3 * time.Second)
+	// A full poll more of each project: a job counted twice would show up now.
+	waitFullPoll(t, exp2, "acme/app", "acme/idle")
 	fams = scrapeExporter(t, exp2)
 	if got := fams.sumValues("gitlab_jobs_exporter_jobs_observed_total"); got != second.observed {
 		t.Errorf("second process: jobs_observed_total went from %v to %v with nothing new in GitLab", second.observed, got)

@@ -4,53 +4,78 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
+// TestMaxConcurrentBoundsInFlightRequests holds every request in the
+// handler until no caller can move (synctest.Wait): the requests then in
+// flight are all the bound lets through, and the other callers wait for a
+// slot. The handler is called in-process, so that no goroutine of the
+// bubble waits on a socket.
 func TestMaxConcurrentBoundsInFlightRequests(t *testing.T) {
-	const limit, callers = 3, 10
-	var inFlight, peak atomic.Int64
-	arrived := make(chan struct{}, callers)
-	gate := make(chan struct{})
-	env := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for {
-			p := peak.Load()
-			if n <= p || peak.CompareAndSwap(p, n) {
-				break
-			}
-		}
-		arrived <- struct{}{}
-		<-gate
-		writeJSON(w, 200, metadataBody)
-	}), func(o *Options) { o.MaxConcurrent = limit })
-
-	var wg sync.WaitGroup
-	for range callers {
-		wg.Go(func() {
-			if _, err := env.c.Metadata(context.Background()); err != nil {
-				t.Errorf("Metadata: %v", err)
-			}
+	synctest.Test(t, func(t *testing.T) {
+		const limit, callers = 3, 10
+		var mu sync.Mutex
+		var inFlight, peak, requests int
+		gate := make(chan struct{})
+		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			inFlight++
+			peak = max(peak, inFlight)
+			requests++
+			mu.Unlock()
+			<-gate
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+			writeJSON(w, 200, metadataBody)
 		})
-	}
-	// The first `limit` requests are all held at once; only then is the
-	// gate opened and the rest let through.
-	for range limit {
-		<-arrived
-	}
-	close(gate)
-	wg.Wait()
-	if p := peak.Load(); p != limit {
-		t.Errorf("peak in-flight = %d, want exactly %d", p, limit)
-	}
-	if n := env.log.len(); n != callers {
-		t.Errorf("requests = %d, want %d", n, callers)
-	}
+		c, err := New(Options{
+			BaseURL: "https://gitlab.test", Token: testToken, RequestsPerSecond: 1e6, Burst: 1000,
+			MaxConcurrent: limit, HTTPClient: &http.Client{Transport: handlerTransport{handler}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		var wg sync.WaitGroup
+		for range callers {
+			wg.Go(func() {
+				if _, err := c.Metadata(context.Background()); err != nil {
+					t.Errorf("Metadata: %v", err)
+				}
+			})
+		}
+		synctest.Wait()
+		mu.Lock()
+		held := inFlight
+		mu.Unlock()
+		if held != limit {
+			t.Errorf("%d requests in flight while all are held, want %d", held, limit)
+		}
+		close(gate)
+		wg.Wait()
+		if peak != limit {
+			t.Errorf("peak in-flight = %d, want exactly %d", peak, limit)
+		}
+		if requests != callers {
+			t.Errorf("requests = %d, want %d", requests, callers)
+		}
+	})
+}
+
+// handlerTransport answers a request by calling a handler directly.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
 }
 
 func TestWaitingForASlotHonoursContext(t *testing.T) {

@@ -1,5 +1,6 @@
 // Package logging builds the exporter's go-kit logger from the --log.level
-// and --log.format flags, and the slog handler the exporter-toolkit wants.
+// and --log.format flags, and the slog logger exporter-toolkit wants, both
+// writing lines of one shape.
 package logging
 
 import (
@@ -18,48 +19,38 @@ var (
 	Formats = []string{"logfmt", "json"}
 )
 
-// New returns a logger writing to w with a timestamp and caller on every
-// line, dropping lines below lvl.
-func New(w io.Writer, lvl, format string) (log.Logger, error) {
-	var logger log.Logger
+// New returns the exporter's logger, and an slog.Logger for libraries that
+// log with slog (exporter-toolkit). Both write to w, dropping lines below
+// lvl, in one shape: level, ts, caller (the logging call site), msg, then
+// the line's own keys.
+func New(w io.Writer, lvl, format string) (log.Logger, *slog.Logger, error) {
+	var lines log.Logger
 	switch format {
 	case "logfmt":
-		logger = log.NewLogfmtLogger(log.NewSyncWriter(w))
+		lines = log.NewLogfmtLogger(log.NewSyncWriter(w))
 	case "json":
-		logger = log.NewJSONLogger(log.NewSyncWriter(w))
+		lines = log.NewJSONLogger(log.NewSyncWriter(w))
 	default:
-		return nil, fmt.Errorf("unknown log format %q (want one of %v)", format, Formats)
+		return nil, nil, fmt.Errorf("unknown log format %q (want one of %v)", format, Formats)
 	}
 	var opt level.Option
+	var slogLevel slog.Level
 	switch lvl {
 	case "debug":
-		opt = level.AllowDebug()
+		opt, slogLevel = level.AllowDebug(), slog.LevelDebug
 	case "info":
-		opt = level.AllowInfo()
+		opt, slogLevel = level.AllowInfo(), slog.LevelInfo
 	case "warn":
-		opt = level.AllowWarn()
+		opt, slogLevel = level.AllowWarn(), slog.LevelWarn
 	case "error":
-		opt = level.AllowError()
+		opt, slogLevel = level.AllowError(), slog.LevelError
 	default:
-		return nil, fmt.Errorf("unknown log level %q (want one of %v)", lvl, Levels)
+		return nil, nil, fmt.Errorf("unknown log level %q (want one of %v)", lvl, Levels)
 	}
-	logger = level.NewFilter(logger, opt)
-	return log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller), nil
-}
-
-// Slog returns an slog.Logger that writes through logger, for libraries
-// (exporter-toolkit) that log with slog.
-func Slog(logger log.Logger, lvl string) *slog.Logger {
-	var l slog.Level
-	switch lvl {
-	case "debug":
-		l = slog.LevelDebug
-	case "warn":
-		l = slog.LevelWarn
-	case "error":
-		l = slog.LevelError
-	default:
-		l = slog.LevelInfo
-	}
-	return slog.New(sloggokit.NewGoKitHandler(logger, l))
+	lines = level.NewFilter(lines, opt)
+	// slog records carry their own time and call site: binding ts and
+	// caller below the slog bridge would print both twice, the caller
+	// being the bridge's.
+	kit := log.With(lines, tsKey, log.DefaultTimestampUTC, callerKey, log.DefaultCaller)
+	return kit, slog.New(sloggokit.NewGoKitHandler(slogLines{lines}, slogLevel)), nil
 }

@@ -2,6 +2,8 @@ package scraper_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"sort"
 	"sync"
 	"testing"
@@ -110,14 +112,50 @@ var epoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 
 func newEnv(t *testing.T, projects []string, opts scraper.Options) *env {
 	t.Helper()
+	return newEnvServedBy(t, projects, opts, func(gl *gitlabtest.Server) *http.Client {
+		ts := httptest.NewServer(gl.Handler())
+		t.Cleanup(ts.Close)
+		gl.SetBaseURL(ts.URL)
+		return nil
+	})
+}
+
+// newInProcessEnv is newEnv without a listener: the client's requests are
+// served by the fake's handler in the calling goroutine. Inside a synctest
+// bubble every goroutine of a poll then blocks only on the bubble's
+// channels, never on a socket, so synctest.Wait can tell when all of them
+// are stuck.
+func newInProcessEnv(t *testing.T, projects []string, opts scraper.Options) *env {
+	t.Helper()
+	return newEnvServedBy(t, projects, opts, func(gl *gitlabtest.Server) *http.Client {
+		gl.SetBaseURL("http://gitlab.test")
+		return &http.Client{Transport: handlerTransport{gl.Handler()}}
+	})
+}
+
+// handlerTransport answers a request by calling a handler directly.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	return rec.Result(), nil
+}
+
+// newEnvServedBy builds the env; serve makes the fake reachable, sets its
+// base URL and returns the HTTP client to reach it with (nil: the default).
+func newEnvServedBy(t *testing.T, projects []string, opts scraper.Options, serve func(*gitlabtest.Server) *http.Client) *env {
+	t.Helper()
 	clock := gitlabtest.NewManualClock(epoch)
-	gl := gitlabtest.NewServer(gitlabtest.Options{Token: "secret-token", Clock: clock})
-	t.Cleanup(gl.Close)
+	gl := gitlabtest.NewHandler(gitlabtest.Options{Token: "secret-token", Clock: clock})
+	hc := serve(gl)
+	t.Cleanup(gl.Close) // before the listener closes: releases requests held by a FaultSlow
 	for _, p := range projects {
 		gl.CreateProject(p, gitlabtest.ProjectOptions{})
 	}
 	client, err := gitlabapi.New(gitlabapi.Options{
 		BaseURL: gl.URL(), Token: "secret-token", RequestsPerSecond: 10000, Burst: 10000, MaxRetries: -1,
+		HTTPClient: hc,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -5,14 +5,15 @@
 //
 // The simulated GitLab (package gitlabtest, the same fake the tests use)
 // starts with 30 minutes of history and keeps running jobs in real time;
-// the exporter polls it every 10 seconds and serves http://localhost:9835/metrics.
+// the exporter polls it every 10 seconds and serves http://localhost:9835/metrics
+// with the same server, flags (--web.listen-address, --web.config.file) and
+// endpoints as gitlab_jobs_exporter.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -21,9 +22,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log/level"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/app"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/buildinfo"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/logging"
 )
@@ -31,25 +35,37 @@ import (
 const demoToken = "demo-token"
 
 func main() {
-	listen := flag.String("web.listen-address", "localhost:9835", "Address the exporter listens on.")
-	projects := flag.Int("projects", 5, "Projects in the simulated GitLab.")
-	jobsPerHour := flag.Float64("jobs-per-hour", 1200, "Jobs the simulated GitLab runs per hour.")
-	flag.Parse()
-	if err := run(*listen, *projects, *jobsPerHour); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen string, projects int, jobsPerHour float64) error {
-	logger, err := logging.New(os.Stderr, "info", "logfmt")
+// run serves the demo until ctx ends, the way gitlab_jobs_exporter serves
+// (app.Serve): the same hardened server, --web.config.file, /-/reload.
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	buildinfo.Init()
+	a := kingpin.New("demo", "gitlab_jobs_exporter against a simulated GitLab, in one process.")
+	a.UsageWriter(stderr)
+	a.ErrorWriter(stderr)
+	projects := a.Flag("projects", "Projects in the simulated GitLab.").Default("5").Int()
+	jobsPerHour := a.Flag("jobs-per-hour", "Jobs the simulated GitLab runs per hour.").Default("1200").Float64()
+	webFlags := kingpinflag.AddFlags(a, "localhost:9835")
+	a.HelpFlag.Short('h')
+	if _, err := a.Parse(args); err != nil {
+		return err
+	}
+	logger, toolkitLogger, err := logging.New(stderr, "info", "logfmt")
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, stop := context.WithCancel(ctx)
+	defer stop() // the simulated GitLab stops with ctx
 
-	gitlabURL, err := startGitLab(ctx, projects, jobsPerHour)
+	gitlabURL, err := startGitLab(ctx, *projects, *jobsPerHour)
 	if err != nil {
 		return err
 	}
@@ -91,22 +107,8 @@ refs:
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return err
-	}
-	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		_ = server.Close()
-	}()
-	go exporter.Run(ctx)
-	_ = level.Info(logger).Log("msg", "demo running", "metrics", "http://"+ln.Addr().String()+"/metrics",
-		"simulated_gitlab", gitlabURL, "config", configFile)
-	if err := server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	_ = level.Info(logger).Log("msg", "demo running", "metrics_path", "/metrics", "simulated_gitlab", gitlabURL, "config", configFile)
+	return exporter.Serve(ctx, handler, webFlags, toolkitLogger)
 }
 
 // startGitLab serves a simulated GitLab on a free loopback port with 30

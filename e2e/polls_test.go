@@ -1,0 +1,42 @@
+//go:build unix
+
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// waitFullPoll waits until each of projects has finished a poll that
+// started after the call, so that whatever that poll would change is on
+// /metrics. Its polls_total must advance by two: the first poll to finish
+// may have been under way already.
+func waitFullPoll(t *testing.T, e *exporter, projects ...string) {
+	t.Helper()
+	before := pollsTotal(t, e)
+	waitFor(t, 30*time.Second, fmt.Sprintf("a full poll of %v", projects), func() (bool, string) {
+		now := pollsTotal(t, e)
+		for _, p := range projects {
+			if now[p] < before[p]+2 {
+				return false, fmt.Sprintf("polls_total %v, was %v", now, before)
+			}
+		}
+		return true, ""
+	}, e.process)
+}
+
+// pollsTotal is gitlab_jobs_exporter_polls_total by project.
+func pollsTotal(t *testing.T, e *exporter) map[string]float64 {
+	t.Helper()
+	code, body, err := get(e.base + "/metrics")
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("GET %s/metrics: %d %v", e.base, code, err)
+	}
+	fams, err := parseMetrics(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fams.byLabel("gitlab_jobs_exporter_polls_total", "project")
+}
