@@ -196,7 +196,7 @@ func (r *recorder) ProjectActive(p state.ProjectInfo, jobs []state.FollowedJob) 
 	r.follows[p.ID] = f
 }
 
-func (r *recorder) PollFinished(p state.ProjectInfo, res state.PollResult) {
+func (r *recorder) PollFinished(p state.ProjectInfo, res scraper.PollResult) {
 	r.inner.PollFinished(p, res)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -204,7 +204,7 @@ func (r *recorder) PollFinished(p state.ProjectInfo, res state.PollResult) {
 	if r.paths[p.ID] != p.Path {
 		r.paths[p.ID] = p.Path
 	}
-	if res.Err != nil {
+	if res.Reason != "" {
 		r.pollErrors++
 	}
 }

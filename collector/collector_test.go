@@ -1,9 +1,6 @@
 package collector
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
 
@@ -191,7 +189,7 @@ func TestProjectRemovedDropsItsSeries(t *testing.T) {
 		m.JobFinished(p, j)
 		m.JobRetried(p, j)
 		m.ProjectActive(p, []state.FollowedJob{{ID: 2, Status: "pending"}})
-		m.PollFinished(p, state.PollResult{Requests: 1, Time: time.Now()})
+		m.PollFinished(p, scraper.PollResult{Requests: 1, Time: time.Now()})
 	}
 	m.ProjectRemoved("g/a")
 	reg := prometheus.NewPedanticRegistry()
@@ -218,8 +216,8 @@ func TestPollMetrics(t *testing.T) {
 	m := New(testBuckets, NewRefTracker(nil))
 	p := state.ProjectInfo{Path: "g/app"}
 	when := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	m.PollFinished(p, state.PollResult{Requests: 3, Duration: time.Second, Time: when})
-	m.PollFinished(p, state.PollResult{Requests: 2, Err: &gitlabapi.APIError{StatusCode: 502}, Time: when.Add(time.Minute)})
+	m.PollFinished(p, scraper.PollResult{Requests: 3, Duration: time.Second, Time: when})
+	m.PollFinished(p, scraper.PollResult{Requests: 2, Reason: scraper.ReasonServerError, Time: when.Add(time.Minute)})
 	m.ObserveRequest("/projects/:id/jobs", 200, time.Second)
 	m.ObserveRequest("/projects/:id/jobs", 502, time.Second)
 	m.ObserveRateLimitRemaining(1500)
@@ -255,25 +253,5 @@ gitlab_jobs_exporter_projects 1
 		"gitlab_jobs_exporter_poll_errors_total", "gitlab_jobs_exporter_api_requests_total",
 		"gitlab_jobs_exporter_rate_limit_remaining", "gitlab_jobs_exporter_projects"); err != nil {
 		t.Error(err)
-	}
-}
-
-func TestErrorReason(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want string
-	}{
-		{&gitlabapi.APIError{StatusCode: 404}, "not_found"},
-		{&gitlabapi.APIError{StatusCode: 401}, "unauthorized"},
-		{&gitlabapi.APIError{StatusCode: 403}, "forbidden"},
-		{&gitlabapi.APIError{StatusCode: 429}, "rate_limited"},
-		{fmt.Errorf("walking: %w", &gitlabapi.APIError{StatusCode: 503}), "server_error"},
-		{&gitlabapi.DecodeError{Err: errors.New("unexpected EOF")}, "decode"},
-		{fmt.Errorf("x: %w", context.DeadlineExceeded), "timeout"},
-		{errors.New("boom"), "other"},
-	} {
-		if got := ErrorReason(tc.err); got != tc.want {
-			t.Errorf("ErrorReason(%v) = %q, want %q", tc.err, got, tc.want)
-		}
 	}
 }

@@ -18,12 +18,12 @@ type registryPart struct{ m *Metrics }
 
 func (c registryPart) Describe(ch chan<- *prometheus.Desc) {
 	c.m.Jobs.describeRest(ch)
-	c.m.Exporter.Describe(ch)
+	c.m.SelfMetrics.Describe(ch)
 }
 
 func (c registryPart) Collect(ch chan<- prometheus.Metric) {
 	c.m.Jobs.collectRest(ch)
-	c.m.Exporter.Collect(ch)
+	c.m.SelfMetrics.Collect(ch)
 }
 
 // Writes reports whether Write writes format f: the text formats and

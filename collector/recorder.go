@@ -8,28 +8,28 @@ import (
 // Go runtime's. It is the scraper's Recorder and the API client's Observer.
 type Metrics struct {
 	*Jobs
-	*Exporter
+	*SelfMetrics
 }
 
 // New builds all metrics.
 func New(b Buckets, refs RefTracker) *Metrics {
-	return &Metrics{Jobs: NewJobs(b, refs), Exporter: NewExporter()}
+	return &Metrics{Jobs: NewJobs(b, refs), SelfMetrics: NewSelfMetrics()}
 }
 
 // ProjectRemoved drops every series of the project.
 func (m *Metrics) ProjectRemoved(path string) {
 	m.Jobs.ProjectRemoved(path)
-	m.Exporter.ProjectRemoved(path)
+	m.SelfMetrics.ProjectRemoved(path)
 }
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.Jobs.Describe(ch)
-	m.Exporter.Describe(ch)
+	m.SelfMetrics.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.Jobs.Collect(ch)
-	m.Exporter.Collect(ch)
+	m.SelfMetrics.Collect(ch)
 }

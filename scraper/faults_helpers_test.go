@@ -82,7 +82,7 @@ func (t teeRecorder) ProjectActive(p state.ProjectInfo, jobs []state.FollowedJob
 	t.b.ProjectActive(p, jobs)
 }
 
-func (t teeRecorder) PollFinished(p state.ProjectInfo, r state.PollResult) {
+func (t teeRecorder) PollFinished(p state.ProjectInfo, r scraper.PollResult) {
 	t.a.PollFinished(p, r)
 	t.b.PollFinished(p, r)
 }

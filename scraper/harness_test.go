@@ -21,7 +21,7 @@ type recorder struct {
 	status   map[int64]gitlabapi.JobStatus
 	retried  map[int64]int // by the new attempt's id
 	active   map[string][]state.FollowedJob
-	polls    map[string][]state.PollResult
+	polls    map[string][]scraper.PollResult
 	removed  []string
 	projects int
 	stateErr map[string]int
@@ -30,7 +30,7 @@ type recorder struct {
 func newRecorder() *recorder {
 	return &recorder{
 		started: map[int64]int{}, finished: map[int64]int{}, status: map[int64]gitlabapi.JobStatus{},
-		retried: map[int64]int{}, stateErr: map[string]int{}, active: map[string][]state.FollowedJob{}, polls: map[string][]state.PollResult{},
+		retried: map[int64]int{}, stateErr: map[string]int{}, active: map[string][]state.FollowedJob{}, polls: map[string][]scraper.PollResult{},
 	}
 }
 
@@ -59,7 +59,7 @@ func (r *recorder) ProjectActive(p state.ProjectInfo, jobs []state.FollowedJob) 
 	r.active[p.Path] = jobs
 }
 
-func (r *recorder) PollFinished(p state.ProjectInfo, res state.PollResult) {
+func (r *recorder) PollFinished(p state.ProjectInfo, res scraper.PollResult) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.polls[p.Path] = append(r.polls[p.Path], res)
@@ -83,7 +83,7 @@ func (r *recorder) StateFailed(op string) {
 	r.stateErr[op]++
 }
 
-func (r *recorder) lastPoll(t *testing.T, path string) state.PollResult {
+func (r *recorder) lastPoll(t *testing.T, path string) scraper.PollResult {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -8,11 +8,8 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
 
-// ProjectInfo and PollResult are state's types, named here for brevity.
-type (
-	ProjectInfo = state.ProjectInfo
-	PollResult  = state.PollResult
-)
+// ProjectInfo is state's type, named here for brevity.
+type ProjectInfo = state.ProjectInfo
 
 // Recorder receives what the scraper learns. The scraper guarantees that
 // JobStarted and JobFinished are called at most once per job id over the

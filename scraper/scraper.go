@@ -259,7 +259,7 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked) {
 	p.flush(s.rec)
 	info := p.info
 	s.rec.ProjectActive(info, followedSnapshot(t.st))
-	s.rec.PollFinished(info, PollResult{Err: err, Requests: int(requests.Load()), Duration: s.now().Sub(start), Time: s.now()})
+	s.rec.PollFinished(info, PollResult{Reason: failureReason(err), Err: err, Requests: int(requests.Load()), Duration: s.now().Sub(start), Time: s.now()})
 	if err != nil {
 		_ = level.Warn(s.options().Logger).Log("msg", "poll failed", "project", info.Path, "err", err)
 	}
