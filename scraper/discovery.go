@@ -67,7 +67,7 @@ func (s *Scraper) Discover(ctx context.Context) {
 			t.pending = &p
 			continue
 		}
-		s.projects[id] = &tracked{st: s.restore(p)}
+		s.projects[id] = &tracked{st: s.restore(opts, p)}
 	}
 	if complete {
 		for id, t := range s.projects {
@@ -98,20 +98,20 @@ func (s *Scraper) Discover(ctx context.Context) {
 // restore returns the saved state of a newly discovered project, or a
 // fresh one. An unusable state file is reported and replaced by a fresh
 // state: the project then walks back poll.initial_lookback again.
-func (s *Scraper) restore(p gitlabapi.Project) *state.Project {
-	if s.opts.Store == nil {
+func (s *Scraper) restore(opts Options, p gitlabapi.Project) *state.Project {
+	if opts.Store == nil {
 		return state.NewProject(p.ID, p.PathWithNamespace, p.DefaultBranch)
 	}
-	st, err := s.opts.Store.Load(p.ID)
+	st, err := opts.Store.Load(p.ID)
 	switch {
 	case err == nil:
 		st.Path, st.DefaultBranch = p.PathWithNamespace, p.DefaultBranch
-		_ = level.Info(s.opts.Logger).Log("msg", "resuming from saved state", "project", p.PathWithNamespace,
+		_ = level.Info(opts.Logger).Log("msg", "resuming from saved state", "project", p.PathWithNamespace,
 			"high_water", st.HighWater, "followed_jobs", len(st.Followed))
 		return st
 	case errors.Is(err, state.ErrNoState):
 	default:
-		_ = level.Error(s.opts.Logger).Log("msg", "saved state unusable; starting this project fresh", "project", p.PathWithNamespace, "err", err)
+		_ = level.Error(opts.Logger).Log("msg", "saved state unusable; starting this project fresh", "project", p.PathWithNamespace, "err", err)
 		s.rec.StateFailed("load")
 	}
 	return state.NewProject(p.ID, p.PathWithNamespace, p.DefaultBranch)

@@ -138,15 +138,11 @@ func (s *Scraper) currentClient() GitLab {
 // Ready reports whether every project has been polled at least once.
 func (s *Scraper) Ready() bool { return s.ready.Load() }
 
-func (s *Scraper) now() time.Time { return s.options().Now() }
-
 func (s *Scraper) options() Options {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.opts
 }
-
-func (s *Scraper) logDebug(kv ...any) { _ = level.Debug(s.options().Logger).Log(kv...) }
 
 // Cycle runs discovery if it is due, then polls every project once,
 // concurrently, and waits for all of them. Tests and benchmarks drive the
@@ -241,27 +237,31 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked) {
 	if renamedFrom := s.applyDiscovered(t); renamedFrom != "" {
 		s.rec.ProjectRemoved(renamedFrom)
 	}
+	// One snapshot for the whole poll: a reload replaces the options, and
+	// a poll that read some before it and some after would mix them.
+	opts := s.options()
 	var requests atomic.Int64
-	start := s.now()
-	p := s.newPoll(gitlabapi.WithRequestCounter(ctx, &requests), t.st)
+	start := opts.Now()
+	p := s.newPoll(gitlabapi.WithRequestCounter(ctx, &requests), opts, t.st)
 	err := p.run()
 	if (ctx.Err() != nil && err != nil) || t.removed.Load() {
 		// Shutting down, or no longer polled: the poll's events are dropped
 		// unsaved, so that the next start counts them from the saved state.
 		return
 	}
-	if store := s.options().Store; store != nil {
-		if serr := store.Save(t.st); serr != nil {
-			_ = level.Error(s.options().Logger).Log("msg", "saving state failed; counts stay exact unless the exporter restarts", "project", p.info.Path, "err", serr)
+	if opts.Store != nil {
+		if serr := opts.Store.Save(t.st); serr != nil {
+			_ = level.Error(opts.Logger).Log("msg", "saving state failed; counts stay exact unless the exporter restarts", "project", p.info.Path, "err", serr)
 			s.rec.StateFailed("save")
 		}
 	}
 	p.flush(s.rec)
 	info := p.info
 	s.rec.ProjectActive(info, followedSnapshot(t.st))
-	s.rec.PollFinished(info, PollResult{Reason: failureReason(err), Err: err, Requests: int(requests.Load()), Duration: s.now().Sub(start), Time: s.now()})
+	end := opts.Now()
+	s.rec.PollFinished(info, PollResult{Reason: failureReason(err), Err: err, Requests: int(requests.Load()), Duration: end.Sub(start), Time: end})
 	if err != nil {
-		_ = level.Warn(s.options().Logger).Log("msg", "poll failed", "project", info.Path, "err", err)
+		_ = level.Warn(opts.Logger).Log("msg", "poll failed", "project", info.Path, "err", err)
 	}
 	t.polled.Store(true)
 }
