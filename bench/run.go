@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/app"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/config"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
@@ -135,6 +136,7 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 		// The client-side limit would pace the simulation in real time.
 		RequestsPerSecond: 1e6, Burst: 1e6,
 		MaxConcurrent: cfg.GitLab.MaxConcurrentRequests,
+		MaxRetries:    cfg.GitLab.MaxRetries,
 		Timeout:       time.Minute,
 	})
 	if err != nil {
@@ -142,21 +144,22 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 	}
 	clock := gitlabtest.NewManualClock(Epoch)
 	rec := newRecorder(metrics, clock.Now)
-	so := scraper.Options{
-		Groups:          []scraper.Group{{Path: "group", IncludeSubgroups: true}},
-		Interval:        sc.Interval,
-		InitialLookback: InitialLookback,
-		// As app does: 4 polls per request slot.
-		MaxConcurrentPolls:    4 * cfg.GitLab.MaxConcurrentRequests,
-		ParkedRecheckInterval: cmp.Or(opt.ParkedRecheck, time.Duration(cfg.Poll.ParkedRecheckInterval)),
-		Now:                   clock.Now,
+	if got := time.Duration(cfg.Poll.InitialLookback); got != InitialLookback {
+		return nil, fmt.Errorf("the default poll.initial_lookback is %s; bench.InitialLookback says %s", got, InitialLookback)
 	}
+	so := app.ScraperOptions(cfg)
+	so.Interval = sc.Interval
+	so.ParkedRecheckInterval = cmp.Or(opt.ParkedRecheck, so.ParkedRecheckInterval)
+	so.Now = clock.Now
 	if opt.StateDir != "" {
 		if so.Store, err = state.OpenStore(opt.StateDir, gl.URL()); err != nil {
 			return nil, err
 		}
 	}
-	s := scraper.New(client, rec, so)
+	s, err := scraper.New(client, rec, so)
+	if err != nil {
+		return nil, err
+	}
 	return &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg, restReg: restReg, metrics: metrics, explained: map[bool]int{}, lastChange: map[int64]int{},
 		rep: &Report{Scenario: sc, Separate: gl.Separate(), Persisted: opt.StateDir != "", ClassicOnly: opt.ClassicOnly, ParkedRecheck: so.ParkedRecheckInterval, GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}}}, nil
 }

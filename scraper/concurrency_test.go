@@ -54,7 +54,7 @@ func TestConcurrentPollsAreBounded(t *testing.T) {
 				}
 			}
 			client := &inFlight{GitLab: e.client}
-			e.s = scraper.New(client, e.rec, e.opts)
+			e.s = e.newScraper(client, e.rec)
 			e.cycle(time.Second)
 			if client.max != tc.want {
 				t.Errorf("MaxConcurrentPolls %d: %d polls under way at once, want %d", tc.limit, client.max, tc.want)

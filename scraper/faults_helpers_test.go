@@ -137,7 +137,7 @@ func newFaultEnv(t *testing.T, projects []string, timeout time.Duration) *faultE
 	cc := &sleepClock{now: epoch}
 	client, err := gitlabapi.New(gitlabapi.Options{
 		BaseURL: gl.URL(), Token: faultToken, RequestsPerSecond: 1e6, Burst: 1e6,
-		Timeout: timeout, MaxRetries: 2, HTTPClient: &http.Client{Transport: tr},
+		MaxConcurrent: 8, Timeout: timeout, MaxRetries: 2, HTTPClient: &http.Client{Transport: tr},
 		Observer: metrics, Clock: cc,
 	})
 	if err != nil {
@@ -148,11 +148,10 @@ func newFaultEnv(t *testing.T, projects []string, timeout time.Duration) *faultE
 	// Discovery would notice a deleted project and stop polling it; the
 	// matrix wants the polls themselves to meet each fault.
 	opts := scraper.Options{Projects: projects, Now: clock.Now, Interval: 30 * time.Second, DiscoveryInterval: 24 * time.Hour}
-	s := scraper.New(client, teeRecorder{rec, metrics}, opts)
-	return &faultEnv{
-		env:     &env{t: t, gl: gl, clock: clock, rec: rec, s: s, start: epoch, client: client, opts: opts},
-		metrics: metrics, reg: reg, clientClock: cc, transport: tr, ids: map[string]int64{},
-	}
+	withTestDefaults(&opts)
+	e := &env{t: t, gl: gl, clock: clock, rec: rec, start: epoch, client: client, opts: opts}
+	e.s = e.newScraper(client, teeRecorder{rec, metrics})
+	return &faultEnv{env: e, metrics: metrics, reg: reg, clientClock: cc, transport: tr, ids: map[string]int64{}}
 }
 
 func (f *faultEnv) close() {

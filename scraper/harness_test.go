@@ -117,7 +117,8 @@ func newEnv(t *testing.T, projects []string, opts scraper.Options) *env {
 		gl.CreateProject(p, gitlabtest.ProjectOptions{})
 	}
 	client, err := gitlabapi.New(gitlabapi.Options{
-		BaseURL: gl.URL(), Token: "secret-token", RequestsPerSecond: 10000, Burst: 10000, MaxRetries: -1,
+		BaseURL: gl.URL(), Token: "secret-token", RequestsPerSecond: 10000, Burst: 10000,
+		MaxConcurrent: 8, Timeout: 30 * time.Second, MaxRetries: 0,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -127,17 +128,46 @@ func newEnv(t *testing.T, projects []string, opts scraper.Options) *env {
 		opts.Projects = projects
 	}
 	opts.Now = clock.Now
-	if opts.Interval == 0 {
-		opts.Interval = 30 * time.Second
+	withTestDefaults(&opts)
+	e := &env{t: t, gl: gl, clock: clock, rec: rec, start: epoch, client: client, opts: opts}
+	e.s = e.newScraper(client, rec)
+	return e
+}
+
+// withTestDefaults gives the options a test leaves out the values the
+// shipped configuration has, so that each test names only what it is about.
+func withTestDefaults(o *scraper.Options) {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
 	}
-	return &env{t: t, gl: gl, clock: clock, rec: rec, s: scraper.New(client, rec, opts), start: epoch, client: client, opts: opts}
+	set(&o.Interval, 30*time.Second)
+	set(&o.InitialLookback, time.Hour)
+	set(&o.ParkedRecheckInterval, 10*time.Minute)
+	set(&o.ParkedMaxAge, 14*24*time.Hour)
+	set(&o.PipelineTTL, time.Hour)
+	set(&o.DiscoveryInterval, 5*time.Minute)
+	if o.MaxConcurrentPolls == 0 {
+		o.MaxConcurrentPolls = 32
+	}
+}
+
+// newScraper builds a scraper with the env's options.
+func (e *env) newScraper(client scraper.GitLab, rec scraper.Recorder) *scraper.Scraper {
+	e.t.Helper()
+	s, err := scraper.New(client, rec, e.opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
 }
 
 // restart replaces the scraper by a new one with the same options, as a
 // new process would start; the recorder stays, so its counts add up the
 // two lifetimes.
 func (e *env) restart() {
-	e.s = scraper.New(e.client, e.rec, e.opts)
+	e.s = e.newScraper(e.client, e.rec)
 }
 
 // cycle advances the clock by d and polls every project once.

@@ -510,9 +510,6 @@ func (p *poll) refreshPipelineBridges(pl *state.Pipeline) error {
 // ParkedMaxAge, so that pipelines whose manual jobs nobody plays do not
 // make the state grow without bound.
 func (p *poll) dropStaleParked() {
-	if p.opts.ParkedMaxAge <= 0 {
-		return
-	}
 	cutoff := p.now.Add(-p.opts.ParkedMaxAge)
 	for id, f := range p.st.Followed {
 		if gitlabapi.JobStatus(f.Status).Blocked() && f.CreatedAt.Before(cutoff) {
