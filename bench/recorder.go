@@ -211,6 +211,11 @@ func (r *recorder) PollFinished(p state.ProjectInfo, res scraper.PollResult) {
 
 func (r *recorder) ProjectRemoved(path string) { r.inner.ProjectRemoved(path) }
 func (r *recorder) ProjectsPolled(n int)       { r.inner.ProjectsPolled(n) }
+func (r *recorder) ProjectUnresolved(ref, reason string) {
+	r.inner.ProjectUnresolved(ref, reason)
+}
+func (r *recorder) GroupListed(group, reason string) { r.inner.GroupListed(group, reason) }
+func (r *recorder) GroupRemoved(group string)        { r.inner.GroupRemoved(group) }
 func (r *recorder) StateFailed(op string) {
 	r.inner.StateFailed(op)
 	r.mu.Lock()

@@ -25,6 +25,8 @@ type SelfMetrics struct {
 	projectUp   *prometheus.GaugeVec
 	lastSuccess *prometheus.GaugeVec
 	projects    prometheus.Gauge
+	groupUp     *prometheus.GaugeVec
+	groupErrors *prometheus.CounterVec
 	stateErrors *prometheus.CounterVec
 
 	rateLimitDesc *prometheus.Desc
@@ -74,6 +76,14 @@ func NewSelfMetrics() *SelfMetrics {
 			Name: ns + "projects",
 			Help: "Projects being polled.",
 		}),
+		groupUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: ns + "group_up",
+			Help: "1 if the last listing of the configured group's projects succeeded, else 0.",
+		}, []string{"group"}),
+		groupErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ns + "group_errors_total",
+			Help: "Failed listings of a configured group's projects by group and reason (not_found, unauthorized, forbidden, rate_limited, server_error, timeout, decode, other).",
+		}, []string{"group", "reason"}),
 		stateErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ns + "state_errors_total",
 			Help: "Failures to load (a corrupt or incompatible state file: the project started fresh) or save the scraper's state.",
@@ -111,6 +121,30 @@ func (e *SelfMetrics) PollFinished(p state.ProjectInfo, r scraper.PollResult) {
 	e.lastSuccess.WithLabelValues(p.Path).Set(float64(r.Time.UnixMilli()) / 1000)
 }
 
+// ProjectUnresolved shows a configured project that discovery could not
+// resolve as down, under its configured name.
+func (e *SelfMetrics) ProjectUnresolved(ref, reason string) {
+	e.pollErrors.WithLabelValues(ref, reason).Inc()
+	e.projectUp.WithLabelValues(ref).Set(0)
+}
+
+// GroupListed records one listing of a configured group.
+func (e *SelfMetrics) GroupListed(group, reason string) {
+	if reason != "" {
+		e.groupErrors.WithLabelValues(group, reason).Inc()
+		e.groupUp.WithLabelValues(group).Set(0)
+		return
+	}
+	e.groupUp.WithLabelValues(group).Set(1)
+}
+
+// GroupRemoved drops the group's series.
+func (e *SelfMetrics) GroupRemoved(group string) {
+	match := prometheus.Labels{"group": group}
+	e.groupUp.DeletePartialMatch(match)
+	e.groupErrors.DeletePartialMatch(match)
+}
+
 // ProjectsPolled sets the number of projects polled.
 func (e *SelfMetrics) ProjectsPolled(n int) { e.projects.Set(float64(n)) }
 
@@ -129,7 +163,7 @@ func (e *SelfMetrics) ProjectRemoved(path string) {
 
 func (e *SelfMetrics) vecs() []prometheus.Collector {
 	return []prometheus.Collector{e.apiRequests, e.apiDuration, e.polls, e.pollReqs, e.pollErrors,
-		e.pollTime, e.projectUp, e.lastSuccess, e.projects, e.stateErrors}
+		e.pollTime, e.projectUp, e.lastSuccess, e.projects, e.groupUp, e.groupErrors, e.stateErrors}
 }
 
 // Describe implements prometheus.Collector.

@@ -92,6 +92,21 @@ func (t teeRecorder) ProjectRemoved(path string) {
 	t.b.ProjectRemoved(path)
 }
 
+func (t teeRecorder) ProjectUnresolved(ref, reason string) {
+	t.a.ProjectUnresolved(ref, reason)
+	t.b.ProjectUnresolved(ref, reason)
+}
+
+func (t teeRecorder) GroupListed(group, reason string) {
+	t.a.GroupListed(group, reason)
+	t.b.GroupListed(group, reason)
+}
+
+func (t teeRecorder) GroupRemoved(group string) {
+	t.a.GroupRemoved(group)
+	t.b.GroupRemoved(group)
+}
+
 func (t teeRecorder) ProjectsPolled(n int) {
 	t.a.ProjectsPolled(n)
 	t.b.ProjectsPolled(n)

@@ -3,6 +3,7 @@ package scraper_test
 import (
 	"context"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,16 +16,18 @@ import (
 
 // recorder counts every event per job id, so tests can assert exactly-once.
 type recorder struct {
-	mu       sync.Mutex
-	started  map[int64]int
-	finished map[int64]int
-	status   map[int64]gitlabapi.JobStatus
-	retried  map[int64]int // by the new attempt's id
-	active   map[string][]state.FollowedJob
-	polls    map[string][]scraper.PollResult
-	removed  []string
-	projects int
-	stateErr map[string]int
+	mu         sync.Mutex
+	started    map[int64]int
+	finished   map[int64]int
+	status     map[int64]gitlabapi.JobStatus
+	retried    map[int64]int // by the new attempt's id
+	active     map[string][]state.FollowedJob
+	polls      map[string][]scraper.PollResult
+	removed    []string
+	projects   int
+	stateErr   map[string]int
+	unresolved []string // "ref reason", in order
+	groups     []string // "group reason", in order
 }
 
 func newRecorder() *recorder {
@@ -69,6 +72,24 @@ func (r *recorder) ProjectRemoved(path string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.removed = append(r.removed, path)
+}
+
+func (r *recorder) ProjectUnresolved(ref, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unresolved = append(r.unresolved, ref+" "+reason)
+}
+
+func (r *recorder) GroupListed(group, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.groups = append(r.groups, strings.TrimSpace(group+" "+reason))
+}
+
+func (r *recorder) GroupRemoved(group string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.groups = append(r.groups, group+" removed")
 }
 
 func (r *recorder) ProjectsPolled(n int) {

@@ -27,7 +27,17 @@ type Recorder interface {
 	// PollFinished reports each poll's outcome and cost.
 	PollFinished(p ProjectInfo, r PollResult)
 	// ProjectRemoved: the project is no longer polled; drop its series.
+	// path may also be a configured project once reported unresolved.
 	ProjectRemoved(path string)
+	// ProjectUnresolved: a configured project could not be resolved at
+	// discovery and is not polled; discovery tries again. ref is the
+	// project as configured, reason one of the Reason values.
+	ProjectUnresolved(ref, reason string)
+	// GroupListed reports each discovery's listing of a configured group:
+	// reason "" when it succeeded, else one of the Reason values.
+	GroupListed(group, reason string)
+	// GroupRemoved: the group is no longer configured; drop its series.
+	GroupRemoved(group string)
 	// ProjectsPolled reports how many projects are polled now.
 	ProjectsPolled(n int)
 	// StateFailed reports that loading ("load") or saving ("save") the

@@ -96,6 +96,13 @@ type Scraper struct {
 	lastDiscovery time.Time
 	discoveryOK   bool
 
+	// What discovery reported, to take back what no longer holds:
+	// configured projects resolved (by id), configured projects reported
+	// unresolved, and configured groups.
+	refIDs     map[string]int64
+	unresolved map[string]bool
+	groups     map[string]bool
+
 	pollSlots chan struct{} // a token per poll under way
 	ready     atomic.Bool
 }
