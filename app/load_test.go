@@ -142,7 +142,7 @@ func populate(m *collector.Metrics, series int) []syntheticJob {
 				out = append(out, syntheticJob{info, f})
 			}
 			if n < 3 {
-				followed = append(followed, state.FollowedJob{ID: id + 1<<31, Name: j.Name, Stage: j.Stage, Ref: "main", Status: "running", CreatedAt: now})
+				followed = append(followed, state.FollowedJob{ID: id + 1<<31, Status: "running", CreatedAt: now})
 			}
 		}
 		m.ProjectActive(info, followed)

@@ -90,9 +90,9 @@ func recordEveryShape(m *Metrics, paths ...string) {
 		}
 		created := *at("2026-03-02T08:59:30Z")
 		m.ProjectActive(info, []state.FollowedJob{
-			{ID: 100, Name: "deploy", Stage: "deploy", Ref: "main", Status: "manual", CreatedAt: created},
-			{ID: 101, Name: "lint", Stage: "test", Ref: "main", Status: "pending", CreatedAt: created.Add(time.Duration(len(path)) * time.Second)},
-			{ID: 102, Name: "rspec 1/2", Stage: "test", Ref: "main", Status: "pending", CreatedAt: created.Add(1500 * time.Millisecond)},
+			{ID: 100, Status: "manual", CreatedAt: created},
+			{ID: 101, Status: "pending", CreatedAt: created.Add(time.Duration(len(path)) * time.Second)},
+			{ID: 102, Status: "pending", CreatedAt: created.Add(1500 * time.Millisecond)},
 		})
 	}
 }

@@ -69,8 +69,8 @@ func largeMetrics(b *testing.B) *Metrics {
 			}
 		}
 		if p%3 == 0 {
-			active = append(active, state.FollowedJob{ID: id + 1, Name: "deploy", Stage: "deploy", Ref: "main", Status: "manual", CreatedAt: finished},
-				state.FollowedJob{ID: id + 2, Name: "build", Stage: "build", Ref: "main", Status: "pending", CreatedAt: finished})
+			active = append(active, state.FollowedJob{ID: id + 1, Status: "manual", CreatedAt: finished},
+				state.FollowedJob{ID: id + 2, Status: "pending", CreatedAt: finished})
 		}
 		m.ProjectActive(info, active)
 	}

@@ -282,8 +282,8 @@ func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
 		return
 	}
 	p.st.Followed[j.ID] = &state.FollowedJob{
-		ID: j.ID, PipelineID: j.Pipeline.ID, Name: j.Name, Stage: j.Stage, Ref: j.Ref,
-		Status: string(j.Status), CreatedAt: createdAt(j), StartSeen: startSeen, Bridge: bridge,
+		ID: j.ID, PipelineID: j.Pipeline.ID, Status: statusString(j.Status),
+		CreatedAt: createdAt(j), StartSeen: startSeen, Bridge: bridge,
 	}
 }
 
@@ -516,6 +516,18 @@ func (p *poll) dropStaleParked() {
 			delete(p.st.Followed, id)
 		}
 	}
+}
+
+// statusString returns a known status as the constant's string, so that the
+// many jobs followed for days share it instead of each keeping the copy
+// decoding made.
+func statusString(s gitlabapi.JobStatus) string {
+	for _, k := range gitlabapi.KnownStatuses {
+		if s == k {
+			return string(k)
+		}
+	}
+	return string(s)
 }
 
 func createdAt(j *gitlabapi.Job) time.Time {
