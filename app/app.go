@@ -18,6 +18,7 @@ import (
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/config"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
@@ -57,7 +58,7 @@ func New(configFile string, getenv func(string) string, logger log.Logger) (*App
 	if err != nil {
 		return nil, err
 	}
-	metrics, err := collector.New(metricsOptions(cfg))
+	metrics, err := collector.New(MetricsOptions(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +82,9 @@ func New(configFile string, getenv func(string) string, logger log.Logger) (*App
 	if err != nil {
 		return nil, err
 	}
-	a.scraper = scraper.New(client, a.metrics, a.scraperOptions(cfg))
+	if a.scraper, err = scraper.New(client, a.metrics, a.scraperOptions(cfg)); err != nil {
+		return nil, err
+	}
 	a.reloadOK.Set(1)
 	a.reloadTime.SetToCurrentTime()
 	a.Registry.MustRegister(
@@ -103,12 +106,11 @@ func (a *App) OpenStorage(dir string) error {
 		return err
 	}
 	a.store = store
-	a.scraper.Reconfigure(a.scraperOptions(a.cfg))
-	return nil
+	return a.scraper.Reconfigure(a.scraperOptions(a.cfg))
 }
 
 func (a *App) scraperOptions(cfg *config.Config) scraper.Options {
-	opts := scraperOptions(cfg)
+	opts := ScraperOptions(cfg)
 	opts.Logger = a.logger
 	opts.Store = a.store
 	return opts
@@ -167,17 +169,23 @@ func (a *App) reload() error {
 		// The state belongs to one GitLab: project and job ids mean nothing on another.
 		return fmt.Errorf("gitlab.url changed from %s to %s: restart the exporter to watch another GitLab", a.cfg.GitLab.URL, cfg.GitLab.URL)
 	}
+	// Everything that can fail comes before anything changes, so that a
+	// failed reload leaves the running configuration whole.
+	var client *gitlabapi.Client
 	if !reflect.DeepEqual(cfg.GitLab, a.cfg.GitLab) || cfg.ResolvedToken() != a.cfg.ResolvedToken() {
-		client, err := newClient(cfg, a.metrics)
-		if err != nil {
+		if client, err = newClient(cfg, a.metrics); err != nil {
 			return err
 		}
+	}
+	if err := a.scraper.Reconfigure(a.scraperOptions(cfg)); err != nil {
+		return err
+	}
+	if client != nil {
 		a.scraper.SetClient(client)
 	}
 	if !reflect.DeepEqual(cfg.Metrics, a.cfg.Metrics) {
 		_ = level.Warn(a.logger).Log("msg", "metrics.* changed; the change takes effect at the next restart")
 	}
-	a.scraper.Reconfigure(a.scraperOptions(cfg))
 	a.metrics.SetRefTracker(refTracker(cfg))
 	a.cfg = cfg
 	return nil

@@ -46,10 +46,6 @@ func newClient(cfg *config.Config, observer gitlabapi.Observer) (*gitlabapi.Clie
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     true,
 	}
-	retries := g.MaxRetries
-	if retries == 0 {
-		retries = -1 // the client reads 0 as "its default"; the config means none
-	}
 	mode := gitlabapi.AuthPrivateToken
 	if g.AuthMode == "bearer" {
 		mode = gitlabapi.AuthBearer
@@ -62,19 +58,21 @@ func newClient(cfg *config.Config, observer gitlabapi.Observer) (*gitlabapi.Clie
 		Burst:             g.Burst,
 		MaxConcurrent:     g.MaxConcurrentRequests,
 		Timeout:           time.Duration(g.Timeout),
-		MaxRetries:        retries,
+		MaxRetries:        g.MaxRetries,
 		HTTPClient:        &http.Client{Transport: transport},
 		Observer:          observer,
 		UserAgent:         "gitlab_jobs_exporter/" + version.Version,
 	})
 }
 
-// scraperOptions maps the configuration onto the scraper's options.
-func scraperOptions(cfg *config.Config) scraper.Options {
+// ScraperOptions maps the configuration onto the scraper's options (without
+// Logger, Store and Now); the benchmarks start from it too.
+func ScraperOptions(cfg *config.Config) scraper.Options {
 	opts := scraper.Options{
 		Interval:              time.Duration(cfg.Poll.Interval),
 		InitialLookback:       time.Duration(cfg.Poll.InitialLookback),
 		ParkedRecheckInterval: time.Duration(cfg.Poll.ParkedRecheckInterval),
+		ParkedMaxAge:          time.Duration(cfg.Poll.ParkedMaxAge),
 		PipelineTTL:           time.Duration(cfg.Poll.RetryWindow),
 		DiscoveryInterval:     time.Duration(cfg.Discovery.Interval),
 		// A few polls per request slot keep the slots busy while polls
@@ -103,8 +101,8 @@ func refTracker(cfg *config.Config) collector.RefTracker {
 	return collector.NewRefTracker(regexpOf(cfg.Refs.Tracked))
 }
 
-// metricsOptions maps the configuration onto the job metrics' options.
-func metricsOptions(cfg *config.Config) collector.Options {
+// MetricsOptions maps the configuration onto the job metrics' options.
+func MetricsOptions(cfg *config.Config) collector.Options {
 	return collector.Options{
 		Families:  cfg.Metrics.CollectorOptions(),
 		Refs:      refTracker(cfg),

@@ -28,7 +28,6 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
 
 // Environment overrides for a longer manual run, e.g.
@@ -142,11 +141,11 @@ func populate(m *collector.Metrics, series int) []syntheticJob {
 				out = append(out, syntheticJob{info, f})
 			}
 			if n < 3 {
-				followed = append(followed, scraper.ActiveJob{ID: id + 1<<31, Name: j.Name, Stage: j.Stage, Ref: "main", Status: "running", CreatedAt: now})
+				followed = append(followed, scraper.ActiveJob{ID: id + 1<<31, Status: "running", CreatedAt: now})
 			}
 		}
 		m.ProjectActive(info, followed)
-		m.PollFinished(info, state.PollResult{Requests: 1, Duration: 100 * time.Millisecond, Time: now})
+		m.PollFinished(info, scraper.PollResult{Requests: 1, Duration: 100 * time.Millisecond, Time: now})
 	}
 	return out
 }
@@ -171,7 +170,7 @@ func (e *loadEnv) mutate(ctx context.Context, m *collector.Metrics, jobs []synth
 			m.JobStarted(sj.info, &j)
 			m.JobRetried(sj.info, &j)
 		}
-		m.PollFinished(sj.info, state.PollResult{Requests: 2, Time: time.Now()})
+		m.PollFinished(sj.info, scraper.PollResult{Requests: 2, Time: time.Now()})
 		// About a thousand recordings a second: far more than polls make,
 		// without turning the mutator into a CPU hog that slows every scrape.
 		e.mutations.Add(1)

@@ -45,7 +45,10 @@ func TestExportedFamiliesMatchTheDeclaredList(t *testing.T) {
 	dir := t.TempDir()
 	configFile := filepath.Join(dir, "config.yaml")
 	must(t, os.WriteFile(configFile, []byte(fmt.Sprintf(
-		"gitlab:\n  url: %s\npoll:\n  interval: 1s\nprojects: [g/app]\n", gl.URL())), 0o600))
+		"gitlab:\n  url: %s\npoll:\n  interval: 1s\nprojects: [g/app]\n"+
+			// A group, and one that does not exist, so that group_up and
+			// group_errors_total have series.
+			"groups:\n  - path: g\n  - path: no-such-group\n", gl.URL())), 0o600))
 	getenv := func(k string) string {
 		if k == "GITLAB_TOKEN" {
 			return "tok"

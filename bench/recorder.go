@@ -6,7 +6,6 @@ import (
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
 
 // lagBuckets is the resolution of the freshness histogram: one bucket per
@@ -196,7 +195,7 @@ func (r *recorder) ProjectActive(p scraper.ProjectInfo, jobs []scraper.ActiveJob
 	r.follows[p.ID] = f
 }
 
-func (r *recorder) PollFinished(p scraper.ProjectInfo, res state.PollResult) {
+func (r *recorder) PollFinished(p scraper.ProjectInfo, res scraper.PollResult) {
 	r.inner.PollFinished(p, res)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -204,13 +203,18 @@ func (r *recorder) PollFinished(p scraper.ProjectInfo, res state.PollResult) {
 	if r.paths[p.ID] != p.Path {
 		r.paths[p.ID] = p.Path
 	}
-	if res.Err != nil {
+	if res.Reason != "" {
 		r.pollErrors++
 	}
 }
 
 func (r *recorder) ProjectRemoved(path string) { r.inner.ProjectRemoved(path) }
 func (r *recorder) ProjectsPolled(n int)       { r.inner.ProjectsPolled(n) }
+func (r *recorder) ProjectUnresolved(ref, reason string) {
+	r.inner.ProjectUnresolved(ref, reason)
+}
+func (r *recorder) GroupListed(group, reason string) { r.inner.GroupListed(group, reason) }
+func (r *recorder) GroupRemoved(group string)        { r.inner.GroupRemoved(group) }
 func (r *recorder) StateFailed(op string) {
 	r.inner.StateFailed(op)
 	r.mu.Lock()

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/app"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/config"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
@@ -122,8 +123,9 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 		return nil, fmt.Errorf("default config: %w", err)
 	}
 	clock := gitlabtest.NewManualClock(Epoch)
-	metrics, err := collector.New(collector.Options{Families: cfg.Metrics.CollectorOptions(),
-		Refs: collector.NewRefTracker(nil), SeriesTTL: cfg.Metrics.TTL(), Now: clock.Now})
+	mo := app.MetricsOptions(cfg)
+	mo.Now = clock.Now
+	metrics, err := collector.New(mo)
 	if err != nil {
 		return nil, err
 	}
@@ -136,27 +138,29 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 		// The client-side limit would pace the simulation in real time.
 		RequestsPerSecond: 1e6, Burst: 1e6,
 		MaxConcurrent: cfg.GitLab.MaxConcurrentRequests,
+		MaxRetries:    cfg.GitLab.MaxRetries,
 		Timeout:       time.Minute,
 	})
 	if err != nil {
 		return nil, err
 	}
 	rec := newRecorder(metrics, clock.Now)
-	so := scraper.Options{
-		Groups:          []scraper.Group{{Path: "group", IncludeSubgroups: true}},
-		Interval:        sc.Interval,
-		InitialLookback: InitialLookback,
-		// As app does: 4 polls per request slot.
-		MaxConcurrentPolls:    4 * cfg.GitLab.MaxConcurrentRequests,
-		ParkedRecheckInterval: cmp.Or(opt.ParkedRecheck, time.Duration(cfg.Poll.ParkedRecheckInterval)),
-		Now:                   clock.Now,
+	if got := time.Duration(cfg.Poll.InitialLookback); got != InitialLookback {
+		return nil, fmt.Errorf("the default poll.initial_lookback is %s; bench.InitialLookback says %s", got, InitialLookback)
 	}
+	so := app.ScraperOptions(cfg)
+	so.Interval = sc.Interval
+	so.ParkedRecheckInterval = cmp.Or(opt.ParkedRecheck, so.ParkedRecheckInterval)
+	so.Now = clock.Now
 	if opt.StateDir != "" {
 		if so.Store, err = state.OpenStore(opt.StateDir, gl.URL()); err != nil {
 			return nil, err
 		}
 	}
-	s := scraper.New(client, rec, so)
+	s, err := scraper.New(client, rec, so)
+	if err != nil {
+		return nil, err
+	}
 	return &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg, metrics: metrics, explained: map[bool]int{}, lastChange: map[int64]int{},
 		rep: &Report{Scenario: sc, Separate: gl.Separate(), Persisted: opt.StateDir != "", Metrics: opt.Metrics, ParkedRecheck: so.ParkedRecheckInterval, GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}}}, nil
 }

@@ -121,10 +121,10 @@ func record(m *Metrics) {
 	m.JobRetried(app, failedJob)
 	m.JobFinished(app, skippedJob)
 	m.ProjectActive(app, []scraper.ActiveJob{
-		{ID: 20, Name: "build", Stage: "build", Ref: "main", Status: "pending", CreatedAt: *at("2026-03-02T08:00:00Z")},
-		{ID: 21, Name: "build", Stage: "build", Ref: "feature/x", Status: "pending", CreatedAt: *at("2026-03-02T08:30:00Z")},
-		{ID: 22, Name: "lint", Stage: "test", Ref: "main", Status: "running"},
-		{ID: 23, Name: "x", Stage: "test", Ref: "main", Status: "waiting_for_callback2"},
+		{ID: 20, Status: "pending", CreatedAt: *at("2026-03-02T08:00:00Z")},
+		{ID: 21, Status: "pending", CreatedAt: *at("2026-03-02T08:30:00Z")},
+		{ID: 22, Status: "running"},
+		{ID: 23, Status: "waiting_for_callback2"},
 	})
 }
 
@@ -159,14 +159,12 @@ gitlab_ci_job_failures_total{allow_failure="false",failure_reason="script_failur
 gitlab_ci_job_retries_total{job_name="rspec",project="g/app",ref="other",stage="test"} 1
 # HELP gitlab_ci_jobs Jobs and bridges now in each unfinished status (pending and running are 0 when none, for each project).` + fromPolling + `
 # TYPE gitlab_ci_jobs gauge
-gitlab_ci_jobs{job_name="build",project="g/app",ref="main",stage="build",status="pending"} 1
-gitlab_ci_jobs{job_name="build",project="g/app",ref="other",stage="build",status="pending"} 1
-gitlab_ci_jobs{job_name="lint",project="g/app",ref="main",stage="test",status="running"} 1
-gitlab_ci_jobs{job_name="x",project="g/app",ref="main",stage="test",status="waiting_for_callback2"} 1
+gitlab_ci_jobs{project="g/app",status="pending"} 2
+gitlab_ci_jobs{project="g/app",status="running"} 1
+gitlab_ci_jobs{project="g/app",status="waiting_for_callback2"} 1
 # HELP gitlab_ci_job_oldest_pending_created_timestamp_seconds Creation time of the oldest job now pending.` + fromPolling + `
 # TYPE gitlab_ci_job_oldest_pending_created_timestamp_seconds gauge
-gitlab_ci_job_oldest_pending_created_timestamp_seconds{job_name="build",project="g/app",ref="main",stage="build"} 1.7724384e+09
-gitlab_ci_job_oldest_pending_created_timestamp_seconds{job_name="build",project="g/app",ref="other",stage="build"} 1.7724402e+09
+gitlab_ci_job_oldest_pending_created_timestamp_seconds{project="g/app"} 1.7724384e+09
 # HELP gitlab_ci_job_last_status Status of the latest finished job on tracked refs (value 1), by its labels.` + fromPolling + `
 # TYPE gitlab_ci_job_last_status gauge
 gitlab_ci_job_last_status{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped"} 1
@@ -185,7 +183,7 @@ gitlab_jobs_exporter_followed_jobs 4
 gitlab_jobs_exporter_series{family="artifact_size"} 3
 gitlab_jobs_exporter_series{family="duration"} 3
 gitlab_jobs_exporter_series{family="failures"} 1
-gitlab_jobs_exporter_series{family="jobs"} 6
+gitlab_jobs_exporter_series{family="jobs"} 4
 gitlab_jobs_exporter_series{family="last_job"} 2
 gitlab_jobs_exporter_series{family="queued_duration"} 2
 gitlab_jobs_exporter_series{family="retries"} 1
@@ -221,7 +219,6 @@ func TestFewerLabelsAggregate(t *testing.T) {
 	}
 	o = with(o, FamilyQueuedDuration, func(f *FamilyOptions) { f.Labels = nil })
 	o = with(o, FamilyArtifactSize, func(f *FamilyOptions) { f.Labels = []string{LabelFileType} })
-	o = with(o, FamilyJobs, func(f *FamilyOptions) { f.Labels = []string{LabelProject, LabelStatus} })
 	m := newMetrics(t, o)
 	record(m)
 	// Another project with the same jobs: the projectless queue histogram
@@ -285,7 +282,7 @@ gitlab_ci_job_last_status{project="g/other",status="success"} 1
 }
 
 func TestZeroForIdleProjects(t *testing.T) {
-	m := newMetrics(t, with(everyLabel(), FamilyJobs, func(f *FamilyOptions) { f.Labels = []string{LabelProject, LabelStatus} }))
+	m := newMetrics(t, everyLabel())
 	m.ProjectActive(app, nil)
 	m.ProjectActive(scraper.ProjectInfo{Path: "g/busy"}, []scraper.ActiveJob{{ID: 1, Status: "manual"}})
 	want := `
@@ -333,6 +330,8 @@ func TestOptionsAreChecked(t *testing.T) {
 	}{
 		{"unsupported label", with(everyLabel(), FamilyQueuedDuration, func(f *FamilyOptions) { f.Labels = []string{"status"} }),
 			`family queued_duration has no label "status"`},
+		{"jobs by name", with(everyLabel(), FamilyJobs, func(f *FamilyOptions) { f.Labels = []string{"job_name"} }),
+			`family jobs has no label "job_name"`},
 		{"unknown form", with(everyLabel(), FamilyDuration, func(f *FamilyOptions) { f.Form = "sparse" }),
 			`family duration: unknown histogram form "sparse"`},
 		{"family missing", Options{Families: map[string]FamilyOptions{}}, "no options for family duration"},
@@ -533,8 +532,8 @@ gitlab_ci_job_last_status{job_name="rspec",project="g/b",ref="main",stage="test"
 		}
 	}
 	// What is unfinished now does not expire: it is the scraper's latest report.
-	if n := testutil.CollectAndCount(m, "gitlab_ci_jobs"); n != 4 {
-		t.Errorf("gitlab_ci_jobs: %d series, want 4", n)
+	if n := testutil.CollectAndCount(m, "gitlab_ci_jobs"); n != 3 {
+		t.Errorf("gitlab_ci_jobs: %d series, want 3", n)
 	}
 
 	// A job that comes back starts its series again, from now.

@@ -88,7 +88,9 @@ var Families = []Family{
 			{"gitlab_ci_jobs", "Jobs and bridges now in each unfinished status (pending and running are 0 when none, for each project)."},
 			{"gitlab_ci_job_oldest_pending_created_timestamp_seconds", "Creation time of the oldest job now pending."},
 		},
-		Labels: withJobLabels(LabelStatus), // oldest pending has all but status
+		// Unfinished jobs keep no name, stage or ref in the scraper's state
+		// (manual jobs can wait for weeks), so these gauges have none.
+		Labels: []string{LabelProject, LabelStatus}, // oldest pending has all but status
 	},
 }
 

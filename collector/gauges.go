@@ -3,7 +3,6 @@ package collector
 import (
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,8 +97,7 @@ type activeJobs struct {
 	oldest     *family // the family's labels but status
 	jobsDesc   *prometheus.Desc
 	oldestDesc *prometheus.Desc
-	refs       *atomic.Pointer[RefTracker]
-	zeros      bool // pending and running are 0 rather than absent, per project
+	zeros      bool // pending and running are 0 rather than absent, per project (with the status label)
 
 	mu        sync.Mutex
 	byProject map[string]projectJobs
@@ -114,16 +112,14 @@ type projectJobs struct {
 // of what is pending or running has no gaps.
 var zeroStatuses = []gitlabapi.JobStatus{gitlabapi.StatusPending, gitlabapi.StatusRunning}
 
-func newActiveJobs(f *family, refs *atomic.Pointer[RefTracker]) *activeJobs {
+func newActiveJobs(f *family) *activeJobs {
 	oldest := &family{Family: f.Family, FamilyOptions: f.FamilyOptions,
 		labels: slices.DeleteFunc(slices.Clone(f.labels), func(i labelIndex) bool { return i == status })}
-	a := &activeJobs{family: f, oldest: oldest, refs: refs, byProject: map[string]projectJobs{},
+	a := &activeJobs{family: f, oldest: oldest, byProject: map[string]projectJobs{},
 		jobsDesc:   prometheus.NewDesc(f.Metrics[0].Name, f.Metrics[0].Help+fromPolling, f.labelNames(), nil),
 		oldestDesc: prometheus.NewDesc(f.Metrics[1].Name, f.Metrics[1].Help+fromPolling, oldest.labelNames(), nil),
 	}
-	// Zeros are per project and status; with other labels there is no
-	// telling which values they should carry.
-	a.zeros = f.has(status) && !slices.ContainsFunc(f.labels, func(i labelIndex) bool { return i != project && i != status })
+	a.zeros = f.has(status)
 	return a
 }
 
@@ -170,7 +166,6 @@ func (a *activeJobs) tally() (map[string]int, map[string]time.Time) {
 		projects = append(projects, p)
 	}
 	a.mu.Unlock()
-	refs := a.refs.Load()
 	counts, oldest := map[string]int{}, map[string]time.Time{}
 	for _, p := range projects {
 		var v labelValues
@@ -182,9 +177,6 @@ func (a *activeJobs) tally() (map[string]int, map[string]time.Time) {
 			}
 		}
 		for _, job := range p.jobs {
-			v[ref] = refs.Label(job.Ref, p.info.DefaultBranch)
-			v[stage] = job.Stage
-			v[jobName] = JobName(job.Name)
 			v[status] = string(job.Status)
 			counts[a.key(&v)]++
 			if job.Status == gitlabapi.StatusPending {

@@ -112,7 +112,7 @@ func NewJobs(o Options) (*Jobs, error) {
 			j.last = newLastJobs(f, now)
 			jf = j.last
 		case FamilyJobs:
-			j.active = newActiveJobs(f, &j.refs)
+			j.active = newActiveJobs(f)
 			jf = j.active
 		default:
 			return nil, fmt.Errorf("collector: family %s is declared but not built", spec.Key)

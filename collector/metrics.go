@@ -8,7 +8,7 @@ import (
 // Go runtime's. It is the scraper's Recorder and the API client's Observer.
 type Metrics struct {
 	*Jobs
-	*Exporter
+	*SelfMetrics
 }
 
 // New builds all metrics.
@@ -17,23 +17,23 @@ func New(o Options) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Metrics{Jobs: jobs, Exporter: NewExporter()}, nil
+	return &Metrics{Jobs: jobs, SelfMetrics: NewSelfMetrics()}, nil
 }
 
 // ProjectRemoved drops every series of the project.
 func (m *Metrics) ProjectRemoved(path string) {
 	m.Jobs.ProjectRemoved(path)
-	m.Exporter.ProjectRemoved(path)
+	m.SelfMetrics.ProjectRemoved(path)
 }
 
 // Describe implements prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.Jobs.Describe(ch)
-	m.Exporter.Describe(ch)
+	m.SelfMetrics.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
 func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.Jobs.Collect(ch)
-	m.Exporter.Collect(ch)
+	m.SelfMetrics.Collect(ch)
 }

@@ -57,6 +57,9 @@ type Poll struct {
 	InitialLookback Duration `yaml:"initial_lookback"`
 	// ParkedRecheckInterval is how often manual/scheduled jobs are rechecked.
 	ParkedRecheckInterval Duration `yaml:"parked_recheck_interval"`
+	// ParkedMaxAge is how long an unplayed manual or scheduled job is
+	// followed; one played later is not counted.
+	ParkedMaxAge Duration `yaml:"parked_max_age"`
 	// RetryWindow is how long an idle pipeline's job names stay in memory.
 	// A retry in a pipeline idle for longer is still recognised, at the
 	// cost of one request listing that pipeline's jobs.

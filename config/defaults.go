@@ -17,6 +17,7 @@ const (
 	defaultPollInterval          = 30 * time.Second
 	defaultInitialLookback       = time.Hour
 	defaultParkedRecheckInterval = 10 * time.Minute
+	defaultParkedMaxAge          = 14 * 24 * time.Hour
 	defaultRetryWindow           = time.Hour
 
 	defaultDiscoveryInterval = 5 * time.Minute
@@ -91,6 +92,7 @@ func defaultConfig() *Config {
 			Interval:              Duration(defaultPollInterval),
 			InitialLookback:       Duration(defaultInitialLookback),
 			ParkedRecheckInterval: Duration(defaultParkedRecheckInterval),
+			ParkedMaxAge:          Duration(defaultParkedMaxAge),
 			RetryWindow:           Duration(defaultRetryWindow),
 		},
 		Discovery: Discovery{Interval: Duration(defaultDiscoveryInterval)},

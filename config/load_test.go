@@ -48,6 +48,7 @@ func TestDefaults(t *testing.T) {
 		{"poll.interval", time.Duration(cfg.Poll.Interval), 30 * time.Second},
 		{"poll.initial_lookback", time.Duration(cfg.Poll.InitialLookback), time.Hour},
 		{"poll.parked_recheck_interval", time.Duration(cfg.Poll.ParkedRecheckInterval), 10 * time.Minute},
+		{"poll.parked_max_age", time.Duration(cfg.Poll.ParkedMaxAge), 14 * 24 * time.Hour},
 		{"poll.retry_window", time.Duration(cfg.Poll.RetryWindow), time.Hour},
 		{"discovery.interval", time.Duration(cfg.Discovery.Interval), 5 * time.Minute},
 		{"groups[0].include_subgroups", *cfg.Groups[0].IncludeSubgroups, true},

@@ -2,9 +2,10 @@ package config
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 )
 
 // validate checks values that decoded fine but make no sense. Keys that
@@ -15,6 +16,7 @@ func (d *decoder) validate(c *Config) {
 	d.minDuration("poll.initial_lookback", c.Poll.InitialLookback, 0)
 	d.minDuration("poll.parked_recheck_interval", c.Poll.ParkedRecheckInterval, time.Second)
 	d.minDuration("poll.retry_window", c.Poll.RetryWindow, time.Second)
+	d.validateParkedMaxAge(c.Poll)
 	d.minDuration("discovery.interval", c.Discovery.Interval, time.Second)
 	d.validateProjects(c.Projects)
 	d.validateGroups(c.Groups)
@@ -51,36 +53,29 @@ func (d *decoder) validateURL(g *GitLab) {
 		d.addAt(key, `required: the base URL of the GitLab instance, e.g. "https://gitlab.com"`)
 		return
 	}
-	u, err := url.Parse(g.URL)
-	switch {
-	// The URL is only echoed back when it parsed and carries no userinfo,
-	// since userinfo could hold a password.
-	case err != nil:
-		d.addAt(key, "not a valid URL: want an http or https URL with a host")
-		return
-	case u.User != nil:
-		d.addAt(key, "must not contain credentials; use GITLAB_TOKEN or gitlab.token_file")
-		return
-	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		msg := fmt.Sprintf("want an http or https URL with a host, got %q", g.URL)
-		if u.Scheme == "" && !strings.HasPrefix(g.URL, "/") {
-			msg += fmt.Sprintf(" (did you mean %q?)", "https://"+g.URL)
-		}
-		d.addAt(key, msg)
-		return
-	case u.RawQuery != "" || u.Fragment != "":
-		d.addAt(key, "must not have a query or fragment")
-		return
-	case strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/api/v4"):
-		d.addAt(key, `want the GitLab base URL, without "/api/v4"`)
+	// The client's rule, so that a URL the config accepts is one the
+	// client accepts; it never echoes a URL carrying credentials.
+	canonical, err := gitlabapi.CanonicalBaseURL(g.URL)
+	if err != nil {
+		d.addAt(key, err.Error())
 		return
 	}
-	if u.Scheme == "http" {
+	if strings.HasPrefix(canonical, "http:") {
 		d.warn(key, "plain http sends the token unencrypted")
 	}
-	// Trailing slashes are dropped so callers can append "/api/v4/..."
-	// without producing "//".
-	g.URL = strings.TrimRight(g.URL, "/")
+	g.URL = canonical
+}
+
+// validateParkedMaxAge wants the age at least one recheck interval: a
+// manual job dropped before its first recheck could never be seen played.
+func (d *decoder) validateParkedMaxAge(p Poll) {
+	const key = "poll.parked_max_age"
+	if d.skip(key) || d.skip("poll.parked_recheck_interval") {
+		return
+	}
+	if p.ParkedMaxAge < p.ParkedRecheckInterval {
+		d.addAt(key, fmt.Sprintf("must be at least poll.parked_recheck_interval (%s), got %s", p.ParkedRecheckInterval, p.ParkedMaxAge))
+	}
 }
 
 func (d *decoder) minInt(key string, v, lowest int) {

@@ -81,7 +81,9 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	waitHTTP200(t, "http://"+amAddr+"/-/ready", 30*time.Second, am)
 
 	expConfig := filepath.Join(dir, "exporter.yml")
-	writeFile(t, expConfig, exporterConfig(gl.URL(), "projects:\n  - acme/api\n  - acme/web\n"))
+	// The group holds the same two projects; it gives the dashboards'
+	// group panels their series.
+	writeFile(t, expConfig, exporterConfig(gl.URL(), "projects:\n  - acme/api\n  - acme/web\ngroups:\n  - path: acme\n"))
 	exp := startExporter(t, expConfig, token)
 	waitHTTP200(t, exp.base+"/-/ready", 30*time.Second, exp.process)
 

@@ -23,31 +23,24 @@ const (
 	AuthBearer
 )
 
-// Options configures a Client. Zero values select the documented defaults.
+// Options configures a Client. The limits have no defaults here: the
+// configuration (package config) holds them, and every one must be given.
 type Options struct {
-	BaseURL           string        // "https://gitlab.example.com" (the client appends /api/v4); a trailing /api/v4 is also accepted
+	BaseURL           string        // "https://gitlab.example.com", as CanonicalBaseURL accepts it; the client appends /api/v4
 	Token             string        // sent only in a header, never in a URL
 	AuthMode          AuthMode      // header carrying Token
-	RequestsPerSecond float64       // client-side limit shared by all calls; 0 = default 10
-	Burst             int           // 0 = default 20
-	MaxConcurrent     int           // bound on in-flight requests; 0 = default 8
-	Timeout           time.Duration // per attempt; 0 = default 30s
-	MaxRetries        int           // retries after the first attempt for 429/5xx/transport errors; 0 = default 4; negative = no retries
+	RequestsPerSecond float64       // client-side limit shared by all calls; > 0
+	Burst             int           // >= 1
+	MaxConcurrent     int           // bound on in-flight requests; >= 1
+	Timeout           time.Duration // per attempt; > 0
+	MaxRetries        int           // retries after the first attempt for 429/5xx/transport errors; 0 = none
 	HTTPClient        *http.Client  // optional (custom CA/TLS); nil = a client with sane transport timeouts
 	Observer          Observer      // optional
 	Clock             Clock         // optional; nil = real time
-	UserAgent         string        // optional
+	UserAgent         string        // optional; "" = "gitlab_jobs_exporter"
 }
 
-const (
-	defaultRequestsPerSecond = 10
-	defaultBurst             = 20
-	defaultMaxConcurrent     = 8
-	defaultTimeout           = 30 * time.Second
-	defaultMaxRetries        = 4
-	defaultUserAgent         = "gitlab_jobs_exporter"
-	apiPrefix                = "/api/v4"
-)
+const defaultUserAgent = "gitlab_jobs_exporter"
 
 // Client talks to one GitLab instance. It is safe for concurrent use; all
 // calls share its rate limiter, concurrency bound and 429 pause.
@@ -84,50 +77,18 @@ func New(opts Options) (*Client, error) {
 	if opts.AuthMode != AuthPrivateToken && opts.AuthMode != AuthBearer {
 		return nil, fmt.Errorf("gitlab client: unknown AuthMode %d", int(opts.AuthMode))
 	}
-	rps := opts.RequestsPerSecond
-	switch {
-	case math.IsNaN(rps) || rps < 0:
-		return nil, fmt.Errorf("gitlab client: RequestsPerSecond must be positive, got %v", rps)
-	case rps == 0:
-		rps = defaultRequestsPerSecond
-	}
-	burst := opts.Burst
-	switch {
-	case burst < 0:
-		return nil, fmt.Errorf("gitlab client: Burst must be positive, got %d", burst)
-	case burst == 0:
-		burst = defaultBurst
-	}
-	maxConc := opts.MaxConcurrent
-	switch {
-	case maxConc < 0:
-		return nil, fmt.Errorf("gitlab client: MaxConcurrent must be positive, got %d", maxConc)
-	case maxConc == 0:
-		maxConc = defaultMaxConcurrent
-	}
-	timeout := opts.Timeout
-	switch {
-	case timeout < 0:
-		return nil, fmt.Errorf("gitlab client: Timeout must be positive, got %s", timeout)
-	case timeout == 0:
-		timeout = defaultTimeout
-	}
-	retries := opts.MaxRetries
-	switch {
-	case retries < 0:
-		retries = 0
-	case retries == 0:
-		retries = defaultMaxRetries
+	if err := checkLimits(opts); err != nil {
+		return nil, err
 	}
 	c := &Client{
 		base:       base,
 		token:      opts.Token,
 		authMode:   opts.AuthMode,
-		hc:         guardedHTTPClient(opts.HTTPClient, base, maxConc),
-		limiter:    rate.NewLimiter(rate.Limit(rps), burst),
-		sem:        make(chan struct{}, maxConc),
-		timeout:    timeout,
-		maxRetries: retries,
+		hc:         guardedHTTPClient(opts.HTTPClient, base, opts.MaxConcurrent),
+		limiter:    rate.NewLimiter(rate.Limit(opts.RequestsPerSecond), opts.Burst),
+		sem:        make(chan struct{}, opts.MaxConcurrent),
+		timeout:    opts.Timeout,
+		maxRetries: opts.MaxRetries,
 		obs:        opts.Observer,
 		clock:      opts.Clock,
 		userAgent:  opts.UserAgent,
@@ -147,34 +108,29 @@ func New(opts Options) (*Client, error) {
 }
 
 func parseBaseURL(raw string) (*url.URL, error) {
-	if strings.TrimSpace(raw) == "" {
-		return nil, errors.New("gitlab client: BaseURL is empty")
-	}
-	u, err := url.Parse(strings.TrimSpace(raw))
+	canonical, err := CanonicalBaseURL(raw)
 	if err != nil {
-		return nil, fmt.Errorf("gitlab client: BaseURL %q is not a URL: %w", raw, err)
+		return nil, fmt.Errorf("gitlab client: BaseURL: %w", err)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("gitlab client: BaseURL %q must start with http:// or https://", u.Redacted())
+	return url.Parse(canonical + apiPrefix)
+}
+
+// checkLimits rejects limits that would block every request or make no
+// sense; zero is no default but an error, except for MaxRetries.
+func checkLimits(opts Options) error {
+	switch {
+	case math.IsNaN(opts.RequestsPerSecond) || opts.RequestsPerSecond <= 0:
+		return fmt.Errorf("gitlab client: RequestsPerSecond must be greater than 0, got %v", opts.RequestsPerSecond)
+	case opts.Burst < 1:
+		return fmt.Errorf("gitlab client: Burst must be at least 1, got %d", opts.Burst)
+	case opts.MaxConcurrent < 1:
+		return fmt.Errorf("gitlab client: MaxConcurrent must be at least 1, got %d", opts.MaxConcurrent)
+	case opts.Timeout <= 0:
+		return fmt.Errorf("gitlab client: Timeout must be greater than 0, got %s", opts.Timeout)
+	case opts.MaxRetries < 0:
+		return fmt.Errorf("gitlab client: MaxRetries must not be negative, got %d", opts.MaxRetries)
 	}
-	if u.Host == "" || u.Hostname() == "" {
-		return nil, fmt.Errorf("gitlab client: BaseURL %q has no host", u.Redacted())
-	}
-	if u.User != nil {
-		// Credentials in the URL would leak into every error message.
-		return nil, fmt.Errorf("gitlab client: BaseURL %q must not contain user info; use Token", u.Redacted())
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("gitlab client: BaseURL %q must not have a query or fragment", u.Redacted())
-	}
-	p := strings.TrimRight(u.EscapedPath(), "/")
-	p = strings.TrimSuffix(p, apiPrefix)
-	p = strings.TrimRight(p, "/")
-	b, err := url.Parse(u.Scheme + "://" + u.Host + p + apiPrefix)
-	if err != nil {
-		return nil, fmt.Errorf("gitlab client: BaseURL %q: %w", raw, err)
-	}
-	return b, nil
+	return nil
 }
 
 // checkToken rejects bytes that cannot travel in an HTTP header; the token

@@ -64,7 +64,7 @@ func TestErrorBodiesFixture(t *testing.T) {
 					return
 				}
 				writeRaw(w, tc.Status, "application/json", string(tc.Body))
-			}), func(o *Options) { o.MaxRetries = -1 })
+			}), func(o *Options) { o.MaxRetries = 0 })
 			_, err := env.c.Job(context.Background(), "group/proj", 7)
 			want, ok := sentinel[tc.Status]
 			if !ok {

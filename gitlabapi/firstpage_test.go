@@ -53,7 +53,9 @@ func TestProjectJobPagesFirstPage(t *testing.T) {
 				}
 			}
 			slices.Reverse(want)
-			c, err := New(Options{BaseURL: gl.URL(), Token: "tok", RequestsPerSecond: 1000, Burst: 1000, MaxRetries: -1})
+			opts := validOptions(gl.URL())
+			opts.Token, opts.RequestsPerSecond, opts.Burst, opts.MaxRetries = "tok", 1000, 1000, 0
+			c, err := New(opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +105,7 @@ func TestWithPerPage(t *testing.T) {
 }
 
 func TestProjectJobPagesRejectsNegativeFirstPage(t *testing.T) {
-	c, err := New(Options{BaseURL: "http://127.0.0.1:1", Token: "tok"})
+	c, err := New(validOptions("http://127.0.0.1:1"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -157,7 +157,9 @@ func newEnv(t *testing.T, h http.Handler, tweak func(*Options)) *testEnv {
 		Token:             testToken,
 		RequestsPerSecond: 1e6,
 		Burst:             1000,
+		MaxConcurrent:     8,
 		Timeout:           5 * time.Second,
+		MaxRetries:        4,
 		Observer:          e.obs,
 		Clock:             e.clock,
 	}
@@ -206,4 +208,10 @@ func mustOK(t *testing.T, err error) {
 	if err != nil {
 		t.Fatalf("unexpected error: %v", err)
 	}
+}
+
+// validOptions are options New accepts, for tests about something else.
+func validOptions(baseURL string) Options {
+	return Options{BaseURL: baseURL, Token: testToken, RequestsPerSecond: 10, Burst: 20,
+		MaxConcurrent: 8, Timeout: 30 * time.Second, MaxRetries: 4}
 }

@@ -37,7 +37,7 @@ func TestMaxConcurrentBoundsInFlightRequests(t *testing.T) {
 		})
 		c, err := New(Options{
 			BaseURL: "https://gitlab.test", Token: testToken, RequestsPerSecond: 1e6, Burst: 1000,
-			MaxConcurrent: limit, HTTPClient: &http.Client{Transport: handlerTransport{handler}},
+			MaxConcurrent: limit, Timeout: 30 * time.Second, HTTPClient: &http.Client{Transport: handlerTransport{handler}},
 		})
 		if err != nil {
 			t.Fatal(err)

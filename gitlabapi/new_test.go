@@ -12,32 +12,37 @@ import (
 func TestNewValidatesOptions(t *testing.T) {
 	tests := []struct {
 		name    string
-		opts    Options
+		tweak   func(o *Options)
 		wantErr string // substring; empty = valid
 		wantAPI string // base API URL when valid
 	}{
-		{name: "host only", opts: Options{BaseURL: "https://gitlab.example.com"}, wantAPI: "https://gitlab.example.com/api/v4"},
-		{name: "trailing slash", opts: Options{BaseURL: "https://gitlab.example.com/"}, wantAPI: "https://gitlab.example.com/api/v4"},
-		{name: "with /api/v4", opts: Options{BaseURL: "https://gitlab.example.com/api/v4/"}, wantAPI: "https://gitlab.example.com/api/v4"},
-		{name: "relative URL root", opts: Options{BaseURL: "http://10.0.0.1:8080/gitlab"}, wantAPI: "http://10.0.0.1:8080/gitlab/api/v4"},
-		{name: "empty", opts: Options{}, wantErr: "BaseURL is empty"},
-		{name: "no scheme", opts: Options{BaseURL: "gitlab.example.com"}, wantErr: "http:// or https://"},
-		{name: "ftp", opts: Options{BaseURL: "ftp://gitlab.example.com"}, wantErr: "http:// or https://"},
-		{name: "no host", opts: Options{BaseURL: "https:///api/v4"}, wantErr: "no host"},
-		{name: "user info", opts: Options{BaseURL: "https://u:secretpw@gitlab.example.com"}, wantErr: "user info"},
-		{name: "query", opts: Options{BaseURL: "https://gitlab.example.com/?private_token=x"}, wantErr: "query"},
-		{name: "bad URL", opts: Options{BaseURL: "https://gitlab.example.com:port"}, wantErr: "not a URL"},
-		{name: "token with newline", opts: Options{BaseURL: "https://g", Token: "abc\nX-Evil: 1"}, wantErr: "Token contains"},
-		{name: "negative rps", opts: Options{BaseURL: "https://g", RequestsPerSecond: -1}, wantErr: "RequestsPerSecond"},
-		{name: "NaN rps", opts: Options{BaseURL: "https://g", RequestsPerSecond: math.NaN()}, wantErr: "RequestsPerSecond"},
-		{name: "negative burst", opts: Options{BaseURL: "https://g", Burst: -1}, wantErr: "Burst"},
-		{name: "negative concurrency", opts: Options{BaseURL: "https://g", MaxConcurrent: -2}, wantErr: "MaxConcurrent"},
-		{name: "negative timeout", opts: Options{BaseURL: "https://g", Timeout: -time.Second}, wantErr: "Timeout"},
-		{name: "unknown auth mode", opts: Options{BaseURL: "https://g", AuthMode: 7}, wantErr: "AuthMode"},
+		{name: "host only", tweak: func(o *Options) { o.BaseURL = "https://gitlab.example.com" }, wantAPI: "https://gitlab.example.com/api/v4"},
+		{name: "trailing slash", tweak: func(o *Options) { o.BaseURL = "https://gitlab.example.com/" }, wantAPI: "https://gitlab.example.com/api/v4"},
+		{name: "relative URL root", tweak: func(o *Options) { o.BaseURL = "http://10.0.0.1:8080/gitlab" }, wantAPI: "http://10.0.0.1:8080/gitlab/api/v4"},
+		{name: "with /api/v4", tweak: func(o *Options) { o.BaseURL = "https://gitlab.example.com/api/v4/" }, wantErr: `without "/api/v4"`},
+		{name: "empty", tweak: func(o *Options) { o.BaseURL = "" }, wantErr: "BaseURL: is empty"},
+		{name: "no scheme", tweak: func(o *Options) { o.BaseURL = "gitlab.example.com" }, wantErr: "want an http or https URL"},
+		{name: "ftp", tweak: func(o *Options) { o.BaseURL = "ftp://gitlab.example.com" }, wantErr: "want an http or https URL"},
+		{name: "no host", tweak: func(o *Options) { o.BaseURL = "https:///api/v4" }, wantErr: "with a host"},
+		{name: "user info", tweak: func(o *Options) { o.BaseURL = "https://u:secretpw@gitlab.example.com" }, wantErr: "credentials"},
+		{name: "query", tweak: func(o *Options) { o.BaseURL = "https://gitlab.example.com/?private_token=x" }, wantErr: "query"},
+		{name: "bad URL", tweak: func(o *Options) { o.BaseURL = "https://gitlab.example.com:port" }, wantErr: "not a valid URL"},
+		{name: "token with newline", tweak: func(o *Options) { o.Token = "abc\nX-Evil: 1" }, wantErr: "Token contains"},
+		{name: "no rps", tweak: func(o *Options) { o.RequestsPerSecond = 0 }, wantErr: "RequestsPerSecond must be greater than 0, got 0"},
+		{name: "negative rps", tweak: func(o *Options) { o.RequestsPerSecond = -1 }, wantErr: "RequestsPerSecond"},
+		{name: "NaN rps", tweak: func(o *Options) { o.RequestsPerSecond = math.NaN() }, wantErr: "RequestsPerSecond"},
+		{name: "no burst", tweak: func(o *Options) { o.Burst = 0 }, wantErr: "Burst must be at least 1, got 0"},
+		{name: "no concurrency", tweak: func(o *Options) { o.MaxConcurrent = 0 }, wantErr: "MaxConcurrent must be at least 1, got 0"},
+		{name: "no timeout", tweak: func(o *Options) { o.Timeout = 0 }, wantErr: "Timeout must be greater than 0, got 0s"},
+		{name: "negative timeout", tweak: func(o *Options) { o.Timeout = -time.Second }, wantErr: "Timeout"},
+		{name: "negative retries", tweak: func(o *Options) { o.MaxRetries = -1 }, wantErr: "MaxRetries must not be negative"},
+		{name: "unknown auth mode", tweak: func(o *Options) { o.AuthMode = 7 }, wantErr: "AuthMode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := New(tt.opts)
+			opts := validOptions("https://g")
+			tt.tweak(&opts)
+			c, err := New(opts)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
@@ -55,17 +60,29 @@ func TestNewValidatesOptions(t *testing.T) {
 	}
 }
 
-func TestNewDefaults(t *testing.T) {
-	c, err := New(Options{BaseURL: "https://gitlab.example.com", Token: testToken})
+// The limits are taken as given: the client has no defaults of its own,
+// and MaxRetries 0 means no retries.
+func TestNewTakesTheLimitsAsGiven(t *testing.T) {
+	c, err := New(Options{BaseURL: "https://gitlab.example.com", Token: testToken, RequestsPerSecond: 3, Burst: 5,
+		MaxConcurrent: 2, Timeout: 7 * time.Second, MaxRetries: 0})
 	mustOK(t, err)
-	if c.limiter.Limit() != 10 || c.limiter.Burst() != 20 || cap(c.sem) != 8 || c.timeout != 30*time.Second ||
-		c.maxRetries != 4 || c.maxBody != 32<<20 || c.userAgent == "" {
-		t.Errorf("defaults: limit %v burst %d conc %d timeout %v retries %d", c.limiter.Limit(), c.limiter.Burst(), cap(c.sem), c.timeout, c.maxRetries)
+	if c.limiter.Limit() != 3 || c.limiter.Burst() != 5 || cap(c.sem) != 2 || c.timeout != 7*time.Second ||
+		c.maxRetries != 0 || c.maxBody != 32<<20 || c.userAgent == "" {
+		t.Errorf("limit %v burst %d conc %d timeout %v retries %d", c.limiter.Limit(), c.limiter.Burst(), cap(c.sem), c.timeout, c.maxRetries)
 	}
-	c, err = New(Options{BaseURL: "https://gitlab.example.com", MaxRetries: -3})
-	mustOK(t, err)
-	if c.maxRetries != 0 {
-		t.Errorf("negative MaxRetries gave %d retries", c.maxRetries)
+}
+
+func TestCanonicalBaseURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"https://gitlab.example.com", "https://gitlab.example.com"},
+		{"https://gitlab.example.com///", "https://gitlab.example.com"},
+		{"HTTPS://gitlab.example.com/gitlab/", "https://gitlab.example.com/gitlab"},
+		{"http://10.0.0.1:8080/my%20gitlab", "http://10.0.0.1:8080/my%20gitlab"},
+	} {
+		got, err := CanonicalBaseURL(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("CanonicalBaseURL(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
 	}
 }
 
@@ -75,7 +92,9 @@ func TestPathEncodingOnTheWire(t *testing.T) {
 	env = newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, Job{ID: 3})
 	}), nil)
-	c, err := New(Options{BaseURL: env.srv.URL + "/gitlab/", Clock: env.clock, RequestsPerSecond: 1e6})
+	opts := validOptions(env.srv.URL + "/gitlab/")
+	opts.Clock, opts.RequestsPerSecond = env.clock, 1e6
+	c, err := New(opts)
 	mustOK(t, err)
 	for project, want := range map[string]string{
 		"group/sub/proj":    "/gitlab/api/v4/projects/group%2Fsub%2Fproj/jobs/3",

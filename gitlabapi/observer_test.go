@@ -19,7 +19,7 @@ func TestObserverEndpointsAndCodes(t *testing.T) {
 		default:
 			writeJSON(w, 200, []any{})
 		}
-	}), func(o *Options) { o.MaxRetries = -1 })
+	}), func(o *Options) { o.MaxRetries = 0 })
 	ctx := context.Background()
 	for range env.c.ProjectJobPages(ctx, "g/p", ListJobsOptions{}) {
 	}

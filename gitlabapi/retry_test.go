@@ -80,7 +80,7 @@ func TestRetryAfter429(t *testing.T) {
 func TestRateLimitJSONBodyFromApplicationLimit(t *testing.T) {
 	env := newEnv(t, failThen(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 429, map[string]any{"message": map[string]string{"error": "This endpoint has been requested too many times. Try again later."}})
-	}), func(o *Options) { o.MaxRetries = -1 })
+	}), func(o *Options) { o.MaxRetries = 0 })
 	_, err := env.c.Metadata(context.Background())
 	var ae *APIError
 	if !errors.As(err, &ae) || !errors.Is(err, ErrRateLimited) {
@@ -101,7 +101,7 @@ func TestRateLimitPauseIsShared(t *testing.T) {
 			return
 		}
 		writeJSON(w, 200, metadataBody)
-	}), func(o *Options) { o.MaxRetries = -1 })
+	}), func(o *Options) { o.MaxRetries = 0 })
 
 	_, err := env.c.Metadata(context.Background())
 	var ae *APIError
@@ -153,9 +153,10 @@ func TestServerErrorBackoff(t *testing.T) {
 		wantErr    string // substring; empty = success
 	}{
 		{
-			name:      "500, 502, 503 then success",
-			fails:     []http.HandlerFunc{j500, html(502), html(503)},
-			wantWaits: []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second},
+			name:       "500, 502, 503 then success",
+			fails:      []http.HandlerFunc{j500, html(502), html(503)},
+			maxRetries: 4,
+			wantWaits:  []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second},
 		},
 		{
 			name:       "waits grow and stop at the 30s cap",
@@ -165,15 +166,16 @@ func TestServerErrorBackoff(t *testing.T) {
 				8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second, 30 * time.Second},
 		},
 		{
-			name:      "default MaxRetries exhausted",
-			fails:     slices.Repeat([]http.HandlerFunc{html(502)}, 5),
-			wantWaits: []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second},
-			wantErr:   "HTTP 502: 502 Bad Gateway (giving up after 5 attempts)",
+			name:       "MaxRetries exhausted",
+			fails:      slices.Repeat([]http.HandlerFunc{html(502)}, 5),
+			maxRetries: 4,
+			wantWaits:  []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second},
+			wantErr:    "HTTP 502: 502 Bad Gateway (giving up after 5 attempts)",
 		},
 		{
 			name:       "no retries",
 			fails:      []http.HandlerFunc{html(504)},
-			maxRetries: -1,
+			maxRetries: 0,
 			wantErr:    "HTTP 504: 504 Gateway Timeout",
 		},
 	}
@@ -187,7 +189,7 @@ func TestServerErrorBackoff(t *testing.T) {
 				if !errors.Is(err, ErrServer) || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want ErrServer containing %q", err, tt.wantErr)
 				}
-				if tt.maxRetries < 0 && strings.Contains(err.Error(), "giving up") {
+				if tt.maxRetries == 0 && strings.Contains(err.Error(), "giving up") {
 					t.Errorf("no retries were configured, yet: %v", err)
 				}
 			}
@@ -203,7 +205,7 @@ func TestServerErrorBackoff(t *testing.T) {
 }
 
 func TestBackoffJitterStaysInRange(t *testing.T) {
-	c, err := New(Options{BaseURL: "https://gitlab.example.com"})
+	c, err := New(validOptions("https://gitlab.example.com"))
 	mustOK(t, err)
 	for attempt := 1; attempt <= 20; attempt++ {
 		ceiling := min(backoffBase<<min(attempt-1, 15), backoffCap)

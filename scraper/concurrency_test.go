@@ -68,7 +68,7 @@ func TestConcurrentPollsAreBounded(t *testing.T) {
 					}
 				}
 				client := &gatedWalks{GitLab: e.client, gate: make(chan struct{})}
-				e.s = scraper.New(client, e.rec, e.opts)
+				e.s = e.newScraper(client, e.rec)
 				cycled := make(chan struct{})
 				go func() {
 					defer close(cycled)

@@ -3,6 +3,8 @@ package scraper
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 
 	"github.com/go-kit/log/level"
 
@@ -20,29 +22,42 @@ func (s *Scraper) discoveryDue() bool {
 // found are added; a listed project GitLab answers 404 for, and a group
 // project no longer listed, is removed. When any lookup fails otherwise,
 // nothing is removed: a GitLab outage must not drop projects.
+//
+// A listed project that cannot be resolved and is not polled (a typo, a
+// rename, a project the token cannot see) is reported under its configured
+// name, and so is every group's listing, so that neither goes unnoticed;
+// both are tried again at the next discovery.
 func (s *Scraper) Discover(ctx context.Context) {
 	opts := s.options()
 	client := s.currentClient()
 	logger := opts.Logger
 	found := map[int64]gitlabapi.Project{}
+	resolved := map[string]int64{}      // configured project → id
+	failed := map[string]string{}       // configured project → reason
+	groupReasons := map[string]string{} // configured group → reason, "" when listed
 	complete := true
 
 	for _, ref := range opts.Projects {
 		p, err := client.Project(ctx, ref)
 		switch {
 		case errors.Is(err, gitlabapi.ErrNotFound):
-			_ = level.Warn(logger).Log("msg", "configured project not found; not polled", "project", ref, "err", err)
+			failed[ref] = failureReason(err)
+			_ = level.Warn(logger).Log("msg", "configured project not found; not polled, tried again at the next discovery", "project", ref, "err", err)
 		case err != nil:
 			complete = false
+			failed[ref] = failureReason(err)
 			_ = level.Error(logger).Log("msg", "resolving configured project failed", "project", ref, "err", err)
 		case p.Archived:
+			resolved[ref] = p.ID
 			_ = level.Debug(logger).Log("msg", "skipping archived project", "project", p.PathWithNamespace)
 		default:
+			resolved[ref] = p.ID
 			found[p.ID] = *p
 		}
 	}
 	for _, g := range opts.Groups {
 		ps, err := client.GroupProjects(ctx, g.Path, gitlabapi.GroupProjectsOptions{IncludeSubgroups: g.IncludeSubgroups})
+		groupReasons[g.Path] = failureReason(err)
 		if err != nil {
 			complete = false
 			_ = level.Error(logger).Log("msg", "listing group projects failed", "group", g.Path, "err", err)
@@ -67,7 +82,7 @@ func (s *Scraper) Discover(ctx context.Context) {
 			t.pending = &p
 			continue
 		}
-		s.projects[id] = &tracked{st: s.restore(p)}
+		s.projects[id] = &tracked{st: s.restore(opts, p)}
 	}
 	if complete {
 		for id, t := range s.projects {
@@ -83,6 +98,8 @@ func (s *Scraper) Discover(ctx context.Context) {
 			}
 		}
 	}
+	unresolved, settled := s.noteUnresolved(opts.Projects, resolved, failed)
+	groupsGone := s.noteGroups(groupReasons)
 	s.lastDiscovery = s.opts.Now()
 	s.discoveryOK = s.discoveryOK || complete
 	n := len(s.projects)
@@ -92,26 +109,98 @@ func (s *Scraper) Discover(ctx context.Context) {
 		_ = level.Info(logger).Log("msg", "project no longer polled", "project", path)
 		s.rec.ProjectRemoved(path)
 	}
+	for _, ref := range settled {
+		s.rec.ProjectRemoved(ref)
+	}
+	for _, ref := range slices.Sorted(maps.Keys(unresolved)) {
+		s.rec.ProjectUnresolved(ref, unresolved[ref])
+	}
+	for _, g := range groupsGone {
+		s.rec.GroupRemoved(g)
+	}
+	for _, g := range opts.Groups {
+		s.rec.GroupListed(g.Path, groupReasons[g.Path])
+	}
 	s.rec.ProjectsPolled(n)
+}
+
+// noteUnresolved works out which configured projects to report as
+// unresolved: those whose lookup failed and that are not polled (a project
+// still polled tells its own failures). It returns them, with the reason,
+// and the projects reported before that are not any more and whose series
+// go, unless a polled project carries that name. Called with s.mu held,
+// after the discovery's additions and removals.
+func (s *Scraper) noteUnresolved(configured []string, resolved map[string]int64, failed map[string]string) (unresolved map[string]string, settled []string) {
+	// A lookup that failed keeps the id of the last one that worked, so
+	// that a polled project is recognised through a passing failure.
+	refIDs := make(map[string]int64, len(configured))
+	for _, ref := range configured {
+		if id, ok := resolved[ref]; ok {
+			refIDs[ref] = id
+		} else if id, ok := s.refIDs[ref]; ok {
+			refIDs[ref] = id
+		}
+	}
+	s.refIDs = refIDs
+	polledPaths := map[string]bool{}
+	for _, t := range s.projects {
+		polledPaths[t.st.Path] = true
+		if t.pending != nil {
+			polledPaths[t.pending.PathWithNamespace] = true
+		}
+	}
+	unresolved = map[string]string{}
+	for ref, reason := range failed {
+		if s.projects[refIDs[ref]] == nil && !polledPaths[ref] {
+			unresolved[ref] = reason
+		}
+	}
+	for ref := range s.unresolved {
+		if _, still := unresolved[ref]; !still && !polledPaths[ref] {
+			settled = append(settled, ref)
+		}
+	}
+	slices.Sort(settled)
+	s.unresolved = map[string]bool{}
+	for ref := range unresolved {
+		s.unresolved[ref] = true
+	}
+	return unresolved, settled
+}
+
+// noteGroups remembers the configured groups and returns those configured
+// before and not any more, whose series go. Called with s.mu held.
+func (s *Scraper) noteGroups(reasons map[string]string) (gone []string) {
+	for g := range s.groups {
+		if _, ok := reasons[g]; !ok {
+			gone = append(gone, g)
+		}
+	}
+	slices.Sort(gone)
+	s.groups = map[string]bool{}
+	for g := range reasons {
+		s.groups[g] = true
+	}
+	return gone
 }
 
 // restore returns the saved state of a newly discovered project, or a
 // fresh one. An unusable state file is reported and replaced by a fresh
 // state: the project then walks back poll.initial_lookback again.
-func (s *Scraper) restore(p gitlabapi.Project) *state.Project {
-	if s.opts.Store == nil {
+func (s *Scraper) restore(opts Options, p gitlabapi.Project) *state.Project {
+	if opts.Store == nil {
 		return state.NewProject(p.ID, p.PathWithNamespace, p.DefaultBranch)
 	}
-	st, err := s.opts.Store.Load(p.ID)
+	st, err := opts.Store.Load(p.ID)
 	switch {
 	case err == nil:
 		st.Path, st.DefaultBranch = p.PathWithNamespace, p.DefaultBranch
-		_ = level.Info(s.opts.Logger).Log("msg", "resuming from saved state", "project", p.PathWithNamespace,
+		_ = level.Info(opts.Logger).Log("msg", "resuming from saved state", "project", p.PathWithNamespace,
 			"high_water", st.HighWater, "followed_jobs", len(st.Followed))
 		return st
 	case errors.Is(err, state.ErrNoState):
 	default:
-		_ = level.Error(s.opts.Logger).Log("msg", "saved state unusable; starting this project fresh", "project", p.PathWithNamespace, "err", err)
+		_ = level.Error(opts.Logger).Log("msg", "saved state unusable; starting this project fresh", "project", p.PathWithNamespace, "err", err)
 		s.rec.StateFailed("load")
 	}
 	return state.NewProject(p.ID, p.PathWithNamespace, p.DefaultBranch)

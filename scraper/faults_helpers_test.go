@@ -17,7 +17,6 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
 
 // sleepClock is the client's clock: Sleep returns at once and moves time
@@ -83,7 +82,7 @@ func (t teeRecorder) ProjectActive(p scraper.ProjectInfo, jobs []scraper.ActiveJ
 	t.b.ProjectActive(p, jobs)
 }
 
-func (t teeRecorder) PollFinished(p scraper.ProjectInfo, r state.PollResult) {
+func (t teeRecorder) PollFinished(p scraper.ProjectInfo, r scraper.PollResult) {
 	t.a.PollFinished(p, r)
 	t.b.PollFinished(p, r)
 }
@@ -91,6 +90,21 @@ func (t teeRecorder) PollFinished(p scraper.ProjectInfo, r state.PollResult) {
 func (t teeRecorder) ProjectRemoved(path string) {
 	t.a.ProjectRemoved(path)
 	t.b.ProjectRemoved(path)
+}
+
+func (t teeRecorder) ProjectUnresolved(ref, reason string) {
+	t.a.ProjectUnresolved(ref, reason)
+	t.b.ProjectUnresolved(ref, reason)
+}
+
+func (t teeRecorder) GroupListed(group, reason string) {
+	t.a.GroupListed(group, reason)
+	t.b.GroupListed(group, reason)
+}
+
+func (t teeRecorder) GroupRemoved(group string) {
+	t.a.GroupRemoved(group)
+	t.b.GroupRemoved(group)
 }
 
 func (t teeRecorder) ProjectsPolled(n int) {
@@ -147,7 +161,7 @@ func newFaultEnv(t *testing.T, projects []string, timeout time.Duration) *faultE
 	cc := &sleepClock{now: epoch}
 	client, err := gitlabapi.New(gitlabapi.Options{
 		BaseURL: gl.URL(), Token: faultToken, RequestsPerSecond: 1e6, Burst: 1e6,
-		Timeout: timeout, MaxRetries: 2, HTTPClient: &http.Client{Transport: tr},
+		MaxConcurrent: 8, Timeout: timeout, MaxRetries: 2, HTTPClient: &http.Client{Transport: tr},
 		Observer: metrics, Clock: cc,
 	})
 	if err != nil {
@@ -158,11 +172,10 @@ func newFaultEnv(t *testing.T, projects []string, timeout time.Duration) *faultE
 	// Discovery would notice a deleted project and stop polling it; the
 	// matrix wants the polls themselves to meet each fault.
 	opts := scraper.Options{Projects: projects, Now: clock.Now, Interval: 30 * time.Second, DiscoveryInterval: 24 * time.Hour}
-	s := scraper.New(client, teeRecorder{rec, metrics}, opts)
-	return &faultEnv{
-		env:     &env{t: t, gl: gl, clock: clock, rec: rec, s: s, start: epoch, client: client, opts: opts},
-		metrics: metrics, reg: reg, clientClock: cc, transport: tr, ids: map[string]int64{},
-	}
+	withTestDefaults(&opts)
+	e := &env{t: t, gl: gl, clock: clock, rec: rec, start: epoch, client: client, opts: opts}
+	e.s = e.newScraper(client, teeRecorder{rec, metrics})
+	return &faultEnv{env: e, metrics: metrics, reg: reg, clientClock: cc, transport: tr, ids: map[string]int64{}}
 }
 
 func (f *faultEnv) close() {

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 )
 
 // Project ids in the fake, in creation order. The faults hit projA only
@@ -31,7 +31,7 @@ type faultCase struct {
 	// timeout is the client's per-attempt timeout (default 2s).
 	timeout time.Duration
 	inject  func(f *faultEnv) (clear func())
-	// reason is collector.ErrorReason of projA's failed poll; "" means the
+	// reason is the Reason of projA's failed poll; "" means the
 	// poll must succeed (data oddities, or a fault absorbed by a retry).
 	reason string
 	// attempts, when set, is how many HTTP attempts projA's faulted poll
@@ -317,7 +317,7 @@ func runFaultCase(t *testing.T, tc faultCase) {
 			t.Fatalf("poll of g/a failed: %v", resA.Err)
 		}
 	} else {
-		checkFailedPoll(t, f, "g/a", resA.Err, tc.reason)
+		checkFailedPoll(t, f, "g/a", resA, tc.reason)
 		// The last good values stay: nothing counted is taken back, and
 		// the last success keeps its time.
 		if got, _ := f.value("gitlab_ci_job_duration_seconds", map[string]string{"project": "g/a"}); got < countedA {
@@ -333,7 +333,7 @@ func runFaultCase(t *testing.T, tc faultCase) {
 	for path, ids := range others {
 		res := f.rec.lastPoll(t, path)
 		if tc.global {
-			checkFailedPoll(t, f, path, res.Err, tc.reason)
+			checkFailedPoll(t, f, path, res, tc.reason)
 			continue
 		}
 		if res.Err != nil {
@@ -373,14 +373,15 @@ func runFaultCase(t *testing.T, tc faultCase) {
 
 // checkFailedPoll checks that a poll failed for the expected reason, that
 // the metrics say so, and that the error is fit for a log line.
-func checkFailedPoll(t *testing.T, f *faultEnv, path string, err error, reason string) {
+func checkFailedPoll(t *testing.T, f *faultEnv, path string, res scraper.PollResult, reason string) {
 	t.Helper()
+	err := res.Err
 	if err == nil {
 		t.Errorf("%s: poll succeeded, want a %s failure", path, reason)
 		return
 	}
-	if got := collector.ErrorReason(err); got != reason {
-		t.Errorf("%s: error classified %q, want %q: %v", path, got, reason, err)
+	if res.Reason != reason {
+		t.Errorf("%s: error classified %q, want %q: %v", path, res.Reason, reason, err)
 	}
 	if v, _ := f.value("gitlab_jobs_exporter_poll_errors_total", map[string]string{"project": path, "reason": reason}); v != 1 {
 		t.Errorf("%s: poll_errors_total{reason=%s} = %v, want 1", path, reason, v)

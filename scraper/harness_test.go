@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,27 +13,28 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
 
 // recorder counts every event per job id, so tests can assert exactly-once.
 type recorder struct {
-	mu       sync.Mutex
-	started  map[int64]int
-	finished map[int64]int
-	status   map[int64]gitlabapi.JobStatus
-	retried  map[int64]int // by the new attempt's id
-	active   map[string][]scraper.ActiveJob
-	polls    map[string][]state.PollResult
-	removed  []string
-	projects int
-	stateErr map[string]int
+	mu         sync.Mutex
+	started    map[int64]int
+	finished   map[int64]int
+	status     map[int64]gitlabapi.JobStatus
+	retried    map[int64]int // by the new attempt's id
+	active     map[string][]scraper.ActiveJob
+	polls      map[string][]scraper.PollResult
+	removed    []string
+	projects   int
+	stateErr   map[string]int
+	unresolved []string // "ref reason", in order
+	groups     []string // "group reason", in order
 }
 
 func newRecorder() *recorder {
 	return &recorder{
 		started: map[int64]int{}, finished: map[int64]int{}, status: map[int64]gitlabapi.JobStatus{},
-		retried: map[int64]int{}, stateErr: map[string]int{}, active: map[string][]scraper.ActiveJob{}, polls: map[string][]state.PollResult{},
+		retried: map[int64]int{}, stateErr: map[string]int{}, active: map[string][]scraper.ActiveJob{}, polls: map[string][]scraper.PollResult{},
 	}
 }
 
@@ -61,7 +63,7 @@ func (r *recorder) ProjectActive(p scraper.ProjectInfo, jobs []scraper.ActiveJob
 	r.active[p.Path] = jobs
 }
 
-func (r *recorder) PollFinished(p scraper.ProjectInfo, res state.PollResult) {
+func (r *recorder) PollFinished(p scraper.ProjectInfo, res scraper.PollResult) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.polls[p.Path] = append(r.polls[p.Path], res)
@@ -71,6 +73,24 @@ func (r *recorder) ProjectRemoved(path string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.removed = append(r.removed, path)
+}
+
+func (r *recorder) ProjectUnresolved(ref, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unresolved = append(r.unresolved, ref+" "+reason)
+}
+
+func (r *recorder) GroupListed(group, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.groups = append(r.groups, strings.TrimSpace(group+" "+reason))
+}
+
+func (r *recorder) GroupRemoved(group string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.groups = append(r.groups, group+" removed")
 }
 
 func (r *recorder) ProjectsPolled(n int) {
@@ -85,7 +105,7 @@ func (r *recorder) StateFailed(op string) {
 	r.stateErr[op]++
 }
 
-func (r *recorder) lastPoll(t *testing.T, path string) state.PollResult {
+func (r *recorder) lastPoll(t *testing.T, path string) scraper.PollResult {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -154,8 +174,8 @@ func newEnvServedBy(t *testing.T, projects []string, opts scraper.Options, serve
 		gl.CreateProject(p, gitlabtest.ProjectOptions{})
 	}
 	client, err := gitlabapi.New(gitlabapi.Options{
-		BaseURL: gl.URL(), Token: "secret-token", RequestsPerSecond: 10000, Burst: 10000, MaxRetries: -1,
-		HTTPClient: hc,
+		BaseURL: gl.URL(), Token: "secret-token", RequestsPerSecond: 10000, Burst: 10000,
+		MaxConcurrent: 8, Timeout: 30 * time.Second, MaxRetries: 0, HTTPClient: hc,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -165,17 +185,46 @@ func newEnvServedBy(t *testing.T, projects []string, opts scraper.Options, serve
 		opts.Projects = projects
 	}
 	opts.Now = clock.Now
-	if opts.Interval == 0 {
-		opts.Interval = 30 * time.Second
+	withTestDefaults(&opts)
+	e := &env{t: t, gl: gl, clock: clock, rec: rec, start: epoch, client: client, opts: opts}
+	e.s = e.newScraper(client, rec)
+	return e
+}
+
+// withTestDefaults gives the options a test leaves out the values the
+// shipped configuration has, so that each test names only what it is about.
+func withTestDefaults(o *scraper.Options) {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
 	}
-	return &env{t: t, gl: gl, clock: clock, rec: rec, s: scraper.New(client, rec, opts), start: epoch, client: client, opts: opts}
+	set(&o.Interval, 30*time.Second)
+	set(&o.InitialLookback, time.Hour)
+	set(&o.ParkedRecheckInterval, 10*time.Minute)
+	set(&o.ParkedMaxAge, 14*24*time.Hour)
+	set(&o.PipelineTTL, time.Hour)
+	set(&o.DiscoveryInterval, 5*time.Minute)
+	if o.MaxConcurrentPolls == 0 {
+		o.MaxConcurrentPolls = 32
+	}
+}
+
+// newScraper builds a scraper with the env's options.
+func (e *env) newScraper(client scraper.GitLab, rec scraper.Recorder) *scraper.Scraper {
+	e.t.Helper()
+	s, err := scraper.New(client, rec, e.opts)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
 }
 
 // restart replaces the scraper by a new one with the same options, as a
 // new process would start; the recorder stays, so its counts add up the
 // two lifetimes.
 func (e *env) restart() {
-	e.s = scraper.New(e.client, e.rec, e.opts)
+	e.s = e.newScraper(e.client, e.rec)
 }
 
 // cycle advances the clock by d and polls every project once.

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/go-kit/log/level"
+
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
@@ -28,7 +30,9 @@ var (
 // poll is one poll of one project. It mutates the project's state as it
 // goes, so that whatever it counted stays counted if a later request fails.
 type poll struct {
-	s      *Scraper
+	// opts are the options when the poll began: a reload during the poll
+	// takes effect at the next one.
+	opts   Options
 	client GitLab
 	ctx    context.Context
 	st     *state.Project
@@ -64,15 +68,15 @@ func (p *poll) flush(r Recorder) {
 	p.events = nil
 }
 
-func (s *Scraper) newPoll(ctx context.Context, st *state.Project) *poll {
+func (s *Scraper) newPoll(ctx context.Context, opts Options, st *state.Project) *poll {
 	p := &poll{
-		s:                  s,
+		opts:               opts,
 		client:             s.currentClient(),
 		ctx:                ctx,
 		st:                 st,
 		info:               ProjectInfo{ID: st.ID, Path: st.Path, DefaultBranch: st.DefaultBranch},
 		key:                strconv.FormatInt(st.ID, 10),
-		now:                s.now(),
+		now:                opts.Now(),
 		highWaterAtStart:   st.HighWater,
 		maxPipelineAtStart: st.MaxPipelineID,
 		refreshed:          map[int64]*gitlabapi.Job{},
@@ -80,10 +84,10 @@ func (s *Scraper) newPoll(ctx context.Context, st *state.Project) *poll {
 		discovered:         map[int64]bool{},
 	}
 	if st.Fresh() {
-		p.cutoff = p.now.Add(-s.opts.InitialLookback)
+		p.cutoff = p.now.Add(-opts.InitialLookback)
 	}
 	p.blockedAtStart = p.hasBlocked()
-	p.parkedDue = p.blockedAtStart && p.now.Sub(st.LastParkedCheck) >= s.opts.ParkedRecheckInterval
+	p.parkedDue = p.blockedAtStart && p.now.Sub(st.LastParkedCheck) >= opts.ParkedRecheckInterval
 	return p
 }
 
@@ -109,7 +113,7 @@ func (p *poll) run() error {
 		p.st.LastParkedCheck = p.now
 	}
 	p.dropStaleParked()
-	p.st.ForgetPipelines(p.now.Add(-p.s.opts.PipelineTTL))
+	p.st.ForgetPipelines(p.now.Add(-p.opts.PipelineTTL))
 	return nil
 }
 
@@ -278,8 +282,8 @@ func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
 		return
 	}
 	p.st.Followed[j.ID] = &state.FollowedJob{
-		ID: j.ID, PipelineID: j.Pipeline.ID, Name: j.Name, Stage: j.Stage, Ref: j.Ref,
-		Status: string(j.Status), CreatedAt: createdAt(j), StartSeen: startSeen, Bridge: bridge,
+		ID: j.ID, PipelineID: j.Pipeline.ID, Status: statusString(j.Status),
+		CreatedAt: createdAt(j), StartSeen: startSeen, Bridge: bridge,
 	}
 }
 
@@ -430,7 +434,7 @@ func (p *poll) fetchFinal(jobs []*state.FollowedJob) error {
 
 func (p *poll) vanished(f *state.FollowedJob) {
 	delete(p.st.Followed, f.ID)
-	p.s.logDebug("msg", "followed job no longer exists in GitLab; not counted", "project", p.info.Path, "job_id", f.ID)
+	_ = level.Debug(p.opts.Logger).Log("msg", "followed job no longer exists in GitLab; not counted", "project", p.info.Path, "job_id", f.ID)
 }
 
 // refreshBridges lists the bridges of pipelines that may have new or
@@ -506,15 +510,24 @@ func (p *poll) refreshPipelineBridges(pl *state.Pipeline) error {
 // ParkedMaxAge, so that pipelines whose manual jobs nobody plays do not
 // make the state grow without bound.
 func (p *poll) dropStaleParked() {
-	if p.s.opts.ParkedMaxAge <= 0 {
-		return
-	}
-	cutoff := p.now.Add(-p.s.opts.ParkedMaxAge)
+	cutoff := p.now.Add(-p.opts.ParkedMaxAge)
 	for id, f := range p.st.Followed {
 		if gitlabapi.JobStatus(f.Status).Blocked() && f.CreatedAt.Before(cutoff) {
 			delete(p.st.Followed, id)
 		}
 	}
+}
+
+// statusString returns a known status as the constant's string, so that the
+// many jobs followed for days share it instead of each keeping the copy
+// decoding made.
+func statusString(s gitlabapi.JobStatus) string {
+	for _, k := range gitlabapi.KnownStatuses {
+		if s == k {
+			return string(k)
+		}
+	}
+	return string(s)
 }
 
 func createdAt(j *gitlabapi.Job) time.Time {

@@ -6,11 +6,7 @@ import (
 	"time"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
-
-// PollResult is state's type, named here for brevity.
-type PollResult = state.PollResult
 
 // ProjectInfo names the project an event belongs to.
 type ProjectInfo struct {
@@ -22,11 +18,10 @@ type ProjectInfo struct {
 // ActiveJob is an unfinished job or bridge, as the gauges of what is
 // pending or running now show it.
 type ActiveJob struct {
-	ID, PipelineID   int64
-	Name, Stage, Ref string
-	Status           gitlabapi.JobStatus
-	CreatedAt        time.Time
-	Bridge           bool
+	ID, PipelineID int64
+	Status         gitlabapi.JobStatus
+	CreatedAt      time.Time
+	Bridge         bool
 }
 
 // Recorder receives what the scraper learns. The scraper guarantees that
@@ -45,7 +40,17 @@ type Recorder interface {
 	// PollFinished reports each poll's outcome and cost.
 	PollFinished(p ProjectInfo, r PollResult)
 	// ProjectRemoved: the project is no longer polled; drop its series.
+	// path may also be a configured project once reported unresolved.
 	ProjectRemoved(path string)
+	// ProjectUnresolved: a configured project could not be resolved at
+	// discovery and is not polled; discovery tries again. ref is the
+	// project as configured, reason one of the Reason values.
+	ProjectUnresolved(ref, reason string)
+	// GroupListed reports each discovery's listing of a configured group:
+	// reason "" when it succeeded, else one of the Reason values.
+	GroupListed(group, reason string)
+	// GroupRemoved: the group is no longer configured; drop its series.
+	GroupRemoved(group string)
 	// ProjectsPolled reports how many projects are polled now.
 	ProjectsPolled(n int)
 	// StateFailed reports that loading ("load") or saving ("save") the

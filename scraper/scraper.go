@@ -29,22 +29,23 @@ type Group struct {
 	Include, Exclude *regexp.Regexp // matched against path_with_namespace; nil = no filter
 }
 
-// Options configure a Scraper. Zero durations take the defaults below.
+// Options configure a Scraper. The durations and MaxConcurrentPolls have
+// no defaults here (package config holds them): each must be given.
 type Options struct {
 	Projects []string // paths or numeric ids
 	Groups   []Group
 
-	Interval              time.Duration // between two polls of a project (30s)
-	InitialLookback       time.Duration // history counted on a first walk (1h)
-	ParkedRecheckInterval time.Duration // manual/scheduled jobs rechecked this often (10m)
-	ParkedMaxAge          time.Duration // manual/scheduled jobs older than this are no longer followed (14 days)
-	PipelineTTL           time.Duration // idle pipelines remembered this long (1h)
-	DiscoveryInterval     time.Duration // projects and groups re-resolved this often (5m)
+	Interval              time.Duration // between two polls of a project
+	InitialLookback       time.Duration // history counted on a first walk; 0 = none
+	ParkedRecheckInterval time.Duration // manual/scheduled jobs rechecked this often
+	ParkedMaxAge          time.Duration // manual/scheduled jobs older than this are no longer followed
+	PipelineTTL           time.Duration // idle pipelines remembered this long
+	DiscoveryInterval     time.Duration // projects and groups re-resolved this often
 
-	// MaxConcurrentPolls bounds the polls under way at once (32). Each
-	// holds its decoded pages while it waits for the client's request
-	// slots, so without a bound a first walk of thousands of projects
-	// holds thousands of pages. Fixed at New; a reload keeps it.
+	// MaxConcurrentPolls bounds the polls under way at once. Each holds
+	// its decoded pages while it waits for the client's request slots,
+	// so without a bound a first walk of thousands of projects holds
+	// thousands of pages. Fixed at New; a reload keeps it.
 	MaxConcurrentPolls int
 
 	// Store persists each project's state after every poll, so that a
@@ -55,20 +56,25 @@ type Options struct {
 	Now    func() time.Time
 }
 
-func (o *Options) setDefaults() {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
+// check rejects options left unset; Logger and Now fall back to none and
+// the real clock.
+func (o *Options) check() error {
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{
+		{"Interval", o.Interval}, {"ParkedRecheckInterval", o.ParkedRecheckInterval},
+		{"ParkedMaxAge", o.ParkedMaxAge}, {"PipelineTTL", o.PipelineTTL}, {"DiscoveryInterval", o.DiscoveryInterval},
+	} {
+		if d.value <= 0 {
+			return fmt.Errorf("scraper: %s must be greater than 0, got %s", d.name, d.value)
 		}
 	}
-	def(&o.Interval, 30*time.Second)
-	def(&o.InitialLookback, time.Hour)
-	def(&o.ParkedRecheckInterval, 10*time.Minute)
-	def(&o.ParkedMaxAge, 14*24*time.Hour)
-	def(&o.PipelineTTL, time.Hour)
-	def(&o.DiscoveryInterval, 5*time.Minute)
-	if o.MaxConcurrentPolls <= 0 {
-		o.MaxConcurrentPolls = 32
+	if o.InitialLookback < 0 {
+		return fmt.Errorf("scraper: InitialLookback must not be negative, got %s", o.InitialLookback)
+	}
+	if o.MaxConcurrentPolls < 1 {
+		return fmt.Errorf("scraper: MaxConcurrentPolls must be at least 1, got %d", o.MaxConcurrentPolls)
 	}
 	if o.Logger == nil {
 		o.Logger = log.NewNopLogger()
@@ -76,6 +82,7 @@ func (o *Options) setDefaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	return nil
 }
 
 // Scraper polls the configured projects.
@@ -88,6 +95,13 @@ type Scraper struct {
 	projects      map[int64]*tracked
 	lastDiscovery time.Time
 	discoveryOK   bool
+
+	// What discovery reported, to take back what no longer holds:
+	// configured projects resolved (by id), configured projects reported
+	// unresolved, and configured groups.
+	refIDs     map[string]int64
+	unresolved map[string]bool
+	groups     map[string]bool
 
 	pollSlots chan struct{} // a token per poll under way
 	ready     atomic.Bool
@@ -105,20 +119,25 @@ type tracked struct {
 }
 
 // New returns a Scraper; nothing is requested until Cycle or Run.
-func New(client GitLab, rec Recorder, opts Options) *Scraper {
-	opts.setDefaults()
+func New(client GitLab, rec Recorder, opts Options) (*Scraper, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	return &Scraper{client: client, rec: rec, opts: opts, projects: map[int64]*tracked{},
-		pollSlots: make(chan struct{}, opts.MaxConcurrentPolls)}
+		pollSlots: make(chan struct{}, opts.MaxConcurrentPolls)}, nil
 }
 
 // Reconfigure replaces the options (on a config reload); the project list is
 // resolved again at the next discovery, which it makes due at once.
-func (s *Scraper) Reconfigure(opts Options) {
-	opts.setDefaults()
+func (s *Scraper) Reconfigure(opts Options) error {
+	if err := opts.check(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.opts = opts
 	s.lastDiscovery = time.Time{}
+	return nil
 }
 
 // SetClient replaces the GitLab client (on a config reload that changed the
@@ -138,15 +157,11 @@ func (s *Scraper) currentClient() GitLab {
 // Ready reports whether every project has been polled at least once.
 func (s *Scraper) Ready() bool { return s.ready.Load() }
 
-func (s *Scraper) now() time.Time { return s.options().Now() }
-
 func (s *Scraper) options() Options {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.opts
 }
-
-func (s *Scraper) logDebug(kv ...any) { _ = level.Debug(s.options().Logger).Log(kv...) }
 
 // Cycle runs discovery if it is due, then polls every project once,
 // concurrently, and waits for all of them. Tests and benchmarks drive the
@@ -241,27 +256,31 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked) {
 	if renamedFrom := s.applyDiscovered(t); renamedFrom != "" {
 		s.rec.ProjectRemoved(renamedFrom)
 	}
+	// One snapshot for the whole poll: a reload replaces the options, and
+	// a poll that read some before it and some after would mix them.
+	opts := s.options()
 	var requests atomic.Int64
-	start := s.now()
-	p := s.newPoll(gitlabapi.WithRequestCounter(ctx, &requests), t.st)
+	start := opts.Now()
+	p := s.newPoll(gitlabapi.WithRequestCounter(ctx, &requests), opts, t.st)
 	err := p.run()
 	if (ctx.Err() != nil && err != nil) || t.removed.Load() {
 		// Shutting down, or no longer polled: the poll's events are dropped
 		// unsaved, so that the next start counts them from the saved state.
 		return
 	}
-	if store := s.options().Store; store != nil {
-		if serr := store.Save(t.st); serr != nil {
-			_ = level.Error(s.options().Logger).Log("msg", "saving state failed; counts stay exact unless the exporter restarts", "project", p.info.Path, "err", serr)
+	if opts.Store != nil {
+		if serr := opts.Store.Save(t.st); serr != nil {
+			_ = level.Error(opts.Logger).Log("msg", "saving state failed; counts stay exact unless the exporter restarts", "project", p.info.Path, "err", serr)
 			s.rec.StateFailed("save")
 		}
 	}
 	p.flush(s.rec)
 	info := p.info
 	s.rec.ProjectActive(info, activeJobs(t.st))
-	s.rec.PollFinished(info, PollResult{Err: err, Requests: int(requests.Load()), Duration: s.now().Sub(start), Time: s.now()})
+	end := opts.Now()
+	s.rec.PollFinished(info, PollResult{Reason: failureReason(err), Err: err, Requests: int(requests.Load()), Duration: end.Sub(start), Time: end})
 	if err != nil {
-		_ = level.Warn(s.options().Logger).Log("msg", "poll failed", "project", info.Path, "err", err)
+		_ = level.Warn(opts.Logger).Log("msg", "poll failed", "project", info.Path, "err", err)
 	}
 	t.polled.Store(true)
 }
@@ -286,7 +305,7 @@ func (s *Scraper) applyDiscovered(t *tracked) (renamedFrom string) {
 func activeJobs(st *state.Project) []ActiveJob {
 	out := make([]ActiveJob, 0, len(st.Followed))
 	for _, f := range st.Followed {
-		out = append(out, ActiveJob{ID: f.ID, PipelineID: f.PipelineID, Name: f.Name, Stage: f.Stage, Ref: f.Ref,
+		out = append(out, ActiveJob{ID: f.ID, PipelineID: f.PipelineID,
 			Status: gitlabapi.JobStatus(f.Status), CreatedAt: f.CreatedAt, Bridge: f.Bridge})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

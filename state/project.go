@@ -49,14 +49,14 @@ type Project struct {
 	NextFirstPage int `json:"-"`
 }
 
-// FollowedJob is an unfinished job or bridge, with what is needed to count
-// it when it finishes and to show it in the gauges meanwhile.
+// FollowedJob is an unfinished job or bridge, with what is needed to find
+// it again and to show it in the gauges meanwhile; no more, because an
+// unplayed manual job is followed for poll.parked_max_age (14 days by
+// default), and there are many. When it finishes it is counted from what
+// GitLab answers then, which names it.
 type FollowedJob struct {
 	ID         int64     `json:"id"`
 	PipelineID int64     `json:"pipeline_id"`
-	Name       string    `json:"name"`
-	Stage      string    `json:"stage"`
-	Ref        string    `json:"ref"`
 	Status     string    `json:"status"`
 	CreatedAt  time.Time `json:"created_at"`
 	// StartSeen is set once its queued duration has been observed.
@@ -146,11 +146,17 @@ func (p *Project) Pipeline(id int64, floor int64, now time.Time) (pl *Pipeline, 
 }
 
 // ForgetPipelines drops pipelines idle since before cutoff that no followed
-// job or bridge belongs to, so memory does not grow with history.
+// job or bridge belongs to, so memory does not grow with history. A manual
+// or scheduled job does not keep its pipeline: it may wait for days, and a
+// played job keeps its id, so it is recognised without it (a retry in a
+// forgotten pipeline costs one request, as in any old pipeline). A bridge
+// does: its pipeline's bridge list is how it is followed.
 func (p *Project) ForgetPipelines(cutoff time.Time) {
 	busy := map[int64]bool{}
 	for _, f := range p.Followed {
-		busy[f.PipelineID] = true
+		if f.Bridge || !blocked(f.Status) {
+			busy[f.PipelineID] = true
+		}
 	}
 	for id, pl := range p.Pipelines {
 		if !busy[id] && pl.LastActivity.Before(cutoff) {
@@ -178,3 +184,7 @@ func (pl *Pipeline) RecordAttempt(name string, id int64) (retried int64) {
 		return id
 	}
 }
+
+// blocked reports whether a status waits for a person or a clock; state
+// keeps statuses as GitLab's strings and knows nothing of the API types.
+func blocked(status string) bool { return status == "manual" || status == "scheduled" }

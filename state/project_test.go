@@ -56,21 +56,35 @@ func TestWalkWindow(t *testing.T) {
 func TestForgetPipelinesKeepsBusyOnes(t *testing.T) {
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	p := NewProject(1, "g/p", "main")
-	p.Pipeline(1, 0, now.Add(-2*time.Hour))
-	p.Pipeline(2, 0, now.Add(-2*time.Hour))
-	p.Pipeline(3, 0, now)
-	p.Followed[10] = &FollowedJob{ID: 10, PipelineID: 2, Status: "manual"}
+	for id := range int64(6) {
+		p.Pipeline(id+1, 0, now.Add(-2*time.Hour))
+	}
+	p.Pipeline(7, 0, now)
+	p.Followed[10] = &FollowedJob{ID: 10, PipelineID: 2, Status: "running"}
+	p.Followed[11] = &FollowedJob{ID: 11, PipelineID: 3, Status: "manual"}
+	p.Followed[12] = &FollowedJob{ID: 12, PipelineID: 4, Status: "scheduled"}
+	p.Followed[13] = &FollowedJob{ID: 13, PipelineID: 5, Status: "manual", Bridge: true}
+	p.Followed[14] = &FollowedJob{ID: 14, PipelineID: 6, Status: "manual"}
+	p.Followed[15] = &FollowedJob{ID: 15, PipelineID: 6, Status: "pending"}
 	p.ForgetPipelines(now.Add(-time.Hour))
-	if _, ok := p.Pipelines[1]; ok {
-		t.Errorf("idle pipeline 1 was kept")
+	for _, tc := range []struct {
+		id   int64
+		kept bool
+		why  string
+	}{
+		{1, false, "idle"},
+		{2, true, "has a running job"},
+		{3, false, "has only a manual job, which is recognised without it"},
+		{4, false, "has only a scheduled job"},
+		{5, true, "has a manual bridge, followed through its bridge list"},
+		{6, true, "has a pending job besides a manual one"},
+		{7, true, "recent"},
+	} {
+		if _, ok := p.Pipelines[tc.id]; ok != tc.kept {
+			t.Errorf("pipeline %d (%s): kept %v, want %v", tc.id, tc.why, ok, tc.kept)
+		}
 	}
-	if _, ok := p.Pipelines[2]; !ok {
-		t.Errorf("pipeline 2, which has a followed job, was forgotten")
-	}
-	if _, ok := p.Pipelines[3]; !ok {
-		t.Errorf("recent pipeline 3 was forgotten")
-	}
-	if p.MaxPipelineID != 3 {
-		t.Errorf("MaxPipelineID = %d, want 3", p.MaxPipelineID)
+	if p.MaxPipelineID != 7 {
+		t.Errorf("MaxPipelineID = %d, want 7", p.MaxPipelineID)
 	}
 }

@@ -1,25 +1,20 @@
 package collector
 
 import (
-	"context"
-	"errors"
 	"math"
-	"net"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
 
-// Exporter holds the exporter's metrics about itself: what it asks of
+// SelfMetrics holds the exporter's metrics about itself: what it asks of
 // GitLab, and how each project's polls go. It implements gitlabapi.Observer
 // and the poll half of the scraper's Recorder.
-type Exporter struct {
+type SelfMetrics struct {
 	apiRequests *prometheus.CounterVec
 	apiDuration *prometheus.HistogramVec
 	polls       *prometheus.CounterVec
@@ -29,6 +24,8 @@ type Exporter struct {
 	projectUp   *prometheus.GaugeVec
 	lastSuccess *prometheus.GaugeVec
 	projects    prometheus.Gauge
+	groupUp     *prometheus.GaugeVec
+	groupErrors *prometheus.CounterVec
 	stateErrors *prometheus.CounterVec
 
 	rateLimitDesc *prometheus.Desc
@@ -36,10 +33,10 @@ type Exporter struct {
 	rateLimit     float64 // NaN until GitLab sent a RateLimit-Remaining header
 }
 
-// NewExporter builds the self-metrics.
-func NewExporter() *Exporter {
+// NewSelfMetrics builds the self-metrics.
+func NewSelfMetrics() *SelfMetrics {
 	const ns = "gitlab_jobs_exporter_"
-	return &Exporter{
+	return &SelfMetrics{
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ns + "api_requests_total",
 			Help: "HTTP requests to the GitLab API by route template and status code (0: no response), retries included.",
@@ -78,6 +75,14 @@ func NewExporter() *Exporter {
 			Name: ns + "projects",
 			Help: "Projects being polled.",
 		}),
+		groupUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: ns + "group_up",
+			Help: "1 if the last listing of the configured group's projects succeeded, else 0.",
+		}, []string{"group"}),
+		groupErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ns + "group_errors_total",
+			Help: "Failed listings of a configured group's projects by group and reason (not_found, unauthorized, forbidden, rate_limited, server_error, timeout, decode, other).",
+		}, []string{"group", "reason"}),
 		stateErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ns + "state_errors_total",
 			Help: "Failures to load (a corrupt or incompatible state file: the project started fresh) or save the scraper's state.",
@@ -89,25 +94,25 @@ func NewExporter() *Exporter {
 }
 
 // ObserveRequest implements gitlabapi.Observer.
-func (e *Exporter) ObserveRequest(endpoint string, code int, d time.Duration) {
+func (e *SelfMetrics) ObserveRequest(endpoint string, code int, d time.Duration) {
 	e.apiRequests.WithLabelValues(endpoint, strconv.Itoa(code)).Inc()
 	e.apiDuration.WithLabelValues(endpoint).Observe(d.Seconds())
 }
 
 // ObserveRateLimitRemaining implements gitlabapi.Observer.
-func (e *Exporter) ObserveRateLimitRemaining(remaining float64) {
+func (e *SelfMetrics) ObserveRateLimitRemaining(remaining float64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.rateLimit = remaining
 }
 
 // PollFinished records one poll's outcome and cost.
-func (e *Exporter) PollFinished(p scraper.ProjectInfo, r state.PollResult) {
+func (e *SelfMetrics) PollFinished(p scraper.ProjectInfo, r scraper.PollResult) {
 	e.polls.WithLabelValues(p.Path).Inc()
 	e.pollReqs.WithLabelValues(p.Path).Add(float64(r.Requests))
 	e.pollTime.Observe(r.Duration.Seconds())
-	if r.Err != nil {
-		e.pollErrors.WithLabelValues(p.Path, ErrorReason(r.Err)).Inc()
+	if r.Reason != "" {
+		e.pollErrors.WithLabelValues(p.Path, r.Reason).Inc()
 		e.projectUp.WithLabelValues(p.Path).Set(0)
 		return
 	}
@@ -115,14 +120,38 @@ func (e *Exporter) PollFinished(p scraper.ProjectInfo, r state.PollResult) {
 	e.lastSuccess.WithLabelValues(p.Path).Set(float64(r.Time.UnixMilli()) / 1000)
 }
 
+// ProjectUnresolved shows a configured project that discovery could not
+// resolve as down, under its configured name.
+func (e *SelfMetrics) ProjectUnresolved(ref, reason string) {
+	e.pollErrors.WithLabelValues(ref, reason).Inc()
+	e.projectUp.WithLabelValues(ref).Set(0)
+}
+
+// GroupListed records one listing of a configured group.
+func (e *SelfMetrics) GroupListed(group, reason string) {
+	if reason != "" {
+		e.groupErrors.WithLabelValues(group, reason).Inc()
+		e.groupUp.WithLabelValues(group).Set(0)
+		return
+	}
+	e.groupUp.WithLabelValues(group).Set(1)
+}
+
+// GroupRemoved drops the group's series.
+func (e *SelfMetrics) GroupRemoved(group string) {
+	match := prometheus.Labels{"group": group}
+	e.groupUp.DeletePartialMatch(match)
+	e.groupErrors.DeletePartialMatch(match)
+}
+
 // ProjectsPolled sets the number of projects polled.
-func (e *Exporter) ProjectsPolled(n int) { e.projects.Set(float64(n)) }
+func (e *SelfMetrics) ProjectsPolled(n int) { e.projects.Set(float64(n)) }
 
 // StateFailed counts a failure to load or save the scraper's state.
-func (e *Exporter) StateFailed(op string) { e.stateErrors.WithLabelValues(op).Inc() }
+func (e *SelfMetrics) StateFailed(op string) { e.stateErrors.WithLabelValues(op).Inc() }
 
 // ProjectRemoved drops the project's series.
-func (e *Exporter) ProjectRemoved(path string) {
+func (e *SelfMetrics) ProjectRemoved(path string) {
 	match := prometheus.Labels{"project": path}
 	e.polls.DeletePartialMatch(match)
 	e.pollReqs.DeletePartialMatch(match)
@@ -131,35 +160,13 @@ func (e *Exporter) ProjectRemoved(path string) {
 	e.lastSuccess.DeletePartialMatch(match)
 }
 
-// ErrorReason classifies a poll error for the reason label.
-func ErrorReason(err error) string {
-	var netErr net.Error
-	switch {
-	case errors.Is(err, gitlabapi.ErrNotFound):
-		return "not_found"
-	case errors.Is(err, gitlabapi.ErrUnauthorized):
-		return "unauthorized"
-	case errors.Is(err, gitlabapi.ErrForbidden):
-		return "forbidden"
-	case errors.Is(err, gitlabapi.ErrRateLimited):
-		return "rate_limited"
-	case errors.Is(err, gitlabapi.ErrServer):
-		return "server_error"
-	case errors.Is(err, gitlabapi.ErrDecode):
-		return "decode"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return "timeout"
-	}
-	return "other"
-}
-
-func (e *Exporter) vecs() []prometheus.Collector {
+func (e *SelfMetrics) vecs() []prometheus.Collector {
 	return []prometheus.Collector{e.apiRequests, e.apiDuration, e.polls, e.pollReqs, e.pollErrors,
-		e.pollTime, e.projectUp, e.lastSuccess, e.projects, e.stateErrors}
+		e.pollTime, e.projectUp, e.lastSuccess, e.projects, e.groupUp, e.groupErrors, e.stateErrors}
 }
 
 // Describe implements prometheus.Collector.
-func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
+func (e *SelfMetrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, c := range e.vecs() {
 		c.Describe(ch)
 	}
@@ -167,7 +174,7 @@ func (e *Exporter) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector.
-func (e *Exporter) Collect(ch chan<- prometheus.Metric) {
+func (e *SelfMetrics) Collect(ch chan<- prometheus.Metric) {
 	for _, c := range e.vecs() {
 		c.Collect(ch)
 	}

@@ -1,9 +1,6 @@
 package collector
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -11,17 +8,48 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
+
+func TestUnresolvedProjectsAndGroups(t *testing.T) {
+	m := NewSelfMetrics()
+	m.ProjectUnresolved("g/typo", "not_found")
+	m.ProjectUnresolved("g/typo", "not_found")
+	m.ProjectUnresolved("17", "forbidden")
+	m.GroupListed("team", "not_found")
+	m.GroupListed("ops", "")
+	m.GroupListed("gone", "server_error")
+	m.GroupRemoved("gone")
+	m.ProjectRemoved("17")
+	want := `
+# HELP gitlab_jobs_exporter_project_up 1 if the last poll of the project succeeded, else 0.
+# TYPE gitlab_jobs_exporter_project_up gauge
+gitlab_jobs_exporter_project_up{project="g/typo"} 0
+# HELP gitlab_jobs_exporter_poll_errors_total Failed polls by project and reason (not_found, unauthorized, forbidden, rate_limited, server_error, timeout, decode, other).
+# TYPE gitlab_jobs_exporter_poll_errors_total counter
+gitlab_jobs_exporter_poll_errors_total{project="g/typo",reason="not_found"} 2
+# HELP gitlab_jobs_exporter_group_up 1 if the last listing of the configured group's projects succeeded, else 0.
+# TYPE gitlab_jobs_exporter_group_up gauge
+gitlab_jobs_exporter_group_up{group="ops"} 1
+gitlab_jobs_exporter_group_up{group="team"} 0
+# HELP gitlab_jobs_exporter_group_errors_total Failed listings of a configured group's projects by group and reason (not_found, unauthorized, forbidden, rate_limited, server_error, timeout, decode, other).
+# TYPE gitlab_jobs_exporter_group_errors_total counter
+gitlab_jobs_exporter_group_errors_total{group="team",reason="not_found"} 1
+`
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(m)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "gitlab_jobs_exporter_project_up",
+		"gitlab_jobs_exporter_poll_errors_total", "gitlab_jobs_exporter_group_up", "gitlab_jobs_exporter_group_errors_total"); err != nil {
+		t.Error(err)
+	}
+}
 
 func TestPollMetrics(t *testing.T) {
 	m := newMetrics(t, everyLabel())
 	p := scraper.ProjectInfo{Path: "g/app"}
 	when := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	m.PollFinished(p, state.PollResult{Requests: 3, Duration: time.Second, Time: when})
-	m.PollFinished(p, state.PollResult{Requests: 2, Err: &gitlabapi.APIError{StatusCode: 502}, Time: when.Add(time.Minute)})
+	m.PollFinished(p, scraper.PollResult{Requests: 3, Duration: time.Second, Time: when})
+	m.PollFinished(p, scraper.PollResult{Requests: 2, Reason: scraper.ReasonServerError, Time: when.Add(time.Minute)})
 	m.ObserveRequest("/projects/:id/jobs", 200, time.Second)
 	m.ObserveRequest("/projects/:id/jobs", 502, time.Second)
 	m.ObserveRateLimitRemaining(1500)
@@ -57,25 +85,5 @@ gitlab_jobs_exporter_projects 1
 		"gitlab_jobs_exporter_poll_errors_total", "gitlab_jobs_exporter_api_requests_total",
 		"gitlab_jobs_exporter_rate_limit_remaining", "gitlab_jobs_exporter_projects"); err != nil {
 		t.Error(err)
-	}
-}
-
-func TestErrorReason(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want string
-	}{
-		{&gitlabapi.APIError{StatusCode: 404}, "not_found"},
-		{&gitlabapi.APIError{StatusCode: 401}, "unauthorized"},
-		{&gitlabapi.APIError{StatusCode: 403}, "forbidden"},
-		{&gitlabapi.APIError{StatusCode: 429}, "rate_limited"},
-		{fmt.Errorf("walking: %w", &gitlabapi.APIError{StatusCode: 503}), "server_error"},
-		{&gitlabapi.DecodeError{Err: errors.New("unexpected EOF")}, "decode"},
-		{fmt.Errorf("x: %w", context.DeadlineExceeded), "timeout"},
-		{errors.New("boom"), "other"},
-	} {
-		if got := ErrorReason(tc.err); got != tc.want {
-			t.Errorf("ErrorReason(%v) = %q, want %q", tc.err, got, tc.want)
-		}
 	}
 }
