@@ -226,8 +226,17 @@ func TestVariables(t *testing.T) {
 					t.Errorf("variable %s: %v", name, err)
 				}
 				sels, _ := deploytest.Selectors(expr)
-				if len(sels) == 1 && !slices.Contains(series[sels[0].Metric], m[2]) {
-					t.Errorf("variable %s takes label %q, which %s does not have", name, m[2], sels[0].Metric)
+				if len(sels) != 1 {
+					continue
+				}
+				names := sels[0].Names
+				if sels[0].Metric != "" {
+					names = []string{sels[0].Metric}
+				}
+				for _, metric := range names {
+					if !slices.Contains(series[metric], m[2]) {
+						t.Errorf("variable %s takes label %q, which %s does not have", name, m[2], metric)
+					}
 				}
 			}
 		})

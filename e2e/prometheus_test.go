@@ -7,7 +7,6 @@ import (
 	"maps"
 	"math"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -89,7 +88,8 @@ func TestPrometheusEndToEnd(t *testing.T) {
 
 	promAddr := freeAddr(t)
 	promConfig := filepath.Join(dir, "prometheus.yml")
-	writePrometheusConfig(t, root, promConfig, promAddr, strings.TrimPrefix(exp.base, "http://"), amAddr)
+	writePrometheusConfig(t, promConfig, promSetup{root: root, self: promAddr, alertmanager: amAddr, prometheus2: true,
+		targets: map[string]string{exporterJob: strings.TrimPrefix(exp.base, "http://")}})
 	prom := start(t, "prometheus", promBin, nil,
 		"--config.file="+promConfig, "--storage.tsdb.path="+filepath.Join(dir, "prometheus"),
 		"--web.listen-address="+promAddr)
@@ -190,69 +190,6 @@ func TestPrometheusEndToEnd(t *testing.T) {
 		t.Errorf("the token appears in the exporter's or Prometheus' output")
 	}
 }
-
-// writePrometheusConfig writes the shipped deploy/prometheus/prometheus.yml
-// with the addresses of this test, 1s intervals and the shipped alerts.yml
-// by absolute path, for Debian's Prometheus 2.42: without the Prometheus 3
-// scrape settings, as README says to run it there. Everything else stays
-// as shipped.
-func writePrometheusConfig(t *testing.T, root, dst, self, exporterAddr, amAddr string) {
-	t.Helper()
-	src := filepath.Join(root, "deploy", "prometheus", "prometheus.yml")
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(b, &cfg); err != nil {
-		t.Fatalf("decoding %s: %v", src, err)
-	}
-	global, _ := cfg["global"].(map[string]any)
-	if global == nil {
-		global = map[string]any{}
-		cfg["global"] = global
-	}
-	global["scrape_interval"], global["scrape_timeout"], global["evaluation_interval"] = "1s", "1s", "1s"
-
-	var rules []string
-	for _, f := range asSlice(cfg["rule_files"]) {
-		rules = append(rules, filepath.Join(root, "deploy", "prometheus", f.(string)))
-	}
-	if !slices.Contains(rules, filepath.Join(root, "deploy", "prometheus", "alerts.yml")) {
-		t.Fatalf("%s does not load alerts.yml (rule_files %v)", src, cfg["rule_files"])
-	}
-	cfg["rule_files"] = rules
-
-	alerting, _ := cfg["alerting"].(map[string]any)
-	ams := asSlice(alerting["alertmanagers"])
-	if len(ams) != 1 {
-		t.Fatalf("%s: want one alertmanagers entry, got %v", src, alerting)
-	}
-	ams[0].(map[string]any)["static_configs"] = []any{map[string]any{"targets": []string{amAddr}}}
-
-	targets := map[string]string{"gitlab_jobs_exporter": exporterAddr, "prometheus": self}
-	for _, sc := range asSlice(cfg["scrape_configs"]) {
-		m := sc.(map[string]any)
-		name, _ := m["job_name"].(string)
-		addr, ok := targets[name]
-		if !ok {
-			t.Fatalf("%s: scrape job %q unknown to this test", src, name)
-		}
-		m["static_configs"] = []any{map[string]any{"targets": []string{addr}}}
-		delete(targets, name)
-		for _, key := range prometheus3ScrapeSettings {
-			delete(m, key)
-		}
-	}
-	if _, missing := targets["gitlab_jobs_exporter"]; missing {
-		t.Fatalf("%s has no gitlab_jobs_exporter scrape job", src)
-	}
-	writeYAML(t, dst, cfg)
-}
-
-// prometheus3ScrapeSettings are the shipped scrape settings Prometheus 2
-// does not know.
-var prometheus3ScrapeSettings = []string{"scrape_native_histograms", "convert_classic_histograms_to_nhcb"}
 
 func asSlice(v any) []any { s, _ := v.([]any); return s }
 

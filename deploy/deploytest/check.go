@@ -24,18 +24,24 @@ func CheckMetrics(expr string, series map[string][]string) []error {
 	}
 	var errs []error
 	for _, sel := range sels {
-		if sel.Metric == "" {
+		names := sel.Names
+		if sel.Metric != "" {
+			names = []string{sel.Metric}
+		}
+		if len(names) == 0 {
 			errs = append(errs, fmt.Errorf("selector with labels %v has no metric name", sel.Labels))
 			continue
 		}
-		labels, ok := series[sel.Metric]
-		if !ok {
-			errs = append(errs, fmt.Errorf("metric %q is not exported", sel.Metric))
-			continue
-		}
-		for _, l := range sel.Labels {
-			if !slices.Contains(labels, l) {
-				errs = append(errs, fmt.Errorf("metric %q has no label %q (it has %s)", sel.Metric, l, strings.Join(labels, ", ")))
+		for _, name := range names {
+			labels, ok := series[name]
+			if !ok {
+				errs = append(errs, fmt.Errorf("metric %q is not exported", name))
+				continue
+			}
+			for _, l := range sel.Labels {
+				if !slices.Contains(labels, l) {
+					errs = append(errs, fmt.Errorf("metric %q has no label %q (it has %s)", name, l, strings.Join(labels, ", ")))
+				}
 			}
 		}
 	}

@@ -8,7 +8,10 @@ import (
 // Selector is one vector selector found in a PromQL expression.
 type Selector struct {
 	Metric string   // empty for a selector made only of label matchers
-	Labels []string // label names used in its matchers, in order
+	Labels []string // label names used in its matchers, in order (__name__ left out)
+	// Names are the metric names a `__name__="a"` or `__name__=~"a|b"`
+	// matcher selects, alternatives split; such a selector has no Metric.
+	Names []string
 }
 
 // keywords are PromQL words that are neither metric names nor functions.
@@ -58,11 +61,11 @@ func Selectors(expr string) ([]Selector, error) {
 				return nil, err
 			}
 		case c == '{':
-			labels, err := s.matchers()
+			labels, names, err := s.matchers()
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, Selector{Labels: labels})
+			out = append(out, Selector{Labels: labels, Names: names})
 		case isIdentStart(c):
 			word := s.ident()
 			s.skipSpace()
@@ -79,7 +82,7 @@ func Selectors(expr string) ([]Selector, error) {
 				// A function or aggregation call; its arguments are
 				// scanned as the loop goes on.
 			case !s.eof() && s.peek() == '{':
-				labels, err := s.matchers()
+				labels, _, err := s.matchers()
 				if err != nil {
 					return nil, err
 				}
@@ -163,33 +166,43 @@ func (s *scanner) skipUntil(closing byte) error {
 	return fmt.Errorf("unbalanced %q starting at offset %d", open, start)
 }
 
-// matchers reads `{name op "value", ...}` and returns the label names.
-func (s *scanner) matchers() ([]string, error) {
+// matchers reads `{name op "value", ...}` and returns the label names, and
+// the metric names of a __name__ matcher (= or =~ with alternatives).
+func (s *scanner) matchers() (labels, names []string, err error) {
 	start := s.pos
 	s.pos++ // '{'
-	var labels []string
+	var label, op string
 	for {
 		s.skipSpace()
 		if s.eof() {
-			return nil, fmt.Errorf("unterminated label matchers starting at offset %d", start)
+			return nil, nil, fmt.Errorf("unterminated label matchers starting at offset %d", start)
 		}
 		c := s.peek()
 		switch {
 		case c == '}':
 			s.pos++
-			return labels, nil
+			return labels, names, nil
 		case c == ',':
 			s.pos++
+			label, op = "", ""
 		case c == '"' || c == '\'' || c == '`':
+			from := s.pos
 			if err := s.skipString(); err != nil {
-				return nil, err
+				return nil, nil, err
+			}
+			if label == "__name__" && (op == "=" || op == "=~") {
+				names = append(names, strings.Split(s.src[from+1:s.pos-1], "|")...)
 			}
 		case isIdentStart(c):
-			labels = append(labels, s.ident())
+			label = s.ident()
+			if label != "__name__" {
+				labels = append(labels, label)
+			}
 		case c == '=' || c == '!' || c == '~':
+			op += string(c)
 			s.pos++
 		default:
-			return nil, fmt.Errorf("unexpected %q in label matchers at offset %d", c, s.pos)
+			return nil, nil, fmt.Errorf("unexpected %q in label matchers at offset %d", c, s.pos)
 		}
 	}
 }
