@@ -29,7 +29,15 @@ func TestWorkloadSendsHooks(t *testing.T) {
 	}
 
 	type hookBody struct {
-		ObjectKind     string `json:"object_kind"`
+		ObjectKind string `json:"object_kind"`
+		Builds     []struct {
+			Name        string `json:"name"`
+			Stage       string `json:"stage"`
+			Environment *struct {
+				Name           string `json:"name"`
+				DeploymentTier string `json:"deployment_tier"`
+			} `json:"environment"`
+		} `json:"builds"`
 		BuildID        int64  `json:"build_id"`
 		BuildStatus    string `json:"build_status"`
 		SourcePipeline *struct {
@@ -43,6 +51,7 @@ func TestWorkloadSendsHooks(t *testing.T) {
 	lastJob, jobHooks := map[int64]string{}, map[int64]int{}
 	lastPipeline := map[int64]string{}
 	fromBridge := map[int64]int64{} // child pipeline → bridge, from source_pipeline
+	deploys := 0
 	for _, r := range rc.requests() {
 		var b hookBody
 		if err := json.Unmarshal(r.body, &b); err != nil {
@@ -54,6 +63,16 @@ func TestWorkloadSendsHooks(t *testing.T) {
 			jobHooks[b.BuildID]++
 		case "pipeline":
 			lastPipeline[b.ObjectAttributes.ID] = b.ObjectAttributes.Status
+			for _, build := range b.Builds {
+				env := build.Environment
+				switch {
+				case build.Stage == "deploy" && (env == nil || env.Name != "prod/eu" || env.DeploymentTier != "production"):
+					t.Errorf("deploy build %q: environment %+v, want prod/eu in production", build.Name, env)
+				case build.Stage != "deploy" && env != nil:
+					t.Errorf("build %q deploys to %+v", build.Name, env)
+				}
+				deploys += boolInt(build.Stage == "deploy")
+			}
 			if b.SourcePipeline != nil {
 				fromBridge[b.ObjectAttributes.ID] = b.SourcePipeline.JobID
 			}
@@ -95,10 +114,18 @@ func TestWorkloadSendsHooks(t *testing.T) {
 		}
 	}
 	s.mu.RUnlock()
-	if builds < 50 || bridges == 0 || changed < builds/2 || pipelines < 20 || children == 0 {
-		t.Errorf("%d builds (%d changed), %d bridges, %d pipelines, %d children: too little traffic to tell", builds, changed, bridges, pipelines, children)
+	if builds < 50 || bridges == 0 || changed < builds/2 || pipelines < 20 || children == 0 || deploys == 0 {
+		t.Errorf("%d builds (%d changed), %d bridges, %d pipelines, %d children, %d deploys: too little traffic to tell",
+			builds, changed, bridges, pipelines, children, deploys)
 	}
 	if st := hook.Stats(); st.Sent != st.Events || st.Failed != 0 {
 		t.Errorf("stats %+v", st)
 	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
