@@ -29,6 +29,7 @@ type config struct {
 	tick      time.Duration
 	rateLimit int
 	workload  gitlabtest.WorkloadOptions
+	webhook   webhookConfig
 }
 
 func parseFlags(args []string) (config, error) {
@@ -53,7 +54,11 @@ func parseFlags(args []string) (config, error) {
 	num(app, "history", "Pre-generate this much past activity at start (e.g. 1h).", "0s", &c.history, time.ParseDuration)
 	num(app, "tick", "How often the workload catches up with real time.", "1s", &c.tick, time.ParseDuration)
 	num(app, "rate-limit", "Authenticated API requests allowed per minute (0 = no throttle, no RateLimit headers).", "0", &c.rateLimit, strconv.Atoi)
+	webhookFlags(app, &c.webhook)
 	if _, err := app.Parse(args); err != nil {
+		return c, err
+	}
+	if err := c.webhook.load(); err != nil {
 		return c, err
 	}
 	switch {
@@ -136,6 +141,12 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) er
 		w.Step(time.Since(clock.Now()))
 		logger.Info("pre-generated history", "duration", cfg.history, "jobs", len(srv.Jobs()))
 	}
+	// Registered after the history, which GitLab would have sent long ago.
+	hook, err := cfg.webhook.add(srv, cfg.workload.Seed, logger)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	// Printing the token is the point here: it is the demo credential the
 	// user chose on the command line and must now hand to the exporter.
 	fmt.Fprintf(out, "gitlab-sim: GitLab URL %s (API %s/api/v4), token %q, %d projects\n",
@@ -154,7 +165,13 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) er
 	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	srv.Close() // releases requests held by slow faults
+	srv.Close() // releases requests held by slow faults, stops webhook delivery
+	if hook != nil {
+		st := hook.Stats()
+		logger.Info("webhooks", "events", st.Events, "requests", st.Requests, "succeeded", st.Succeeded,
+			"failed", st.Failed, "lost", st.Lost, "dropped", st.Dropped, "duplicated", st.Duplicated,
+			"reordered", st.Reordered, "wrong_token", st.WrongToken)
+	}
 	if err := hs.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -21,6 +21,9 @@ type JobSpec struct {
 	When         string // "", "on_success", "always", "on_failure" → created; "manual" → manual; "delayed" → scheduled
 	AllowFailure bool
 	Tags         []string
+	// Environment is the `environment:` a build deploys to ("" = none);
+	// only webhooks show it, as the jobs API does not.
+	Environment string
 }
 
 // CreateGroup creates the group at path ("a" or "a/b"), creating parent
@@ -141,16 +144,16 @@ func (s *Server) newJobLocked(pipelineID int64, spec JobSpec, bridge bool) *job 
 	if pl == nil || spec.Name == "" {
 		return nil
 	}
-	var status string
-	switch spec.When {
-	case "", "on_success", "always", "on_failure":
-		status = "created"
-	case "manual":
-		status = "manual"
-	case "delayed":
-		status = "scheduled"
-	default:
+	when, ok := parseWhen(spec.When)
+	if !ok {
 		return nil
+	}
+	status := "created"
+	switch when {
+	case whenManual:
+		status = "manual"
+	case whenDelayed:
+		status = "scheduled"
 	}
 	stage := spec.Stage
 	if stage == "" {
@@ -158,11 +161,12 @@ func (s *Server) newJobLocked(pipelineID int64, spec JobSpec, bridge bool) *job 
 	}
 	now := s.now()
 	j := &job{
-		pipeline: pl, name: spec.Name, stage: stage, status: status,
+		pipeline: pl, name: spec.Name, stage: stage, status: status, when: when,
 		allowFailure: spec.AllowFailure, isBridge: bridge, createdAt: now,
 	}
 	if !bridge {
 		j.tags = s.m.internTags(spec.Tags)
+		j.env = s.m.environmentFor(spec.Environment)
 	}
 	s.m.addJob(j)
 	s.m.updatePipeline(pl, now)

@@ -11,6 +11,20 @@
 // resets), and compare what a client collected against Jobs(), the ground
 // truth. A Workload generates realistic traffic for benchmarks and the demo.
 //
+// Webhooks: AddWebhook sends a Job Hook for every status change of every
+// build (a new job's first status included; none for bridges, as GitLab)
+// and a Pipeline Hook for every pipeline status change, with GitLab's
+// headers and payloads rendered under the model lock at the change, in the
+// docs' ISO or gitlab.com's "2006-01-02 15:04:05 UTC" timestamps. Seeded
+// faults lose, duplicate (same X-Gitlab-Event-UUID and Idempotency-Key),
+// delay, reorder or mis-sign deliveries. A goroutine per webhook sends in
+// real time (a full queue drops, the model never waits); with Manual set,
+// Flush sends what is due on the Server's Clock, for deterministic runs.
+// Deliveries and Stats record each event's fate for comparison with what a
+// receiver saw; Close stops delivery. Pipeline Hooks' builds[] leave
+// bridges out, as GitLab's latest_builds does. A pipeline's creation is not
+// a status change: its first hook comes when its status first moves.
+//
 // Deliberate simplifications, each noted where it is implemented:
 //   - Timestamps are stored with microsecond precision (PostgreSQL) and
 //     rendered with milliseconds, so durations cannot be recomputed exactly

@@ -26,6 +26,10 @@ type model struct {
 	tagLists      map[string][]string // interned, sorted tag lists
 	artifactKinds []artifactKind      // interned artifact descriptions
 	artifactIndex map[artifactKind]uint16
+	environments  map[string]*environment // interned by name
+
+	// sink hears every status change; nil when nobody listens.
+	sink changeSink
 }
 
 type group struct {
@@ -84,7 +88,9 @@ type job struct {
 	finishedAt    stamp
 	runner        *runner
 	artifacts     []artifact
-	downstream    *pipeline // bridges only
+	downstream    *pipeline    // bridges only
+	env           *environment // nil: the job deploys nowhere
+	when          jobWhen
 	allowFailure  bool
 	isBridge      bool
 	retried       bool
@@ -112,6 +118,7 @@ func newModel(firstJobID int64) model {
 		firstJobID:     firstJobID,
 		tagLists:       map[string][]string{},
 		artifactIndex:  map[artifactKind]uint16{},
+		environments:   map[string]*environment{},
 	}
 }
 
@@ -216,7 +223,8 @@ func (m *model) createPipeline(p *project, ref, source string, now stamp) *pipel
 }
 
 // addJob appends j to the shared sequence, its pipeline and, for builds, its
-// project. Ids only grow, so every slice stays sorted.
+// project. Ids only grow, so every slice stays sorted. A new job's first
+// status counts as a change: webhooks announce it.
 func (m *model) addJob(j *job) {
 	j.id = m.nextJobID()
 	m.jobs = append(m.jobs, j)
@@ -224,6 +232,7 @@ func (m *model) addJob(j *job) {
 	if !j.isBridge {
 		j.pipeline.project.builds = append(j.pipeline.project.builds, j)
 	}
+	m.jobChanged(j, j.createdAt)
 }
 
 // internTags returns a sorted, de-duplicated tag list shared by every job

@@ -2,6 +2,7 @@ package gitlabtest
 
 import (
 	"strconv"
+	"time"
 )
 
 // The *JSON types mirror GitLab's Grape entities field by field and in
@@ -264,12 +265,16 @@ func (r *renderer) user(u *user) *userJSON {
 
 const commitTimeLayout = "2006-01-02T15:04:05.000-07:00"
 
+// commitTime is when the fake's commit was made: shortly before its
+// pipeline.
+func commitTime(p *pipeline) time.Time { return p.createdAt.time().Add(-90 * time.Second) }
+
 func (r *renderer) commit(p *pipeline) *commitJSON {
-	at := p.createdAt.time().Add(-90e9).Format(commitTimeLayout)
-	title := "Update " + p.ref
+	at := commitTime(p).Format(commitTimeLayout)
+	title, message := commitMessage(p)
 	return &commitJSON{
 		ID: p.sha, ShortID: p.sha[:8], CreatedAt: at, ParentIDs: []string{},
-		Title: title, Message: title + "\n",
+		Title: title, Message: message,
 		AuthorName: p.user.name, AuthorEmail: p.user.username + "@" + p.user.authorEmailDomain, AuthoredDate: at,
 		CommitterName: p.user.name, CommitterEmail: p.user.username + "@" + p.user.authorEmailDomain, CommittedDate: at,
 		Trailers: map[string]string{}, ExtendedTrailers: map[string]string{},
@@ -300,23 +305,30 @@ func (r *renderer) pipeline(p *pipeline) pipelineJSON {
 	out := pipelineJSON{
 		ID: b.ID, IID: b.IID, ProjectID: b.ProjectID, SHA: b.SHA, Ref: b.Ref, Status: b.Status,
 		Source: b.Source, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt, WebURL: b.WebURL,
-		BeforeSHA: "0000000000000000000000000000000000000000", User: r.user(p.user),
+		BeforeSHA: nullSHA, User: r.user(p.user),
 		StartedAt: p.startedAt, FinishedAt: p.finishedAt, CommittedAt: p.createdAt,
 		DetailedStatus: detailedStatus(p.status, b.WebURL), Archived: p.project.archived,
 	}
-	if p.startedAt.valid() {
-		end := p.finishedAt
-		if !end.valid() {
-			end = r.now
-		}
-		d := int64(end-p.startedAt) / 1e6
-		out.Duration = &d
-		// Ci::Pipeline#queued_duration is nil when zero.
-		if q := int64(p.startedAt-p.createdAt) / 1e6; q > 0 {
-			out.QueuedDuration = &q
-		}
-	}
+	out.Duration, out.QueuedDuration = p.durations(r.now)
 	return out
+}
+
+// durations are the pipeline's duration and queued_duration in whole
+// seconds, null before it starts.
+func (p *pipeline) durations(now stamp) (duration, queued *int64) {
+	if !p.startedAt.valid() {
+		return nil, nil
+	}
+	end := p.finishedAt
+	if !end.valid() {
+		end = now
+	}
+	d := int64(end-p.startedAt) / 1e6
+	// Ci::Pipeline#queued_duration is nil when zero.
+	if q := int64(p.startedAt-p.createdAt) / 1e6; q > 0 {
+		queued = &q
+	}
+	return &d, queued
 }
 
 func detailedStatus(status, webURL string) detailedStatusJSON {

@@ -1,6 +1,7 @@
 package gitlabtest
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
 	"net/http"
@@ -50,6 +51,14 @@ type Server struct {
 	faults   faultSet
 	log      requestLog
 	requests atomic.Uint64
+
+	// webhooks and hookSeq are guarded by mu: events are generated under
+	// the model lock.
+	webhooks []*Webhook
+	hookSeq  uint64
+	hookCtx  context.Context // ends at Close: stops every delivery
+	hookStop context.CancelFunc
+	hookWG   sync.WaitGroup // real-time senders
 }
 
 // NewServer starts the fake on an httptest.Server at 127.0.0.1; call Close
@@ -82,6 +91,8 @@ func NewHandler(opts Options) *Server {
 		first = 1
 	}
 	s.m = newModel(first)
+	s.m.sink = s
+	s.hookCtx, s.hookStop = context.WithCancel(context.Background())
 	if opts.RateLimit != nil && opts.RateLimit.Limit > 0 {
 		s.limiter = newRateLimiter(*opts.RateLimit)
 	}
@@ -107,10 +118,26 @@ func (s *Server) SetBaseURL(u string) {
 // Handler serves /api/v4/...
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
-// Close stops the listener, if any, and releases requests held by a
-// FaultSlow.
+// Close stops the listener, if any, releases requests held by a
+// FaultSlow and stops webhook delivery: requests on their way are
+// canceled, queued deliveries recorded as canceled, and the senders have
+// returned when Close does.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() { close(s.closing) })
+	s.mu.Lock() // AddWebhook starts no sender after this
+	s.hookStop()
+	s.mu.Unlock()
+	s.hookWG.Wait()
+	s.mu.RLock()
+	hooks := s.webhooks
+	s.mu.RUnlock()
+	for _, w := range hooks {
+		w.flushMu.Lock() // a manual Flush under way has seen the close
+		w.mu.Lock()
+		w.closeLocked()
+		w.mu.Unlock()
+		w.flushMu.Unlock()
+	}
 	if s.ts != nil {
 		s.ts.Close()
 	}

@@ -136,6 +136,7 @@ func (m *model) updatePipeline(p *pipeline, now stamp) {
 		p.status = st
 		p.updatedAt = now
 		p.project.lastActivity = now
+		m.pipelineChanged(p, now)
 	}
 	if p.upstream != nil {
 		m.inheritFromDownstream(p.upstream, p, now)
@@ -172,5 +173,6 @@ func (m *model) inheritFromDownstream(b *job, child *pipeline, now stamp) {
 		}
 		b.startedAt = now
 	}
+	m.jobChanged(b, now)
 	m.updatePipeline(b.pipeline, now)
 }

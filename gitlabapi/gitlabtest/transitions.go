@@ -32,8 +32,12 @@ func (s *Server) transition(id int64, fn func(j *job, now stamp) error) error {
 		return fmt.Errorf("gitlabtest: job %d was retried; only its newest attempt can change", id)
 	}
 	now := s.now()
+	before := j.status
 	if err := fn(j, now); err != nil {
 		return err
+	}
+	if j.status != before {
+		s.m.jobChanged(j, now)
 	}
 	s.m.updatePipeline(j.pipeline, now)
 	return nil
@@ -221,6 +225,7 @@ func (s *Server) Retry(jobID int64) (int64, error) {
 		n := &job{
 			pipeline: j.pipeline, name: j.name, stage: j.stage, status: "pending",
 			tags: j.tags, allowFailure: j.allowFailure, createdAt: now, queuedAt: now,
+			env: j.env, when: j.when,
 		}
 		j.retried = true
 		s.m.addJob(n)

@@ -283,7 +283,7 @@ func (w *Workload) buildPipeline(id int64, shape [][]jobTemplate, withBridge boo
 		for ti := range shape[si] {
 			t := &shape[si][ti]
 			j := &wjob{pipe: p, t: t, stage: uint8(si)}
-			spec := JobSpec{Name: t.name, Stage: t.stage, Tags: t.tags}
+			spec := JobSpec{Name: t.name, Stage: t.stage, Tags: t.tags, Environment: t.environment}
 			if t.deploy && w.rng.Float64() < w.opt.ManualRate {
 				j.manual = true
 				spec.When, spec.AllowFailure = "manual", true

@@ -13,6 +13,7 @@ type jobTemplate struct {
 	name, stage string
 	tags        []string
 	deploy      bool    // may be manual
+	environment string  // where a deploy job deploys
 	scale       float64 // duration factor relative to the median
 }
 
@@ -71,7 +72,10 @@ func pipelineShape(n int) [][]jobTemplate {
 	regions := []string{"eu", "us", "ap"}
 	envs := []string{"prod", "staging"}
 	for i := range nDeploy {
-		st = append(st, tmpl(fmt.Sprintf("deploy: [%s, %s]", regions[i%len(regions)], envs[(i/len(regions))%len(envs)]), "deploy", nil, true))
+		region, env := regions[i%len(regions)], envs[(i/len(regions))%len(envs)]
+		t := tmpl(fmt.Sprintf("deploy: [%s, %s]", region, env), "deploy", nil, true)
+		t.environment = env + "/" + region
+		st = append(st, t)
 	}
 	if len(st) > 0 {
 		stages = append(stages, st)
