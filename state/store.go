@@ -29,7 +29,8 @@ var (
 // Store keeps one file per project under a directory, so that a poll
 // writes only the state of the project it polled.
 type Store struct {
-	dir string
+	root string // --storage.path
+	dir  string // its projects directory
 	// instance identifies the GitLab the state belongs to; a state saved
 	// against another GitLab is not reused.
 	instance string
@@ -60,7 +61,7 @@ func OpenStore(dir, instance string) (*Store, error) {
 	}
 	_ = probe.Close()
 	_ = os.Remove(probe.Name())
-	return &Store{dir: projects, instance: strings.TrimRight(instance, "/"), last: map[int64][sha256.Size]byte{}}, nil
+	return &Store{root: dir, dir: projects, instance: strings.TrimRight(instance, "/"), last: map[int64][sha256.Size]byte{}}, nil
 }
 
 func (s *Store) path(id int64) string {
@@ -121,6 +122,25 @@ func (s *Store) Save(p *Project) error {
 	s.last[p.ID] = sum
 	s.mu.Unlock()
 	return nil
+}
+
+// IDs returns the ids of the projects with a saved state, in no order.
+func (s *Store) IDs() ([]int64, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		if id, err := strconv.ParseInt(name, 10, 64); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
 }
 
 // Delete removes the saved state of project id.
