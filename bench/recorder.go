@@ -208,8 +208,9 @@ func (r *recorder) PollFinished(p scraper.ProjectInfo, res scraper.PollResult) {
 	}
 }
 
-func (r *recorder) ProjectRemoved(path string) { r.inner.ProjectRemoved(path) }
-func (r *recorder) ProjectsPolled(n int)       { r.inner.ProjectsPolled(n) }
+func (r *recorder) ProjectRemoved(path string)    { r.inner.ProjectRemoved(path) }
+func (r *recorder) ProjectsPolled(n int)          { r.inner.ProjectsPolled(n) }
+func (r *recorder) ProjectHandedOver(path string) { r.inner.ProjectHandedOver(path) }
 func (r *recorder) ProjectUnresolved(ref, reason string) {
 	r.inner.ProjectUnresolved(ref, reason)
 }

@@ -18,10 +18,12 @@ func (s *Scraper) discoveryDue() bool {
 	return s.lastDiscovery.IsZero() || s.opts.Now().Sub(s.lastDiscovery) >= s.opts.DiscoveryInterval
 }
 
-// Discover resolves the listed projects and the groups' projects. Projects
-// found are added; a listed project GitLab answers 404 for, and a group
-// project no longer listed, is removed. When any lookup fails otherwise,
-// nothing is removed: a GitLab outage must not drop projects.
+// Discover resolves the listed projects and the groups' projects, and keeps
+// those this shard owns (Options.Shard). Projects found are added; a listed
+// project GitLab answers 404 for, and a group project no longer listed, is
+// removed. When any lookup fails otherwise, nothing is removed: a GitLab
+// outage must not drop projects. Before all that, projects handed to
+// another shard get their last poll (handOff) until each has had it.
 //
 // A listed project that cannot be resolved and is not polled (a typo, a
 // rename, a project the token cannot see) is reported under its configured
@@ -37,7 +39,11 @@ func (s *Scraper) Discover(ctx context.Context) {
 	groupReasons := map[string]string{} // configured group → reason, "" when listed
 	complete := true
 
+	s.handOff(ctx, opts)
 	for _, ref := range opts.Projects {
+		if !lookedUpHere(opts.Shard, ref) {
+			continue
+		}
 		p, err := client.Project(ctx, ref)
 		switch {
 		case errors.Is(err, gitlabapi.ErrNotFound):
@@ -74,6 +80,7 @@ func (s *Scraper) Discover(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
+	maps.DeleteFunc(found, func(id int64, _ gitlabapi.Project) bool { return !opts.Shard.Owns(id) })
 
 	s.mu.Lock()
 	var removed []string
@@ -151,7 +158,7 @@ func (s *Scraper) noteUnresolved(configured []string, resolved map[string]int64,
 	}
 	unresolved = map[string]string{}
 	for ref, reason := range failed {
-		if s.projects[refIDs[ref]] == nil && !polledPaths[ref] {
+		if s.projects[refIDs[ref]] == nil && !polledPaths[ref] && speaksFor(s.opts.Shard, ref, refIDs) {
 			unresolved[ref] = reason
 		}
 	}

@@ -107,6 +107,11 @@ func (t teeRecorder) GroupRemoved(group string) {
 	t.b.GroupRemoved(group)
 }
 
+func (t teeRecorder) ProjectHandedOver(path string) {
+	t.a.ProjectHandedOver(path)
+	t.b.ProjectHandedOver(path)
+}
+
 func (t teeRecorder) ProjectsPolled(n int) {
 	t.a.ProjectsPolled(n)
 	t.b.ProjectsPolled(n)

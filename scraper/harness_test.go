@@ -25,6 +25,7 @@ type recorder struct {
 	active     map[string][]scraper.ActiveJob
 	polls      map[string][]scraper.PollResult
 	removed    []string
+	handedOver []string
 	projects   int
 	stateErr   map[string]int
 	unresolved []string // "ref reason", in order
@@ -91,6 +92,12 @@ func (r *recorder) GroupRemoved(group string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.groups = append(r.groups, group+" removed")
+}
+
+func (r *recorder) ProjectHandedOver(path string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.handedOver = append(r.handedOver, path)
 }
 
 func (r *recorder) ProjectsPolled(n int) {

@@ -228,8 +228,9 @@ func (p *poll) handleNew(j *gitlabapi.Job, bridge bool) error {
 	if err != nil {
 		return err
 	}
-	if pl.RecordAttempt(j.Name, j.ID) != 0 {
-		p.emit(func(r Recorder) { r.JobRetried(p.info, j) })
+	if retried := pl.RecordAttempt(j.Name, j.ID); retried != 0 {
+		retry := p.retryOf(j, retried, pl)
+		p.emit(func(r Recorder) { r.JobRetried(p.info, retry) })
 	}
 	p.apply(j, nil, bridge)
 	return nil

@@ -51,6 +51,11 @@ type Recorder interface {
 	GroupListed(group, reason string)
 	// GroupRemoved: the group is no longer configured; drop its series.
 	GroupRemoved(group string)
+	// ProjectHandedOver: the project belongs to another shard now, which
+	// polls it; this one has made its last poll of it. Drop its gauges and
+	// poll series but keep its counters and histograms: they hold what only
+	// this shard counted, and expire like any series that stops changing.
+	ProjectHandedOver(path string)
 	// ProjectsPolled reports how many projects are polled now.
 	ProjectsPolled(n int)
 	// StateFailed reports that loading ("load") or saving ("save") the

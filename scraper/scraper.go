@@ -19,6 +19,7 @@ import (
 	"github.com/go-kit/log/level"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/shard"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
 
@@ -51,6 +52,15 @@ type Options struct {
 	// Store persists each project's state after every poll, so that a
 	// restart neither loses nor doubles counts; nil keeps state in memory.
 	Store *state.Store
+
+	// Shard selects the projects this scraper polls among those configured
+	// (the zero value: all of them); see package shard. ShardSince is when
+	// it took on its current share (state.Store.ShardSince): a project
+	// without saved state counts only what happened after it, because the
+	// shard that owned it before counted the rest. Zero: no project was
+	// ever handed over, and one without state walks back InitialLookback.
+	Shard      shard.Shard
+	ShardSince time.Time
 
 	Logger log.Logger
 	Now    func() time.Time
@@ -105,6 +115,7 @@ type Scraper struct {
 
 	pollSlots chan struct{} // a token per poll under way
 	ready     atomic.Bool
+	handedOff bool // every saved project another shard owns has had its catch-up poll
 }
 
 // tracked is one polled project. Its mutex serialises its polls.
@@ -274,7 +285,7 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked) {
 			s.rec.StateFailed("save")
 		}
 	}
-	p.flush(s.rec)
+	p.flush(p.handedOver(s.rec))
 	info := p.info
 	s.rec.ProjectActive(info, activeJobs(t.st))
 	end := opts.Now()
