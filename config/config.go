@@ -105,6 +105,10 @@ func Load(path string, getenv func(string) string) (cfg *Config, warnings []stri
 // its directory (as Prometheus does), so a config can ship next to its
 // secrets.
 func Parse(data []byte, filename string, getenv func(string) string) (*Config, []string, error) {
+	return parse(data, filename, getenv, 0)
+}
+
+func parse(data []byte, filename string, getenv func(string) string, shard int) (*Config, []string, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -113,6 +117,7 @@ func Parse(data []byte, filename string, getenv func(string) string) (*Config, [
 	}
 	cfg := defaultConfig()
 	d := newDecoder(filename)
+	d.shard = shard
 	if !d.decodeDocument(data, cfg) {
 		return nil, d.warningLines(), d.err()
 	}

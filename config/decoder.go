@@ -29,6 +29,10 @@ type decoder struct {
 	// yaml.v3 accepts "&a {<<: *a}" when parsing to nodes, and expanding it
 	// would never end.
 	merging map[*yaml.Node]bool
+	// shard replaces ShardPlaceholder in gitlab.token_file;
+	// tokenFilePerShard records that it did.
+	shard             int
+	tokenFilePerShard bool
 }
 
 func newDecoder(file string) *decoder {

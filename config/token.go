@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -18,6 +19,10 @@ const maxTokenFileSize = 64 << 10
 // and checks that ca_file holds certificates.
 func (d *decoder) checkFiles(c *Config, filename string) {
 	dir := filepath.Dir(filename)
+	if strings.Contains(c.GitLab.TokenFile, ShardPlaceholder) {
+		c.GitLab.TokenFile = strings.ReplaceAll(c.GitLab.TokenFile, ShardPlaceholder, strconv.Itoa(d.shard))
+		d.tokenFilePerShard = true
+	}
 	if c.GitLab.TokenFile != "" && !filepath.IsAbs(c.GitLab.TokenFile) {
 		c.GitLab.TokenFile = filepath.Join(dir, c.GitLab.TokenFile)
 	}
@@ -60,7 +65,11 @@ func (d *decoder) resolveToken(c *Config, getenv func(string) string) string {
 		}
 		t, err := readTokenFile(g.TokenFile)
 		if err != nil {
-			d.addAt("gitlab.token_file", err.Error())
+			msg := err.Error()
+			if d.tokenFilePerShard {
+				msg += fmt.Sprintf(" (the token of shard %d: every shard needs one)", d.shard)
+			}
+			d.addAt("gitlab.token_file", msg)
 			return ""
 		}
 		d.checkToken("gitlab.token_file", t, fmt.Sprintf("token file %q", g.TokenFile))

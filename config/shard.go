@@ -1,0 +1,28 @@
+package config
+
+import (
+	"fmt"
+	"os"
+)
+
+// ShardPlaceholder in gitlab.token_file stands for the shard's index
+// (--shard), so that the shards of a sharded exporter, which share one
+// configuration, each read their own token: separate GitLab users have
+// separate rate limits. With the tokens in one Kubernetes Secret mounted
+// as files, token_file: /var/run/secrets/gitlab/shard-{shard}.
+const ShardPlaceholder = "{shard}"
+
+// LoadShard is Load for shard index of a sharded exporter: ShardPlaceholder
+// in gitlab.token_file becomes index (Load makes it 0).
+func LoadShard(path string, getenv func(string) string, index int) (*Config, []string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading config: %w", err)
+	}
+	return ParseShard(data, path, getenv, index)
+}
+
+// ParseShard is Parse for shard index (see LoadShard).
+func ParseShard(data []byte, filename string, getenv func(string) string, index int) (*Config, []string, error) {
+	return parse(data, filename, getenv, index)
+}
