@@ -35,8 +35,9 @@
 //   - A pipeline's updated_at moves only when its status changes (inferred
 //     from GitLab's state machine); a job changing inside a running pipeline
 //     does not touch it.
-//   - The authenticated throttle applies only to requests with the valid
-//     token; requests with a wrong token get 401 without RateLimit headers.
+//   - The authenticated throttle applies only to requests with a valid
+//     token, per user (Options.Users adds users with tokens of their own);
+//     requests with a wrong token get 401 without RateLimit headers.
 //   - Token query parameters (private_token, job_token, access_token) are
 //     accepted but never echoed into Link headers or the request log. A job
 //     token is accepted on every endpoint, not only on job_token_allowed ones.

@@ -14,14 +14,17 @@ type RateLimitOptions struct {
 }
 
 // rateLimiter is Rack::Attack's fixed window (counter per epoch-aligned
-// period) for throttle_authenticated_api. Only the one valid token is
-// throttled, so there is one counter.
+// period) for throttle_authenticated_api, one per user.
 type rateLimiter struct {
-	mu          sync.Mutex
-	limit       int
-	period      int64 // seconds
-	windowStart int64
-	count       int
+	mu      sync.Mutex
+	limit   int
+	period  int64 // seconds
+	windows map[string]*window
+}
+
+type window struct {
+	start int64
+	count int
 }
 
 func newRateLimiter(o RateLimitOptions) *rateLimiter {
@@ -29,7 +32,7 @@ func newRateLimiter(o RateLimitOptions) *rateLimiter {
 	if o.Period == 0 {
 		period = 60
 	}
-	return &rateLimiter{limit: o.Limit, period: max(period, 1)}
+	return &rateLimiter{limit: o.Limit, period: max(period, 1), windows: map[string]*window{}}
 }
 
 // perMinute is RateLimit-Limit: the quota normalised to a minute,
@@ -41,22 +44,27 @@ func (rl *rateLimiter) perMinute() int {
 // observe counts a request, sets the headers GitLab sends on every
 // throttled-path response and reports whether it is over the limit, in
 // which case the 429-only headers are set as well.
-func (rl *rateLimiter) observe(h http.Header, now time.Time) bool {
+func (rl *rateLimiter) observe(h http.Header, now time.Time, user string) bool {
 	rl.mu.Lock()
 	defer rl.mu.Unlock()
 	sec := now.Unix()
 	start := sec - ((sec%rl.period)+rl.period)%rl.period
-	if start != rl.windowStart {
-		rl.windowStart, rl.count = start, 0
+	w := rl.windows[user]
+	if w == nil {
+		w = &window{}
+		rl.windows[user] = w
 	}
-	rl.count++
+	if start != w.start {
+		w.start, w.count = start, 0
+	}
+	w.count++
 	end := start + rl.period
 	h.Set("RateLimit-Name", "throttle_authenticated_api")
 	h.Set("RateLimit-Limit", strconv.Itoa(rl.perMinute()))
-	h.Set("RateLimit-Observed", strconv.Itoa(rl.count))
-	h.Set("RateLimit-Remaining", strconv.Itoa(max(rl.limit-rl.count, 0)))
+	h.Set("RateLimit-Observed", strconv.Itoa(w.count))
+	h.Set("RateLimit-Remaining", strconv.Itoa(max(rl.limit-w.count, 0)))
 	h.Set("RateLimit-Reset", strconv.FormatInt(end, 10))
-	if rl.count <= rl.limit {
+	if w.count <= rl.limit {
 		return false
 	}
 	h.Set("RateLimit-ResetTime", time.Unix(end, 0).UTC().Format(http.TimeFormat))

@@ -2,6 +2,8 @@ package gitlabtest
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 )
@@ -67,5 +69,30 @@ func TestRateLimitHeadersNormalisePerMinute(t *testing.T) {
 	s, _ := newTestServer(t, Options{})
 	if r := get(t, s, "/api/v4/version"); r.header.Get("RateLimit-Limit") != "" {
 		t.Error("RateLimit headers without Options.RateLimit")
+	}
+}
+
+// Each user has a token and a rate limit of its own, and the request log
+// says whose token each request carried.
+func TestUsersHaveTheirOwnTokensAndLimits(t *testing.T) {
+	f := newFixture(t, Options{Users: map[string]string{"token-of-shard-1": "shard-1"},
+		RateLimit: &RateLimitOptions{Limit: 2, Period: time.Minute}})
+	as := func(token string) int {
+		req := httptest.NewRequest(http.MethodGet, "/api/v4/projects/1/jobs", nil)
+		req.Header.Set("PRIVATE-TOKEN", token)
+		w := httptest.NewRecorder()
+		f.s.Handler().ServeHTTP(w, req)
+		return w.Code
+	}
+	got := []int{as(DefaultToken), as(DefaultToken), as(DefaultToken), as("token-of-shard-1"), as("token-of-shard-1"), as("wrong")}
+	if want := []int{200, 200, 429, 200, 200, 401}; !slices.Equal(got, want) {
+		t.Errorf("statuses %v, want %v: each user is throttled on its own", got, want)
+	}
+	var users []string
+	for _, r := range f.s.Requests() {
+		users = append(users, r.User)
+	}
+	if want := []string{DefaultUser, DefaultUser, DefaultUser, "shard-1", "shard-1", ""}; !slices.Equal(users, want) {
+		t.Errorf("logged users %q, want %q", users, want)
 	}
 }

@@ -10,9 +10,11 @@ import (
 // RequestRecord is one request the fake answered. Endpoint is the matched
 // template ("" when no route matched); Status is 0 when the connection was
 // reset without an answer; ProjectID is the numeric :id as sent, or the
-// project a path resolved to, else 0. Token parameters are redacted.
+// project a path resolved to, else 0; User is the user whose token the
+// request carried ("" for none). Token parameters are redacted.
 type RequestRecord struct {
 	Method, Endpoint, Path string
+	User                   string
 	Query                  url.Values
 	Status                 int
 	ProjectID              int64

@@ -15,13 +15,13 @@ func TestRequestLog(t *testing.T) {
 	do(t, "GET", f.s.URL()+"/api/v4/version?private_token="+DefaultToken, "", "")
 	get(t, f.s, "/api/v4/unknown")
 	want := []RequestRecord{
-		{Method: "GET", Endpoint: EndpointProjectJobs, Path: "/api/v4/projects/grp%2Fsub%2Fproj/jobs",
+		{Method: "GET", Endpoint: EndpointProjectJobs, Path: "/api/v4/projects/grp%2Fsub%2Fproj/jobs", User: DefaultUser,
 			Query: url.Values{"per_page": {"2"}, "scope[]": {"failed"}}, Status: 200, ProjectID: 1, Time: t0},
-		{Method: "GET", Endpoint: EndpointPipelineJobs, Path: "/api/v4/projects/7/pipelines/3/jobs",
+		{Method: "GET", Endpoint: EndpointPipelineJobs, Path: "/api/v4/projects/7/pipelines/3/jobs", User: DefaultUser,
 			Query: url.Values{}, Status: 404, ProjectID: 7, Time: t0.Add(time.Second)},
-		{Method: "GET", Endpoint: EndpointVersion, Path: "/api/v4/version",
+		{Method: "GET", Endpoint: EndpointVersion, Path: "/api/v4/version", User: DefaultUser,
 			Query: url.Values{"private_token": {"[REDACTED]"}}, Status: 200, Time: t0.Add(time.Second)},
-		{Method: "GET", Endpoint: "", Path: "/api/v4/unknown", Query: url.Values{}, Status: 404, Time: t0.Add(time.Second)},
+		{Method: "GET", Endpoint: "", Path: "/api/v4/unknown", User: DefaultUser, Query: url.Values{}, Status: 404, Time: t0.Add(time.Second)},
 	}
 	if got := f.s.Requests(); !reflect.DeepEqual(got, want) {
 		t.Errorf("log\n got %+v\nwant %+v", got, want)

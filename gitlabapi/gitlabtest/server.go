@@ -26,14 +26,23 @@ type Options struct {
 	// RequestLogLimit caps how many records Requests keeps, dropping the
 	// oldest (0 = unlimited); RequestCount keeps counting. For long runs.
 	RequestLogLimit int
+	// Users are more API users, by token: each token is accepted as Token
+	// is, authenticates as its user (RequestRecord.User), and is throttled
+	// on its own, as GitLab's per-user rate limits are. Token's user is
+	// DefaultUser.
+	Users map[string]string
 }
 
 // DefaultToken is the token a Server accepts when Options.Token is empty.
 const DefaultToken = "test-token"
 
+// DefaultUser is the user Options.Token authenticates as.
+const DefaultUser = "root"
+
 // Server is the fake GitLab: the model plus its HTTP API.
 type Server struct {
 	token   string
+	users   map[string]string // token → user, Token's included
 	clock   Clock
 	version string
 	limiter *rateLimiter
@@ -79,6 +88,10 @@ func NewHandler(opts Options) *Server {
 	}
 	if s.token == "" {
 		s.token = DefaultToken
+	}
+	s.users = map[string]string{s.token: DefaultUser}
+	for token, user := range opts.Users {
+		s.users[token] = user
 	}
 	if s.clock == nil {
 		s.clock = realClock{}
@@ -178,6 +191,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		Method: r.Method, Endpoint: rt.endpoint, Path: r.URL.EscapedPath(),
 		Query: redactQuery(r.URL.Query()), ProjectID: s.projectIDOf(rt), Time: s.clock.Now(),
 	}}
+	rec.record.User, _ = s.authenticated(r)
 	defer rec.logNow(0) // nothing answered: the handler aborted
 	rec.Header().Set("X-Request-Id", fmt.Sprintf("01FAKE%020d", s.requests.Add(1)))
 
@@ -191,9 +205,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveAPI answers a request normally.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rt route) {
-	authd := s.authenticated(r)
+	user, authd := s.authenticated(r)
 	if authd && s.limiter != nil {
-		if throttled := s.limiter.observe(w.Header(), s.clock.Now()); throttled {
+		if throttled := s.limiter.observe(w.Header(), s.clock.Now(), user); throttled {
 			w.Header().Set("Content-Type", "text/plain")
 			w.WriteHeader(http.StatusTooManyRequests)
 			_, _ = w.Write([]byte("Retry later\n"))
@@ -235,10 +249,11 @@ func (s *Server) base(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// authenticated checks the token headers and parameters GitLab reads.
-func (s *Server) authenticated(r *http.Request) bool {
+// authenticated checks the token headers and parameters GitLab reads, and
+// returns the user the token belongs to.
+func (s *Server) authenticated(r *http.Request) (user string, ok bool) {
 	if s.revoked.Load() {
-		return false
+		return "", false
 	}
 	candidates := []string{r.Header.Get("PRIVATE-TOKEN"), r.Header.Get("JOB-TOKEN")}
 	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
@@ -249,11 +264,16 @@ func (s *Server) authenticated(r *http.Request) bool {
 		candidates = append(candidates, q.Get(k))
 	}
 	for _, c := range candidates {
-		if c != "" && subtle.ConstantTimeCompare([]byte(c), []byte(s.token)) == 1 {
-			return true
+		if c == "" {
+			continue
+		}
+		for token, user := range s.users {
+			if subtle.ConstantTimeCompare([]byte(c), []byte(token)) == 1 {
+				return user, true
+			}
 		}
 	}
-	return false
+	return "", false
 }
 
 // projectIDOf resolves :id for the request log and project-scoped faults:
