@@ -17,6 +17,7 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/app"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/buildinfo"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/logging"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/shard"
 )
 
 func main() {
@@ -33,6 +34,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		configCheck = a.Flag("config.check", "Validate the configuration file and exit (0 valid, 1 invalid).").Bool()
 		metricsPath = a.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 		storagePath = a.Flag("storage.path", "Directory where the scraper keeps its position, so that a restart neither loses nor doubles counts. Use a persistent volume in containers.").Default("./data").String()
+		shardIndex  = a.Flag("shard", "This exporter's shard, 0-based: it polls, keeps state for and exports only the configured projects that jump(fnv64a(project id), --total-shards) assigns to it. In a Kubernetes StatefulSet, the pod index.").Default("0").Int()
+		totalShards = a.Flag("total-shards", "How many exporters share the configured projects, each with its own --shard and the same configuration; 1 polls them all.").Default("1").Int()
 		enablePprof = a.Flag("web.enable-pprof", "Serve Go profiling data under /debug/pprof/.").Bool()
 		logLevel    = a.Flag("log.level", "Only log messages with the given severity or above.").Default("info").Enum(logging.Levels...)
 		logFormat   = a.Flag("log.format", "Output format of log messages.").Default("logfmt").Enum(logging.Formats...)
@@ -49,9 +52,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gitlab_jobs_exporter: %v\n", err)
 		return 1
 	}
+	sh, err := shard.New(*shardIndex, *totalShards)
+	if err != nil {
+		fmt.Fprintf(stderr, "gitlab_jobs_exporter: %v\n", err)
+		return 1
+	}
 
 	if *configCheck {
-		cfg, err := app.LoadConfig(*configFile, os.Getenv, logger)
+		cfg, err := app.LoadConfig(*configFile, sh, os.Getenv, logger)
 		if err != nil {
 			fmt.Fprintf(stderr, "%v\n", err)
 			return 1
@@ -60,8 +68,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	_ = level.Info(logger).Log("msg", "starting gitlab_jobs_exporter", "version", version.Info(), "build_context", version.BuildContext())
-	exporter, err := app.New(*configFile, os.Getenv, logger)
+	_ = level.Info(logger).Log("msg", "starting gitlab_jobs_exporter", "version", version.Info(), "build_context", version.BuildContext(), "shard", sh)
+	exporter, err := app.New(*configFile, os.Getenv, logger, app.WithShard(sh))
 	if err != nil {
 		_ = level.Error(logger).Log("msg", "cannot start", "file", *configFile, "err", err)
 		return 1

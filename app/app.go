@@ -20,6 +20,7 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/config"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/shard"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
 
@@ -37,14 +38,20 @@ type App struct {
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
 
+	// shard is this exporter's place in a sharded set; shardSince when it
+	// took on its share of the projects (state.Store.ShardSince).
+	shard      shard.Shard
+	shardSince time.Time
+
 	mu    sync.Mutex
 	cfg   *config.Config
 	store *state.Store
 }
 
-// LoadConfig loads and validates a configuration file, logging its warnings.
-func LoadConfig(file string, getenv func(string) string, logger log.Logger) (*config.Config, error) {
-	cfg, warnings, err := config.Load(file, getenv)
+// LoadConfig loads and validates a configuration file for a shard (the
+// zero Shard when not sharded), logging its warnings.
+func LoadConfig(file string, sh shard.Shard, getenv func(string) string, logger log.Logger) (*config.Config, error) {
+	cfg, warnings, err := config.LoadShard(file, getenv, sh.Index)
 	for _, w := range warnings {
 		_ = level.Warn(logger).Log("msg", "configuration warning", "file", file, "warning", w)
 	}
@@ -53,8 +60,12 @@ func LoadConfig(file string, getenv func(string) string, logger log.Logger) (*co
 
 // New loads the configuration and builds the exporter. Nothing is requested
 // from GitLab until Run.
-func New(configFile string, getenv func(string) string, logger log.Logger) (*App, error) {
-	cfg, err := LoadConfig(configFile, getenv, logger)
+func New(configFile string, getenv func(string) string, logger log.Logger, options ...Option) (*App, error) {
+	var o App
+	for _, opt := range options {
+		opt(&o)
+	}
+	cfg, err := LoadConfig(configFile, o.shard, getenv, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +87,8 @@ func New(configFile string, getenv func(string) string, logger log.Logger) (*App
 			Name: "gitlab_jobs_exporter_config_last_reload_success_timestamp_seconds",
 			Help: "Time of the last successful configuration load.",
 		}),
-		cfg: cfg,
+		shard: o.shard,
+		cfg:   cfg,
 	}
 	client, err := newClient(cfg, a.metrics)
 	if err != nil {
@@ -88,7 +100,7 @@ func New(configFile string, getenv func(string) string, logger log.Logger) (*App
 	a.reloadOK.Set(1)
 	a.reloadTime.SetToCurrentTime()
 	a.Registry.MustRegister(
-		a.metrics, a.reloadOK, a.reloadTime,
+		a.metrics, a.reloadOK, a.reloadTime, collector.ShardInfo(a.shard),
 		versioncollector.NewCollector("gitlab_jobs_exporter"),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -105,7 +117,15 @@ func (a *App) OpenStorage(dir string) error {
 	if err != nil {
 		return err
 	}
-	a.store = store
+	since, err := store.ShardSince(a.shard.Index, a.shard.Shards(), time.Now())
+	if err != nil {
+		return err
+	}
+	if !since.IsZero() {
+		_ = level.Info(a.logger).Log("msg", "sharded: projects without saved state count what happens after the moment this shard took its share",
+			"shard", a.shard, "since", since.Format(time.RFC3339))
+	}
+	a.store, a.shardSince = store, since
 	return a.scraper.Reconfigure(a.scraperOptions(a.cfg))
 }
 
@@ -113,6 +133,7 @@ func (a *App) scraperOptions(cfg *config.Config) scraper.Options {
 	opts := ScraperOptions(cfg)
 	opts.Logger = a.logger
 	opts.Store = a.store
+	opts.Shard, opts.ShardSince = a.shard, a.shardSince
 	return opts
 }
 
@@ -159,7 +180,7 @@ func (a *App) Reload() error {
 }
 
 func (a *App) reload() error {
-	cfg, err := LoadConfig(a.configFile, a.getenv, a.logger)
+	cfg, err := LoadConfig(a.configFile, a.shard, a.getenv, a.logger)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/logging"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/shard"
 )
 
 const canaryToken = "glpat-SECRET-canary-123"
@@ -145,7 +146,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 		resp.Body.Close()
 		served.Write(body)
 	}
-	if cfgText, err := LoadConfig(configFile, envWith(""), logger); err == nil {
+	if cfgText, err := LoadConfig(configFile, shard.Shard{}, envWith(""), logger); err == nil {
 		served.WriteString(cfgText.String()) // what --config.check prints
 	} else {
 		t.Errorf("LoadConfig: %v", err)

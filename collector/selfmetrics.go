@@ -73,7 +73,7 @@ func NewSelfMetrics() *SelfMetrics {
 		}, []string{"project"}),
 		projects: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: ns + "projects",
-			Help: "Projects being polled.",
+			Help: "Projects being polled: those this shard owns (all of them unless sharded).",
 		}),
 		groupUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: ns + "group_up",

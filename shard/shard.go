@@ -32,6 +32,9 @@ func New(index, total int) (Shard, error) {
 // Sharded reports whether there is more than one shard.
 func (s Shard) Sharded() bool { return s.Total > 1 }
 
+// Shards is how many shards there are: Total, at least 1.
+func (s Shard) Shards() int { return max(s.Total, 1) }
+
 // Owns reports whether this shard polls the project with this id.
 func (s Shard) Owns(projectID int64) bool {
 	return !s.Sharded() || Of(projectID, s.Total) == s.Index
@@ -52,7 +55,7 @@ func (s Shard) OwnsName(ref string) bool {
 }
 
 // String is "K of N", for logs.
-func (s Shard) String() string { return fmt.Sprintf("%d of %d", s.Index, max(s.Total, 1)) }
+func (s Shard) String() string { return fmt.Sprintf("%d of %d", s.Index, s.Shards()) }
 
 // Of is the shard that owns the project with this id among total shards:
 // Jump of the 64-bit FNV-1a hash of the id's decimal digits, which any

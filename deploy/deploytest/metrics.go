@@ -48,6 +48,7 @@ func ExportedMetricNames() []Family {
 		{"gitlab_jobs_exporter_poll_requests_total", "counter", []string{"project"}},
 		{"gitlab_jobs_exporter_poll_errors_total", "counter", []string{"project", "reason"}},
 		{"gitlab_jobs_exporter_projects", "gauge", nil},
+		{"gitlab_jobs_exporter_shard_info", "gauge", []string{"shard", "total_shards"}},
 		{"gitlab_jobs_exporter_group_up", "gauge", []string{"group"}},
 		{"gitlab_jobs_exporter_group_errors_total", "counter", []string{"group", "reason"}},
 		{"gitlab_jobs_exporter_followed_jobs", "gauge", nil},
