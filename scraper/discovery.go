@@ -192,11 +192,14 @@ func (s *Scraper) noteGroups(reasons map[string]string) (gone []string) {
 }
 
 // restore returns the saved state of a newly discovered project, or a
-// fresh one. An unusable state file is reported and replaced by a fresh
+// fresh one, which counts from the shard's cut-off if it has one (see
+// handover.go). An unusable state file is reported and replaced by a fresh
 // state: the project then walks back poll.initial_lookback again.
 func (s *Scraper) restore(opts Options, p gitlabapi.Project) *state.Project {
+	fresh := state.NewProject(p.ID, p.PathWithNamespace, p.DefaultBranch)
+	fresh.CountFrom = countFrom(opts, opts.Now())
 	if opts.Store == nil {
-		return state.NewProject(p.ID, p.PathWithNamespace, p.DefaultBranch)
+		return fresh
 	}
 	st, err := opts.Store.Load(p.ID)
 	switch {
@@ -210,5 +213,5 @@ func (s *Scraper) restore(opts Options, p gitlabapi.Project) *state.Project {
 		_ = level.Error(opts.Logger).Log("msg", "saved state unusable; starting this project fresh", "project", p.PathWithNamespace, "err", err)
 		s.rec.StateFailed("load")
 	}
-	return state.NewProject(p.ID, p.PathWithNamespace, p.DefaultBranch)
+	return fresh
 }

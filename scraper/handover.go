@@ -23,7 +23,8 @@ import (
 //     state, as after any restart), counts its events up to the cut-off,
 //     and forgets the project;
 //   - the new owner, without saved state for it, walks back the lookback
-//     as for any new project but counts only events after the cut-off.
+//     as for any new project but counts only events after the cut-off
+//     (kept with its state as CountFrom until a walk completes).
 //
 // An event's time is what GitLab says: a job's started_at for its start,
 // its finished_at for its end (its created_at when it has none, as skipped
@@ -34,17 +35,25 @@ import (
 // not at all (the old owner did); README, "Resharding", gives the bound.
 
 // handedOver returns the recorder for this poll's events: rec itself,
-// unless the poll is the first walk of a project that another shard may
-// have counted until ShardSince; then only the events after it pass.
+// unless the poll is a first walk of a project this shard took over
+// (state.Project.CountFrom); then only the events after the cut-off pass.
+// p.cutoff is set on a first walk only.
 func (p *poll) handedOver(rec Recorder) Recorder {
-	since := p.opts.ShardSince
-	// p.cutoff is set on a first walk only, to now - InitialLookback. A
-	// shard that took on its share before that counts the lookback whole,
-	// as for any project new to the configuration or to GitLab.
-	if p.cutoff.IsZero() || !since.After(p.cutoff) {
+	if p.cutoff.IsZero() || p.st.CountFrom.IsZero() {
 		return rec
 	}
-	return cutRecorder{Recorder: rec, cut: since, after: true}
+	return cutRecorder{Recorder: rec, cut: p.st.CountFrom, after: true}
+}
+
+// countFrom is the cut-off of a project that has no saved state: the
+// moment this shard took on its share, when that is within the lookback.
+// A shard that took on its share before then counts the lookback whole,
+// as for any project new to the configuration or to GitLab.
+func countFrom(opts Options, now time.Time) time.Time {
+	if opts.ShardSince.After(now.Add(-opts.InitialLookback)) {
+		return opts.ShardSince
+	}
+	return time.Time{}
 }
 
 // cutRecorder passes on the job events on one side of a cut-off (after it,
@@ -185,9 +194,9 @@ func (s *Scraper) catchUp(ctx context.Context, opts Options, id int64) bool {
 	if ctx.Err() != nil && err != nil {
 		return false // shutting down: the next start catches up from the saved state
 	}
-	rec := Recorder(s.rec)
+	rec := p.handedOver(s.rec)
 	if !opts.ShardSince.IsZero() {
-		rec = cutRecorder{Recorder: s.rec, cut: opts.ShardSince, after: false}
+		rec = cutRecorder{Recorder: rec, cut: opts.ShardSince, after: false}
 	}
 	if err != nil && !errors.Is(err, gitlabapi.ErrNotFound) {
 		// As any failed poll: what it counted stays counted, and the next

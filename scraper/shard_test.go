@@ -555,3 +555,40 @@ func TestHandOverCutOffOnAFirstWalk(t *testing.T) {
 		})
 	}
 }
+
+// TestReshardKeepsTheCutOffOfAProjectThatStays: a project that stays with
+// its shard when the total changes is resumed from its saved state, even
+// one saved before the project had any job; what happened while the shard
+// restarted is counted, not taken for the old owner's.
+func TestReshardKeepsTheCutOffOfAProjectThatStays(t *testing.T) {
+	e := newEnv(t, []string{"g/a"}, scraper.Options{})
+	const id = 1 // shard 2 of 3, and of 4
+	if shard.Of(id, 3) != 2 || shard.Of(id, 4) != 2 {
+		t.Fatalf("project %d is owned by shard %d of 3 and %d of 4; the test needs one that stays", id, shard.Of(id, 3), shard.Of(id, 4))
+	}
+	store := newStore(t, t.TempDir(), e.gl.URL())
+	startAs := func(index, total int) {
+		t.Helper()
+		since, err := store.ShardSince(index, total, e.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.opts.Store, e.opts.Shard, e.opts.ShardSince = store, shard.Shard{Index: index, Total: total}, since
+		e.restart()
+	}
+	startAs(2, 3)
+	e.cycle(time.Second) // no job yet: a state without a high-water mark
+	// Down for a while: the project's first jobs run and finish.
+	e.clock.Advance(5 * time.Minute)
+	for _, j := range e.pipelineOfJobs(id, 3) {
+		e.run(j, "success")
+	}
+	e.clock.Advance(5 * time.Minute)
+	startAs(2, 4)
+	e.cycle(time.Second)
+	e.cycle(30 * time.Second)
+	if n := e.totalFinished(); n != 3 {
+		t.Errorf("counted %d finished jobs, want the 3 that finished while the shard restarted", n)
+	}
+	e.assertExactlyOnce(epoch)
+}

@@ -42,6 +42,13 @@ type Project struct {
 	// LastParkedCheck is when manual and scheduled jobs were last rechecked.
 	LastParkedCheck time.Time `json:"last_parked_check"`
 
+	// CountFrom, when set, is the cut-off of a project that a shard took
+	// over without its state (package shard): until a walk completes,
+	// only what happened after it is counted, because the shard that owned
+	// the project before counted the rest. Kept with the state, so that a
+	// restart before that walk completes keeps the same cut-off.
+	CountFrom time.Time `json:"count_from,omitzero"`
+
 	// NextFirstPage is the per_page the next walk may ask for on its first
 	// request if the project is still quiet then; 0 = a full page. Set by
 	// the scraper after each walk. It is not saved: after a restart the
