@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -620,4 +621,33 @@ func windowEvents(jobs []gitlabtest.JobRecord, project int64, from, to time.Time
 		}
 	}
 	return n
+}
+
+// TestShardFlags: --help documents the shard flags, and a shard that is not
+// one of the shards stops the start with a message naming both flags.
+func TestShardFlags(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "config.yml")
+	writeFile(t, file, "gitlab:\n  url: https://gitlab.example.com\nprojects: [group/app]\n")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--help"}, 0, "--total-shards=1"},
+		{[]string{"--help"}, 0, "--shard=0"},
+		{[]string{"--shard=3", "--total-shards=3"}, 1, "--shard=3 is not one of the 3 shards of --total-shards=3: it must be 0 to 2"},
+		{[]string{"--shard=-1", "--total-shards=2"}, 1, "--shard=-1 is not one of the 2 shards"},
+		{[]string{"--total-shards=0"}, 1, "--total-shards=0: there must be at least one shard"},
+		{[]string{"--shard=1", "--total-shards=2", "--config.check"}, 0, "is valid"},
+	} {
+		cmd := exec.Command(bins.exporter, append([]string{"--config.file=" + file, "--web.listen-address=127.0.0.1:0"}, tc.args...)...)
+		cmd.Env = append(os.Environ(), "GITLAB_TOKEN="+newToken(t))
+		cmd.Dir = t.TempDir()
+		setProcAttr(cmd)
+		out, _ := runTimeout(t, cmd, 30*time.Second)
+		if code := cmd.ProcessState.ExitCode(); code != tc.code || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit code %d, want %d, and output containing %q:\n%s", tc.args, code, tc.code, tc.want, out)
+		}
+	}
 }
