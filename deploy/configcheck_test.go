@@ -28,6 +28,7 @@ func TestExporterConfigsLoad(t *testing.T) {
 	}{
 		{"compose/exporter.yml", "plain http"},
 		{"kubernetes/config.yaml", ""},
+		{"kubernetes/sharded/config.yaml", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {

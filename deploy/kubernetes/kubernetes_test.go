@@ -1,13 +1,16 @@
-// Package kubernetes_test checks the kustomize manifests in deploy/kubernetes:
-// that they build, that the pieces reference each other correctly, that the
-// pod runs under the restricted security profile, and that the
-// PrometheusRule carries exactly the rules of deploy/prometheus/alerts.yml.
+// Package kubernetes_test checks the kustomize manifests in deploy/kubernetes
+// (the single exporter, base/ which it shares with the sharded variant, and
+// sharded/): that every variant builds, that the pieces reference each other
+// correctly, that the pods run under the restricted security profile, and
+// that the PrometheusRule carries exactly the rules of
+// deploy/prometheus/alerts.yml.
 package kubernetes_test
 
 import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -76,27 +79,46 @@ func decodeAll(t *testing.T, name string, data []byte) []object {
 	}
 }
 
-func readKustomization(t *testing.T) kustomization {
+func readKustomization(t *testing.T) kustomization { return readKustomizationIn(t, ".") }
+
+func readKustomizationIn(t *testing.T, dir string) kustomization {
 	t.Helper()
-	b, err := os.ReadFile("kustomization.yaml")
+	b, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var k kustomization
 	if err := yaml.Unmarshal(b, &k); err != nil {
-		t.Fatalf("decoding kustomization.yaml: %v", err)
+		t.Fatalf("decoding %s/kustomization.yaml: %v", dir, err)
 	}
 	return k
 }
 
-// manifests returns the objects of every resource kustomization.yaml lists.
+// resourceFiles lists the files of the resources of the kustomization in
+// dir, those of the kustomizations it includes (base) too.
+func resourceFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, r := range readKustomizationIn(t, dir).Resources {
+		path := filepath.Join(dir, r)
+		if info, err := os.Stat(path); err == nil && info.IsDir() {
+			out = append(out, resourceFiles(t, path)...)
+			continue
+		}
+		out = append(out, path)
+	}
+	return out
+}
+
+// manifests returns the objects of every resource of the single exporter's
+// kustomization (base included).
 func manifests(t *testing.T) map[string]object {
 	t.Helper()
 	byKind := map[string]object{}
-	for _, r := range readKustomization(t).Resources {
+	for _, r := range resourceFiles(t, ".") {
 		b, err := os.ReadFile(r)
 		if err != nil {
-			t.Fatalf("resource %s listed in kustomization.yaml: %v", r, err)
+			t.Fatalf("resource %s listed in a kustomization.yaml: %v", r, err)
 		}
 		for _, o := range decodeAll(t, r, b) {
 			if o.APIVersion == "" || o.Kind == "" || o.Metadata.Name == "" {
@@ -118,12 +140,13 @@ func TestResources(t *testing.T) {
 	}
 	got := manifests(t)
 	want := map[string]string{
-		"Namespace":      "v1",
-		"Secret":         "v1",
-		"Deployment":     "apps/v1",
-		"Service":        "v1",
-		"ServiceMonitor": "monitoring.coreos.com/v1",
-		"PrometheusRule": "monitoring.coreos.com/v1",
+		"Namespace":             "v1",
+		"Secret":                "v1",
+		"Deployment":            "apps/v1",
+		"Service":               "v1",
+		"PersistentVolumeClaim": "v1",
+		"ServiceMonitor":        "monitoring.coreos.com/v1",
+		"PrometheusRule":        "monitoring.coreos.com/v1",
 	}
 	for kind, api := range want {
 		o, ok := got[kind]
@@ -163,8 +186,13 @@ type container struct {
 		} `yaml:"seccompProfile"`
 	} `yaml:"securityContext"`
 	Env []struct {
-		Name  string `yaml:"name"`
-		Value string `yaml:"value"`
+		Name      string `yaml:"name"`
+		Value     string `yaml:"value"`
+		ValueFrom *struct {
+			FieldRef struct {
+				FieldPath string `yaml:"fieldPath"`
+			} `yaml:"fieldRef"`
+		} `yaml:"valueFrom"`
 	} `yaml:"env"`
 	Resources struct {
 		Requests map[string]string `yaml:"requests"`
@@ -198,7 +226,10 @@ type volume struct {
 	Secret *struct {
 		SecretName string `yaml:"secretName"`
 	} `yaml:"secret"`
-	EmptyDir any `yaml:"emptyDir"`
+	EmptyDir              any `yaml:"emptyDir"`
+	PersistentVolumeClaim *struct {
+		ClaimName string `yaml:"claimName"`
+	} `yaml:"persistentVolumeClaim"`
 }
 
 type deployment struct {
@@ -313,8 +344,10 @@ func TestWiring(t *testing.T) {
 		return ""
 	}
 
-	if v, ok := mountOf["/data"]; !ok || v.EmptyDir == nil {
-		t.Errorf("/data is not an emptyDir volume")
+	// The state outlives the pod: an emptyDir would make a rescheduled pod
+	// walk back the lookback and count it twice.
+	if v, ok := mountOf["/data"]; !ok || v.PersistentVolumeClaim == nil || v.PersistentVolumeClaim.ClaimName != objs["PersistentVolumeClaim"].Metadata.Name {
+		t.Errorf("/data is not a volume of the PersistentVolumeClaim %s", objs["PersistentVolumeClaim"].Metadata.Name)
 	}
 	if got := flag("storage.path"); got != "/data" {
 		t.Errorf("--storage.path=%s, want /data", got)
@@ -441,38 +474,54 @@ func TestWiring(t *testing.T) {
 	}
 }
 
-// TestKustomizeBuild builds the manifests with kubectl's kustomize and checks
-// the generated ConfigMap name reached the Deployment and that every object
-// landed in the namespace.
+// TestKustomizeBuild builds every variant with kubectl's kustomize, as CI
+// does, and checks that the generated ConfigMap's name reached the
+// workload and that every object landed in the namespace.
 func TestKustomizeBuild(t *testing.T) {
+	for _, tc := range []struct {
+		dir, workload string
+		kinds         []string
+	}{
+		{".", "Deployment", []string{"Namespace", "Secret", "ConfigMap", "Deployment", "PersistentVolumeClaim", "Service", "ServiceMonitor", "PrometheusRule"}},
+		{"sharded", "StatefulSet", []string{"Namespace", "Secret", "ConfigMap", "StatefulSet", "Service", "ServiceMonitor", "PrometheusRule",
+			"PodDisruptionBudget", "Ingress"}},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			out := kustomize(t, tc.dir)
+			k := readKustomizationIn(t, tc.dir)
+			var cmName string
+			kinds := map[string]bool{}
+			for _, o := range decodeAll(t, "kustomize output", []byte(out)) {
+				kinds[o.Kind] = true
+				if o.Kind != "Namespace" && o.Metadata.Namespace != k.Namespace {
+					t.Errorf("%s %s is in namespace %q, want %q", o.Kind, o.Metadata.Name, o.Metadata.Namespace, k.Namespace)
+				}
+				if o.Kind == "ConfigMap" {
+					cmName = o.Metadata.Name
+				}
+			}
+			if got := slices.Sorted(maps.Keys(kinds)); !slices.Equal(got, slices.Sorted(slices.Values(tc.kinds))) {
+				t.Errorf("kustomize output has %v, want %v", got, slices.Sorted(slices.Values(tc.kinds)))
+			}
+			if !strings.HasPrefix(cmName, k.ConfigMapGenerator[0].Name+"-") {
+				t.Fatalf("generated ConfigMap is named %q, want %s-<hash>", cmName, k.ConfigMapGenerator[0].Name)
+			}
+			if !strings.Contains(out, "name: "+cmName+"\n") || strings.Count(out, cmName) < 2 {
+				t.Errorf("the %s does not mount the generated ConfigMap %s", tc.workload, cmName)
+			}
+		})
+	}
+}
+
+// kustomize renders the kustomization in dir.
+func kustomize(t *testing.T, dir string) string {
+	t.Helper()
 	kubectl := deploytest.RequireTool(t, "kubectl", deploytest.HintKubectl)
-	out, err := deploytest.Run(t, ".", kubectl, "kustomize", ".")
+	out, err := deploytest.Run(t, ".", kubectl, "kustomize", dir)
 	if err != nil {
-		t.Fatalf("kubectl kustomize: %v\n%s", err, out)
+		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, out)
 	}
-	k := readKustomization(t)
-	var cmName string
-	kinds := map[string]bool{}
-	for _, o := range decodeAll(t, "kustomize output", []byte(out)) {
-		kinds[o.Kind] = true
-		if o.Kind != "Namespace" && o.Metadata.Namespace != k.Namespace {
-			t.Errorf("%s %s is in namespace %q, want %q", o.Kind, o.Metadata.Name, o.Metadata.Namespace, k.Namespace)
-		}
-		if o.Kind == "ConfigMap" {
-			cmName = o.Metadata.Name
-		}
-	}
-	for _, kind := range []string{"Namespace", "Secret", "ConfigMap", "Deployment", "Service", "ServiceMonitor", "PrometheusRule"} {
-		if !kinds[kind] {
-			t.Errorf("kustomize output has no %s", kind)
-		}
-	}
-	if !strings.HasPrefix(cmName, k.ConfigMapGenerator[0].Name+"-") {
-		t.Fatalf("generated ConfigMap is named %q, want %s-<hash>", cmName, k.ConfigMapGenerator[0].Name)
-	}
-	if !strings.Contains(out, "name: "+cmName+"\n") || strings.Count(out, cmName) < 2 {
-		t.Errorf("the Deployment does not mount the generated ConfigMap %s", cmName)
-	}
+	return out
 }
 
 var update = os.Getenv("UPDATE_PROMETHEUSRULE") == "1"
@@ -520,7 +569,7 @@ func TestPrometheusRuleMatchesAlerts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile("prometheusrule.yaml", gen, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join("base", "prometheusrule.yaml"), gen, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -542,7 +591,7 @@ func TestPrometheusRuleMatchesAlerts(t *testing.T) {
 	wantYAML, _ := yaml.Marshal(want.Groups)
 	gotYAML, _ := yaml.Marshal(got.Spec.Groups)
 	if !bytes.Equal(wantYAML, gotYAML) {
-		t.Errorf("prometheusrule.yaml's groups differ from %s; regenerate with\n  UPDATE_PROMETHEUSRULE=1 go test ./deploy/kubernetes/ -run TestPrometheusRuleMatchesAlerts", alertsPath)
+		t.Errorf("base/prometheusrule.yaml's groups differ from %s; regenerate with\n  UPDATE_PROMETHEUSRULE=1 go test ./deploy/kubernetes/ -run TestPrometheusRuleMatchesAlerts", alertsPath)
 	}
 }
 
