@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/shard"
 )
 
 func TestMain(m *testing.M) {
@@ -79,6 +81,35 @@ func benchScenario(b *testing.B, sc Scenario) {
 	}
 	if missed := rep.Missed(); len(missed) > 0 {
 		b.Logf("targets missed:\n  %s", strings.Join(missed, "\n  "))
+	}
+}
+
+// BenchmarkLargeSharded runs the large scenario as each of four shards in
+// turn, each against the same simulated GitLab, and prints their figures
+// side by side: what each shard of a set of four costs.
+func BenchmarkLargeSharded(b *testing.B) { benchSharded(b, Large(), 4) }
+
+func benchSharded(b *testing.B, sc Scenario, shards int) {
+	hoursFromEnv(b, &sc)
+	var reps []*Report
+	for b.Loop() {
+		reps = reps[:0]
+		for k := range shards {
+			opt := Options{Separate: os.Getenv("BENCH_IN_PROCESS") == "", Log: os.Stderr, StateDir: b.TempDir(),
+				Shard: shard.Shard{Index: k, Total: shards}}
+			rep, err := Run(context.Background(), sc, opt)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if missed := rep.Missed(); len(missed) > 0 {
+				b.Logf("shard %d: targets missed:\n  %s", k, strings.Join(missed, "\n  "))
+			}
+			reps = append(reps, rep)
+			releaseMemory() // the next shard's figures are its own
+		}
+	}
+	if err := WriteShardTable(os.Stdout, reps); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -181,5 +212,38 @@ func TestIDCountsAndLag(t *testing.T) {
 		if got := r.lagQuantile(q, true); got != 3*want {
 			t.Errorf("parked lag quantile %v = %s, want %s", q, got, 3*want)
 		}
+	}
+}
+
+// TestShardedBenchSmoke runs the idle smoke scenario as each of two shards:
+// together they poll every project once, each counts its own projects'
+// jobs exactly once, and the shard table prints.
+func TestShardedBenchSmoke(t *testing.T) {
+	sc := IdleSmoke()
+	var reps []*Report
+	for k := range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		rep, err := Run(ctx, sc, Options{StateDir: t.TempDir(), Shard: shard.Shard{Index: k, Total: 2}})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Truth == 0 || rep.Difference() != 0 || rep.Counted != rep.Truth || rep.StartDiff != 0 {
+			t.Errorf("shard %d: counted %d of %d finished jobs (difference %d), start difference %d", k, rep.Counted, rep.Truth, rep.Difference(), rep.StartDiff)
+		}
+		if rep.Idle.Over != 0 {
+			t.Errorf("shard %d: %d idle polls above their bound", k, rep.Idle.Over)
+		}
+		reps = append(reps, rep)
+	}
+	if n := reps[0].ProjectsPolled + reps[1].ProjectsPolled; n != sc.Projects || reps[0].ProjectsPolled == 0 || reps[1].ProjectsPolled == 0 {
+		t.Errorf("the shards polled %d and %d projects, want %d between them", reps[0].ProjectsPolled, reps[1].ProjectsPolled, sc.Projects)
+	}
+	var b strings.Builder
+	if err := WriteShardTable(&b, reps); err != nil || !strings.Contains(b.String(), "job-list requests a minute") {
+		t.Errorf("shard table: %v\n%s", err, b.String())
+	}
+	if testing.Verbose() {
+		t.Log("\n" + b.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -227,4 +228,12 @@ func (l *lineCounter) Write(p []byte) (int, error) {
 		}
 		rest = rest[i+1:]
 	}
+}
+
+// releaseMemory gives the heap of a finished run back to the system and
+// restarts the peak RSS (VmHWM, Linux only), so that the next run in the
+// same process measures its own memory.
+func releaseMemory() {
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }

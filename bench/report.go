@@ -7,15 +7,18 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/shard"
 )
 
 // Report is what a run measured. Steady-state figures leave out the first
 // cycle (discovery and the first walk over the lookback), which First has.
 type Report struct {
 	Scenario  Scenario
-	Separate  bool   // CPU, heap and RSS are the exporter's alone
-	Persisted bool   // the scraper saved its state after each poll
-	Metrics   string // the metrics preset; "" is the defaults
+	Shard     shard.Shard // the zero Shard: every project
+	Separate  bool        // CPU, heap and RSS are the exporter's alone
+	Persisted bool        // the scraper saved its state after each poll
+	Metrics   string      // the metrics preset; "" is the defaults
 	// ParkedRecheck is poll.parked_recheck_interval.
 	ParkedRecheck time.Duration
 	GOMAXPROCS    int
@@ -55,6 +58,9 @@ type Report struct {
 	UnknownLag                               int           // finished without finished_at (skipped)
 	ParkedCounted                            int           // finished jobs that were followed as manual or scheduled
 	ParkedMaxLag, ParkedLagP50, ParkedLagP99 time.Duration
+
+	ProjectsPolled int
+	StateBytes     int64 // the saved state on disk at the end
 }
 
 // BoundStats compares polls with the cost model: an idle poll (nothing

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"math"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/shard"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
 
@@ -52,6 +54,11 @@ type Options struct {
 	// ParkedRecheck, if set, replaces poll.parked_recheck_interval, to
 	// measure what a faster recheck of manual jobs costs and buys.
 	ParkedRecheck time.Duration
+	// Shard makes the exporter one shard of a sharded set: it polls, and is
+	// compared with GitLab for, only the projects the shard owns. It starts
+	// as a set's first deployment would if it walked back the lookback
+	// (ShardSince zero), so that its figures are the steady state's.
+	Shard shard.Shard
 }
 
 // Run simulates the scenario: the fake runs for WarmUp, then the exporter's
@@ -152,6 +159,7 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 	so.Interval = sc.Interval
 	so.ParkedRecheckInterval = cmp.Or(opt.ParkedRecheck, so.ParkedRecheckInterval)
 	so.Now = clock.Now
+	so.Shard = opt.Shard
 	if opt.StateDir != "" {
 		if so.Store, err = state.OpenStore(opt.StateDir, gl.URL()); err != nil {
 			return nil, err
@@ -162,7 +170,7 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 		return nil, err
 	}
 	return &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg, metrics: metrics, explained: map[bool]int{}, lastChange: map[int64]int{},
-		rep: &Report{Scenario: sc, Separate: gl.Separate(), Persisted: opt.StateDir != "", Metrics: opt.Metrics, ParkedRecheck: so.ParkedRecheckInterval, GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}}}, nil
+		rep: &Report{Scenario: sc, Shard: opt.Shard, Separate: gl.Separate(), Persisted: opt.StateDir != "", Metrics: opt.Metrics, ParkedRecheck: so.ParkedRecheckInterval, GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}}}, nil
 }
 
 // projectChange is what happened in one project during a step.
@@ -185,6 +193,9 @@ func (h *harness) step(d time.Duration, frozen bool) (map[int64]*projectChange, 
 	byProject := map[int64]*projectChange{}
 	newJobs := 0
 	for _, c := range res.Changes {
+		if !h.opt.Shard.Owns(c.ProjectID) {
+			continue // another shard's
+		}
 		pc := byProject[c.ProjectID]
 		if pc == nil {
 			pc = &projectChange{pipelines: map[int64]bool{}}
@@ -502,7 +513,25 @@ func (h *harness) finish() {
 	r.UnknownLag = rec.unknown
 	r.ParkedCounted, r.ParkedMaxLag = rec.parkedJobs, rec.parkedMaxLag
 	r.Elapsed = time.Since(r.start)
+	r.ProjectsPolled = len(rec.paths)
+	if h.opt.StateDir != "" {
+		r.StateBytes = dirSize(h.opt.StateDir)
+	}
 	maps.DeleteFunc(r.Endpoints, func(_ string, n int) bool { return n == 0 })
+}
+
+// dirSize adds up the sizes of the files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 func writeHeapProfile(name string) error {
