@@ -118,6 +118,8 @@ var labelValues = map[string][]string{
 	"endpoint":       {"/projects/:id/jobs"},
 	"code":           {"200", "429"},
 	"reason":         {"rate_limited"},
+	"shard":          {"0"},
+	"total_shards":   {"1"},
 }
 
 // statusValues differ per family: the exporter keeps a single status at 1
