@@ -320,6 +320,9 @@ func compare(got, want tally) (map[string]int, map[string]string) {
 // GitLab's ground truth exactly; and once GitLab is quiet, the three
 // together make one request per project per poll.
 func TestShardedExportersSplitTheWork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs three exporters for about 25 s")
+	}
 	t.Parallel()
 	const n = 3
 	s := newShardedSetup(t, n)
@@ -476,6 +479,9 @@ func unionPolls(t *testing.T, shards []*exporter) map[string]float64 {
 //     Parallel, then every pod deleted at once): the window is the spread
 //     of their starts.
 func TestReshardThreeToFour(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs seven exporter processes for about 50 s")
+	}
 	t.Parallel()
 	for _, together := range []bool{false, true} {
 		name := map[bool]string{false: "rolling update", true: "all pods restarted together"}[together]
