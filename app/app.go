@@ -60,9 +60,9 @@ func LoadConfig(file string, sh shard.Shard, getenv func(string) string, logger 
 
 // New loads the configuration and builds the exporter. Nothing is requested
 // from GitLab until Run.
-func New(configFile string, getenv func(string) string, logger log.Logger, options ...Option) (*App, error) {
-	var o App
-	for _, opt := range options {
+func New(configFile string, getenv func(string) string, logger log.Logger, opts ...Option) (*App, error) {
+	var o options
+	for _, opt := range opts {
 		opt(&o)
 	}
 	cfg, err := LoadConfig(configFile, o.shard, getenv, logger)
