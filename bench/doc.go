@@ -18,6 +18,10 @@
 // BENCH_IN_PROCESS, BENCH_NO_STORE, BENCH_METRICS (native, all-labels),
 // BENCH_HEAPPROFILE_DIR, BENCH_PARKED_RECHECK (e.g. 1m); see BENCHMARKS.md.
 //
+// The large scenario as each of four shards, side by side:
+//
+//	go test -run '^$' -bench 'LargeSharded$' -benchtime 1x ./bench/
+//
 // The memory of a manual job nobody plays, followed for poll.parked_max_age:
 //
 //	go test -run '^$' -bench ParkedJobMemory -benchtime 1x ./bench/
