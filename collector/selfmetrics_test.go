@@ -74,7 +74,7 @@ gitlab_jobs_exporter_api_requests_total{code="502",endpoint="/projects/:id/jobs"
 # HELP gitlab_jobs_exporter_rate_limit_remaining Requests left in GitLab's rate-limit window, from the last RateLimit-Remaining header seen.
 # TYPE gitlab_jobs_exporter_rate_limit_remaining gauge
 gitlab_jobs_exporter_rate_limit_remaining 1500
-# HELP gitlab_jobs_exporter_projects Projects being polled.
+# HELP gitlab_jobs_exporter_projects Projects being polled: those this shard owns (all of them unless sharded).
 # TYPE gitlab_jobs_exporter_projects gauge
 gitlab_jobs_exporter_projects 1
 `
