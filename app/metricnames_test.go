@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"net/http/httptest"
+
 	"github.com/go-kit/log"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/deploy/deploytest"
@@ -48,10 +50,14 @@ func TestExportedFamiliesMatchTheDeclaredList(t *testing.T) {
 		"gitlab:\n  url: %s\npoll:\n  interval: 1s\nprojects: [g/app]\n"+
 			// A group, and one that does not exist, so that group_up and
 			// group_errors_total have series.
-			"groups:\n  - path: g\n  - path: no-such-group\n", gl.URL())), 0o600))
+			"groups:\n  - path: g\n  - path: no-such-group\n"+
+			"webhook:\n  enabled: true\n", gl.URL())), 0o600))
 	getenv := func(k string) string {
-		if k == "GITLAB_TOKEN" {
+		switch k {
+		case "GITLAB_TOKEN":
 			return "tok"
+		case "GITLAB_WEBHOOK_SECRET_TOKEN":
+			return "hook-secret"
 		}
 		return ""
 	}
@@ -64,6 +70,18 @@ func TestExportedFamiliesMatchTheDeclaredList(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); a.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	// A webhook delivery, so that the webhook families have series.
+	handler, err := a.Handler("/metrics", false)
+	must(t, err)
+	hookSrv := httptest.NewServer(handler)
+	t.Cleanup(hookSrv.Close)
+	hook, err := gl.AddWebhook(gitlabtest.WebhookOptions{URL: hookSrv.URL + "/webhook", SecretToken: "hook-secret"})
+	must(t, err)
+	finished := gl.CreateJob(pipeline, gitlabtest.JobSpec{Name: "hinted", Stage: "test"})
+	must(t, gl.Enqueue(finished))
+	must(t, gl.Start(finished))
+	must(t, gl.Finish(finished, "success", gitlabtest.FinishOptions{}))
+	must(t, hook.Wait(ctx, func(s gitlabtest.WebhookStats) bool { return s.Succeeded >= 3 }))
 
 	want := map[string]deploytest.Family{}
 	for _, f := range deploytest.ExportedMetricNames() {

@@ -28,6 +28,10 @@ type SelfMetrics struct {
 	groupErrors *prometheus.CounterVec
 	stateErrors *prometheus.CounterVec
 
+	webhookDeliveries *prometheus.CounterVec
+	webhookPolls      prometheus.Counter
+	webhookLatency    prometheus.Histogram
+
 	rateLimitDesc *prometheus.Desc
 	mu            sync.Mutex
 	rateLimit     float64 // NaN until GitLab sent a RateLimit-Remaining header
@@ -37,6 +41,19 @@ type SelfMetrics struct {
 func NewSelfMetrics() *SelfMetrics {
 	const ns = "gitlab_jobs_exporter_"
 	return &SelfMetrics{
+		webhookDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ns + "webhook_deliveries_total",
+			Help: "GitLab webhook deliveries to POST /webhook by event (job, pipeline, other) and result (accepted, ignored, unauthorized, bad_request, too_large).",
+		}, []string{"event", "result"}),
+		webhookPolls: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: ns + "webhook_polls_total",
+			Help: "Polls that served webhook deliveries alone, without walking the job list (also counted in polls_total).",
+		}),
+		webhookLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    ns + "webhook_delivery_to_count_seconds",
+			Help:    "Time from a delivery saying a job finished to the job being counted.",
+			Buckets: []float64{.1, .25, .5, 1, 2, 5, 10, 30, 60, 300, 600},
+		}),
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ns + "api_requests_total",
 			Help: "HTTP requests to the GitLab API by route template and status code (0: no response), retries included.",
@@ -111,6 +128,12 @@ func (e *SelfMetrics) PollFinished(p scraper.ProjectInfo, r scraper.PollResult) 
 	e.polls.WithLabelValues(p.Path).Inc()
 	e.pollReqs.WithLabelValues(p.Path).Add(float64(r.Requests))
 	e.pollTime.Observe(r.Duration.Seconds())
+	if r.Hinted {
+		e.webhookPolls.Inc()
+	}
+	for _, d := range r.HintLatencies {
+		e.webhookLatency.Observe(d.Seconds())
+	}
 	if r.Reason != "" {
 		e.pollErrors.WithLabelValues(p.Path, r.Reason).Inc()
 		e.projectUp.WithLabelValues(p.Path).Set(0)
@@ -118,6 +141,11 @@ func (e *SelfMetrics) PollFinished(p scraper.ProjectInfo, r scraper.PollResult) 
 	}
 	e.projectUp.WithLabelValues(p.Path).Set(1)
 	e.lastSuccess.WithLabelValues(p.Path).Set(float64(r.Time.UnixMilli()) / 1000)
+}
+
+// WebhookDelivery counts a webhook delivery (webhook.Observer).
+func (e *SelfMetrics) WebhookDelivery(event, result string) {
+	e.webhookDeliveries.WithLabelValues(event, result).Inc()
 }
 
 // ProjectUnresolved shows a configured project that discovery could not
@@ -162,7 +190,8 @@ func (e *SelfMetrics) ProjectRemoved(path string) {
 
 func (e *SelfMetrics) vecs() []prometheus.Collector {
 	return []prometheus.Collector{e.apiRequests, e.apiDuration, e.polls, e.pollReqs, e.pollErrors,
-		e.pollTime, e.projectUp, e.lastSuccess, e.projects, e.groupUp, e.groupErrors, e.stateErrors}
+		e.pollTime, e.projectUp, e.lastSuccess, e.projects, e.groupUp, e.groupErrors, e.stateErrors,
+		e.webhookDeliveries, e.webhookPolls, e.webhookLatency}
 }
 
 // Describe implements prometheus.Collector.

@@ -53,6 +53,13 @@ type poll struct {
 	changed    map[int64]bool
 	discovered map[int64]bool
 
+	// hints are the webhook hints this poll serves; hintedOnly: it serves
+	// them alone (runHinted) instead of walking.
+	hints      hintSet
+	hintedOnly bool
+	// finishedIDs are the jobs this poll counted finished.
+	finishedIDs []int64
+
 	// events wait until the state that records them has been saved, so
 	// that a crash can lose a poll but never count a job twice.
 	events []func(Recorder)
@@ -68,8 +75,9 @@ func (p *poll) flush(r Recorder) {
 	p.events = nil
 }
 
-func (s *Scraper) newPoll(ctx context.Context, opts Options, st *state.Project) *poll {
+func (s *Scraper) newPoll(ctx context.Context, opts Options, st *state.Project, hints hintSet) *poll {
 	p := &poll{
+		hints:              hints,
 		opts:               opts,
 		client:             s.currentClient(),
 		ctx:                ctx,
@@ -99,6 +107,9 @@ func (p *poll) run() error {
 	}
 	if err := p.followJobs(); err != nil {
 		return fmt.Errorf("following unfinished jobs: %w", err)
+	}
+	if err := p.knowHintedPipelines(); err != nil {
+		return err
 	}
 	if err := p.refreshBridges(); err != nil {
 		return fmt.Errorf("refreshing bridges: %w", err)
@@ -278,6 +289,7 @@ func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
 	}
 	if j.Status.Finished() {
 		p.emit(func(r Recorder) { r.JobFinished(p.info, j) })
+		p.finishedIDs = append(p.finishedIDs, j.ID)
 		delete(p.st.Followed, j.ID)
 		return
 	}
@@ -303,9 +315,15 @@ func (p *poll) followJobs() error {
 			continue
 		}
 		status := gitlabapi.JobStatus(f.Status)
+		_, hinted := p.hints.jobs[id]
 		switch {
 		case !status.Known():
 			direct = append(direct, f) // a scope filter cannot name it
+		case status.Blocked() && hinted && !p.parkedDue:
+			// A delivery says it moved: a played job keeps its id, so
+			// below the walk's pages only this (or the slower parked
+			// recheck) finds it.
+			direct = append(direct, f)
 		case status.Blocked():
 			if p.parkedDue {
 				query = append(query, f)
@@ -439,7 +457,9 @@ func (p *poll) vanished(f *state.FollowedJob) {
 
 // refreshBridges lists the bridges of pipelines that may have new or
 // changed ones: pipelines first seen now, pipelines with bridges whose jobs
-// changed, and pipelines with unfinished bridges.
+// changed, pipelines a delivery named, and pipelines with unfinished
+// bridges (those only on a scheduled poll: deliveries about a child
+// pipeline name its parent when its bridge may have moved).
 func (p *poll) refreshBridges() error {
 	activeBridges, blockedBridges := map[int64]bool{}, map[int64]bool{}
 	for _, f := range p.st.Followed {
@@ -454,7 +474,8 @@ func (p *poll) refreshBridges() error {
 	}
 	ids := make([]int64, 0, len(p.st.Pipelines))
 	for id, pl := range p.st.Pipelines {
-		if p.discovered[id] || (pl.HasBridges && p.changed[id]) || activeBridges[id] || (blockedBridges[id] && p.parkedDue) {
+		if p.discovered[id] || (pl.HasBridges && p.changed[id]) || p.hints.bridges[id] ||
+			(activeBridges[id] && !p.hintedOnly) || (blockedBridges[id] && p.parkedDue) {
 			ids = append(ids, id)
 		}
 	}

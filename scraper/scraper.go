@@ -116,7 +116,11 @@ type tracked struct {
 	// pending is what the last discovery learnt about the project (its
 	// path and default branch may change); guarded by Scraper.mu.
 	pending *gitlabapi.Project
+	// hints are webhook hints waiting for a poll.
+	hints *pendingHints
 }
+
+func newTracked(st *state.Project) *tracked { return &tracked{st: st, hints: newPendingHints()} }
 
 // New returns a Scraper; nothing is requested until Cycle or Run.
 func New(client GitLab, rec Recorder, opts Options) (*Scraper, error) {
@@ -172,14 +176,25 @@ func (s *Scraper) Cycle(ctx context.Context) {
 	}
 	var wg sync.WaitGroup
 	for _, t := range s.trackedProjects() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.pollOne(ctx, t)
-		}()
+		wg.Go(func() { s.pollOne(ctx, t, false) })
 	}
 	wg.Wait()
 	s.updateReady()
+}
+
+// HintedCycle serves the pending webhook hints of every project that has
+// some, concurrently, and waits: what Run does as deliveries arrive.
+// Benchmarks drive webhooks with it.
+func (s *Scraper) HintedCycle(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, t := range s.trackedProjects() {
+		select {
+		case <-t.hints.wake:
+			wg.Go(func() { s.pollOne(ctx, t, true) })
+		default:
+		}
+	}
+	wg.Wait()
 }
 
 // Run polls until ctx ends: every project on its own loop, so that a slow or
@@ -225,26 +240,42 @@ func (s *Scraper) Run(ctx context.Context) {
 	}
 }
 
-// projectLoop polls one project every interval. The first poll is spread
+// hintCoalesce is how long a project's poll waits after the first
+// delivery that wakes it, so that one poll serves a burst (a stage's jobs
+// starting together, a job's running and finished deliveries).
+const hintCoalesce = 250 * time.Millisecond
+
+// projectLoop polls one project every interval, and in between whenever
+// webhook deliveries name something worth a poll. The first poll is spread
 // over the interval by project id so that projects do not all poll at once.
 func (s *Scraper) projectLoop(ctx context.Context, t *tracked) {
 	interval := s.options().Interval
 	h := fnv.New32a()
 	_, _ = fmt.Fprint(h, t.st.ID)
-	delay := time.Duration(h.Sum32()%1000) * interval / 1000
+	timer := time.NewTimer(time.Duration(h.Sum32()%1000) * interval / 1000)
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(delay):
+		case <-timer.C:
+			start := time.Now()
+			s.pollOne(ctx, t, false)
+			timer.Reset(max(s.options().Interval-time.Since(start), 0))
+		case <-t.hints.wake:
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(hintCoalesce):
+			}
+			s.pollOne(ctx, t, true)
 		}
-		start := time.Now()
-		s.pollOne(ctx, t)
-		delay = max(s.options().Interval-time.Since(start), 0)
 	}
 }
 
-func (s *Scraper) pollOne(ctx context.Context, t *tracked) {
+// pollOne polls t: in full, or when hintedOnly just what its pending hints
+// name (a project never walked is walked first all the same).
+func (s *Scraper) pollOne(ctx context.Context, t *tracked, hintedOnly bool) {
 	select {
 	case s.pollSlots <- struct{}{}:
 		defer func() { <-s.pollSlots }()
@@ -253,6 +284,11 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	hints := t.hints.take()
+	if hintedOnly && hints.empty() {
+		return // a poll in between served them
+	}
+	hintedOnly = hintedOnly && !hints.overflow && !t.st.Fresh()
 	if renamedFrom := s.applyDiscovered(t); renamedFrom != "" {
 		s.rec.ProjectRemoved(renamedFrom)
 	}
@@ -261,12 +297,21 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked) {
 	opts := s.options()
 	var requests atomic.Int64
 	start := opts.Now()
-	p := s.newPoll(gitlabapi.WithRequestCounter(ctx, &requests), opts, t.st)
-	err := p.run()
+	p := s.newPoll(gitlabapi.WithRequestCounter(ctx, &requests), opts, t.st, hints)
+	var err error
+	if hintedOnly {
+		p.hintedOnly, p.parkedDue = true, false
+		err = p.runHinted()
+	} else {
+		err = p.run()
+	}
 	if (ctx.Err() != nil && err != nil) || t.removed.Load() {
 		// Shutting down, or no longer polled: the poll's events are dropped
 		// unsaved, so that the next start counts them from the saved state.
 		return
+	}
+	if err != nil && hintedOnly {
+		t.hints.restore(hints) // the next poll tries them again
 	}
 	if opts.Store != nil {
 		if serr := opts.Store.Save(t.st); serr != nil {
@@ -278,9 +323,10 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked) {
 	info := p.info
 	s.rec.ProjectActive(info, activeJobs(t.st))
 	end := opts.Now()
-	s.rec.PollFinished(info, PollResult{Reason: failureReason(err), Err: err, Requests: int(requests.Load()), Duration: end.Sub(start), Time: end})
+	s.rec.PollFinished(info, PollResult{Reason: failureReason(err), Err: err, Requests: int(requests.Load()),
+		Duration: end.Sub(start), Time: end, Hinted: hintedOnly, HintLatencies: p.hintLatencies(end)})
 	if err != nil {
-		_ = level.Warn(opts.Logger).Log("msg", "poll failed", "project", info.Path, "err", err)
+		_ = level.Warn(opts.Logger).Log("msg", "poll failed", "project", info.Path, "hinted", hintedOnly, "err", err)
 	}
 	t.polled.Store(true)
 }

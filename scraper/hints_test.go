@@ -1,0 +1,310 @@
+package scraper_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/webhook"
+)
+
+const hookSecret = "hook-secret"
+
+type nopDeliveries struct{}
+
+func (nopDeliveries) WebhookDelivery(string, string) {}
+
+// withWebhooks points a manual webhook of the fake at the real handler in
+// front of the env's scraper; deliver flushes what the fake has sent.
+func (e *env) withWebhooks(faults gitlabtest.WebhookFaults) (deliver func()) {
+	e.t.Helper()
+	h := webhook.NewHandler(e.s, nopDeliveries{})
+	h.SetSecret(hookSecret)
+	srv := httptest.NewServer(h)
+	e.t.Cleanup(srv.Close)
+	hook, err := e.gl.AddWebhook(gitlabtest.WebhookOptions{URL: srv.URL, SecretToken: hookSecret, Manual: true,
+		Faults: faults, Seed: 7})
+	e.must(err)
+	return func() {
+		e.t.Helper()
+		if _, err := hook.Flush(context.Background()); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// hintedCycle advances the clock and serves the pending hints.
+func (e *env) hintedCycle(d time.Duration) {
+	e.clock.Advance(d)
+	e.s.HintedCycle(context.Background())
+}
+
+// requestsByEndpoint counts the fake's requests since the last reset.
+func (e *env) requestsByEndpoint() map[string]int {
+	out := map[string]int{}
+	for _, r := range e.gl.Requests() {
+		out[r.Endpoint]++
+	}
+	return out
+}
+
+func TestHintedPollCountsWithoutWalking(t *testing.T) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{})
+	e.run(e.pipelineOfJobs(1, 1)[0], "success")
+	e.cycle(time.Second) // discovery and the first walk (a project without jobs is walked until it has one)
+	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
+
+	jobs := e.pipelineOfJobs(1, 3)
+	for _, id := range jobs {
+		e.run(id, "success")
+	}
+	lone := e.pipelineOfJobs(1, 1)[0]
+	e.run(lone, "failed")
+	e.gl.ResetRequests()
+	deliver()
+	e.hintedCycle(2 * time.Second)
+
+	// One list for the pipeline of three, one job for the pipeline of one,
+	// one bridge list per new pipeline, and never the job list.
+	want := map[string]int{"/projects/:id/pipelines/:pipeline_id/jobs": 1, "/projects/:id/jobs/:job_id": 1,
+		"/projects/:id/pipelines/:pipeline_id/bridges": 2}
+	if got := e.requestsByEndpoint(); !maps.Equal(got, want) {
+		t.Errorf("the hinted poll made %v, want %v", got, want)
+	}
+	if got := e.totalFinished(); got != 5 {
+		t.Errorf("counted %d jobs, want 5 (4 and the first walk's)", got)
+	}
+	if r := e.rec.lastPoll(t, "g/app"); !r.Hinted || !slices.Equal(r.HintLatencies, []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second}) {
+		t.Errorf("poll result %+v, want a hinted poll counting 4 jobs 2s after their deliveries", r)
+	}
+
+	// The scheduled poll walks past the hinted jobs and counts none again.
+	e.gl.ResetRequests()
+	e.cycle(30 * time.Second)
+	if got := jobListRequests(e); len(got) != 1 {
+		t.Errorf("the next walk made job-list requests %v, want 1", got)
+	}
+	e.assertExactlyOnce(time.Time{})
+}
+
+func TestHintedPollServesABurstOnce(t *testing.T) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{})
+	e.cycle(time.Second)
+	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
+	jobs := e.pipelineOfJobs(1, 10)
+	for _, id := range jobs {
+		e.run(id, "success") // 4 deliveries each
+	}
+	deliver()
+	e.gl.ResetRequests()
+	e.hintedCycle(time.Second)
+	if got := e.gl.RequestCount(""); got != 2 {
+		t.Errorf("40 deliveries cost %d requests, want 2 (the pipeline's jobs and its bridges): %v", got, e.requestsByEndpoint())
+	}
+	e.gl.ResetRequests()
+	e.hintedCycle(time.Second)
+	if got := e.gl.RequestCount(""); got != 0 {
+		t.Errorf("a hinted cycle with nothing pending made %d requests", got)
+	}
+	e.assertExactlyOnce(time.Time{})
+}
+
+func TestHintFindsAPlayedManualJobBelowTheFirstPage(t *testing.T) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{ParkedRecheckInterval: 10 * time.Minute})
+	e.cycle(time.Second)
+	pid := e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{})
+	build := e.gl.CreateJob(pid, gitlabtest.JobSpec{Name: "build", Stage: "build"})
+	deploy := e.gl.CreateJob(pid, gitlabtest.JobSpec{Name: "deploy", Stage: "deploy", When: "manual"})
+	e.startThenBury(build)
+	e.must(e.gl.Finish(build, "success", gitlabtest.FinishOptions{}))
+	e.cycle(30 * time.Second) // the project is quiet now; only the manual deploy is followed
+	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
+
+	e.must(e.gl.Play(deploy))
+	e.must(e.gl.Start(deploy))
+	e.clock.Advance(40 * time.Second)
+	e.must(e.gl.Finish(deploy, "success", gitlabtest.FinishOptions{}))
+	e.gl.ResetRequests()
+	deliver()
+	e.hintedCycle(time.Second)
+	if n := e.rec.finished[deploy]; n != 1 {
+		t.Fatalf("the played deploy was counted %d times after its deliveries, want 1", n)
+	}
+	if got, want := e.requestsByEndpoint(), map[string]int{"/projects/:id/jobs/:job_id": 1}; !maps.Equal(got, want) {
+		t.Errorf("requests %v, want %v", got, want)
+	}
+	for range 25 {
+		e.cycle(30 * time.Second) // past the parked recheck
+	}
+	e.assertExactlyOnce(time.Time{})
+}
+
+func TestChildPipelineDeliveryRefreshesTheParentsBridge(t *testing.T) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{})
+	e.cycle(time.Second)
+	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
+	parent := e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{})
+	build := e.gl.CreateJob(parent, gitlabtest.JobSpec{Name: "build", Stage: "build"})
+	e.run(build, "success")
+	bridge, child := e.gl.CreateBridge(parent, gitlabtest.JobSpec{Name: "trigger", Stage: "deploy"})
+	docs := e.gl.CreateJob(child, gitlabtest.JobSpec{Name: "docs", Stage: "test"})
+	deliver()
+	e.hintedCycle(time.Second) // the parent's bridge is followed now
+	e.run(docs, "success")     // the child pipeline finishes, and with it the bridge
+	e.gl.ResetRequests()
+	deliver()
+	e.hintedCycle(time.Second)
+	if n := e.rec.finished[bridge]; n != 1 {
+		t.Errorf("the bridge was counted %d times after the child pipeline's deliveries, want 1 (requests %v)", n, e.requestsByEndpoint())
+	}
+	if got := jobListRequests(e); len(got) != 0 {
+		t.Errorf("hinted polls walked the job list: %v", got)
+	}
+	e.cycle(30 * time.Second)
+	e.assertExactlyOnce(time.Time{})
+}
+
+func TestPipelineOfBridgesOnlyIsFoundByItsDelivery(t *testing.T) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{})
+	e.cycle(time.Second)
+	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
+	parent := e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{})
+	bridge, child := e.gl.CreateBridge(parent, gitlabtest.JobSpec{Name: "trigger", Stage: "deploy"})
+	e.run(e.gl.CreateJob(child, gitlabtest.JobSpec{Name: "docs", Stage: "test"}), "success")
+	deliver()
+	e.hintedCycle(time.Second)
+	e.cycle(30 * time.Second) // the pipeline hint waits for a poll that wakes; this one serves it
+	if n := e.rec.finished[bridge]; n != 1 {
+		t.Errorf("the bridge of a pipeline without jobs was counted %d times, want 1", n)
+	}
+	e.assertExactlyOnce(time.Time{})
+}
+
+// TestDeliveriesAreHintsNotData: forged deliveries (jobs of no project or of
+// another one, wrong statuses), duplicates and losses never change a count;
+// with the scheduled polls the counts are those of polling alone.
+func TestDeliveriesAreHintsNotData(t *testing.T) {
+	e := newEnv(t, []string{"g/a", "g/b"}, scraper.Options{})
+	e.cycle(time.Second)
+	deliver := e.withWebhooks(gitlabtest.WebhookFaults{Loss: 0.2, Duplicate: 0.2, Reorder: 0.3})
+	other := e.pipelineOfJobs(2, 1)[0] // a job of g/b
+	e.run(other, "success")
+	for round := range 5 {
+		for _, id := range e.pipelineOfJobs(1, 3) {
+			e.run(id, []string{"success", "failed"}[round%2])
+		}
+		deliver()
+		// Forged: a job id of g/b sent as g/a's, an id GitLab does not
+		// have, and a running job announced finished.
+		running := e.pipelineOfJobs(1, 1)[0]
+		e.must(e.gl.Enqueue(running))
+		e.must(e.gl.Start(running))
+		for _, h := range []scraper.Hint{
+			{ProjectID: 1, JobID: other, PipelineID: 1, JobStatus: gitlabapi.StatusSuccess},
+			{ProjectID: 1, JobID: 1 << 40, PipelineID: 1 << 40, JobStatus: gitlabapi.StatusFailed},
+			{ProjectID: 1, JobID: running, JobStatus: gitlabapi.StatusSuccess},
+			{ProjectID: 1, BridgesOf: 1 << 40},
+		} {
+			e.s.Hint(h)
+		}
+		e.hintedCycle(time.Second)
+		e.must(e.gl.Finish(running, "success", gitlabtest.FinishOptions{}))
+		e.hintedCycle(time.Second)
+	}
+	e.cycle(30 * time.Second)
+	e.cycle(30 * time.Second)
+	e.assertExactlyOnce(time.Time{})
+	if n := e.rec.finished[other]; n != 1 {
+		t.Errorf("g/b's job was counted %d times, want 1", n)
+	}
+}
+
+func TestHintsForUnpolledProjectsAreIgnored(t *testing.T) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{})
+	e.cycle(time.Second)
+	if e.s.Hint(scraper.Hint{ProjectID: 99, JobID: 5, JobStatus: gitlabapi.StatusSuccess}) {
+		t.Error("a hint for a project not polled was taken")
+	}
+	if !e.s.Hint(scraper.Hint{ProjectID: 1, JobID: 5, JobStatus: gitlabapi.StatusSuccess}) {
+		t.Error("a hint for a polled project was refused")
+	}
+}
+
+// TestTooManyHintsMakeAFullPoll: past the bound on pending hints a project's
+// memory stops growing and its next poll walks, which misses nothing.
+func TestTooManyHintsMakeAFullPoll(t *testing.T) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{})
+	e.cycle(time.Second)
+	ids := e.pipelineOfJobs(1, 3)
+	for _, id := range ids {
+		e.run(id, "success")
+	}
+	for i := range 10_000 {
+		e.s.Hint(scraper.Hint{ProjectID: 1, JobID: int64(1<<40 + i), PipelineID: int64(i), JobStatus: gitlabapi.StatusSuccess})
+	}
+	e.gl.ResetRequests()
+	e.hintedCycle(time.Second)
+	if got := jobListRequests(e); len(got) != 1 {
+		t.Errorf("job-list requests %v, want the one of a full walk", got)
+	}
+	if got := e.gl.RequestCount("/projects/:id/jobs/:job_id"); got != 0 {
+		t.Errorf("%d hinted jobs fetched one by one, want none", got)
+	}
+	e.assertExactlyOnce(time.Time{})
+}
+
+// TestWebhooksCountLikePollingAlone: the same history polled with and
+// without webhooks (lost, duplicated and reordered deliveries included)
+// ends with the same counts, job by job.
+func TestWebhooksCountLikePollingAlone(t *testing.T) {
+	run := func(withHooks bool) map[int64]int {
+		e := newEnv(t, []string{"g/app"}, scraper.Options{})
+		e.cycle(time.Second)
+		deliver := func() {}
+		if withHooks {
+			deliver = e.withWebhooks(gitlabtest.WebhookFaults{Loss: 0.1, Duplicate: 0.1, Reorder: 0.2})
+		}
+		for round := range 6 {
+			ids := e.pipelineOfJobs(1, 4)
+			for k, id := range ids {
+				e.run(id, []string{"success", "failed", "canceled", "success"}[k])
+			}
+			if round%2 == 1 {
+				retry, err := e.gl.Retry(ids[1])
+				e.must(err)
+				e.must(e.gl.Start(retry))
+				e.must(e.gl.Finish(retry, "success", gitlabtest.FinishOptions{}))
+			}
+			deliver()
+			e.hintedCycle(time.Second)
+			if round%3 == 2 {
+				e.cycle(30 * time.Second)
+			}
+		}
+		e.cycle(30 * time.Second)
+		e.assertExactlyOnce(time.Time{})
+		e.rec.mu.Lock()
+		defer e.rec.mu.Unlock()
+		out := maps.Clone(e.rec.finished)
+		for id, n := range e.rec.retried {
+			out[-id] = n // retries under negative ids
+		}
+		return out
+	}
+	polled, hooked := run(false), run(true)
+	if !maps.Equal(polled, hooked) {
+		t.Errorf("with webhooks %v\nwithout %v", describe(hooked), describe(polled))
+	}
+}
+
+func describe(m map[int64]int) string {
+	keys := slices.Sorted(maps.Keys(m))
+	return fmt.Sprint(len(keys), " jobs, first ", keys[:min(5, len(keys))])
+}
