@@ -245,14 +245,21 @@ func (s *Scraper) Run(ctx context.Context) {
 // starting together, a job's running and finished deliveries).
 const hintCoalesce = 250 * time.Millisecond
 
+// maxFirstPollSpread bounds how far the first polls are spread: with
+// webhooks the interval is a reconciliation of ten minutes or more, and
+// the first poll (the walk that catches up after a restart) should not
+// wait that long.
+const maxFirstPollSpread = 30 * time.Second
+
 // projectLoop polls one project every interval, and in between whenever
 // webhook deliveries name something worth a poll. The first poll is spread
-// over the interval by project id so that projects do not all poll at once.
+// over the interval (at most 30 s) by project id so that projects do
+// not all poll at once.
 func (s *Scraper) projectLoop(ctx context.Context, t *tracked) {
-	interval := s.options().Interval
+	spread := min(s.options().Interval, maxFirstPollSpread)
 	h := fnv.New32a()
 	_, _ = fmt.Fprint(h, t.st.ID)
-	timer := time.NewTimer(time.Duration(h.Sum32()%1000) * interval / 1000)
+	timer := time.NewTimer(time.Duration(h.Sum32()%1000) * spread / 1000)
 	defer timer.Stop()
 	for {
 		select {
