@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
 )
 
 // Report is what a run measured. Steady-state figures leave out the first
@@ -16,6 +18,9 @@ type Report struct {
 	Separate  bool   // CPU, heap and RSS are the exporter's alone
 	Persisted bool   // the scraper saved its state after each poll
 	Metrics   string // the metrics preset; "" is the defaults
+	// Webhooks is how the run used webhooks; nil: polling alone.
+	Webhooks   *WebhookRun
+	Deliveries int // webhook requests the fake made
 	// ParkedRecheck is poll.parked_recheck_interval.
 	ParkedRecheck time.Duration
 	GOMAXPROCS    int
@@ -157,6 +162,12 @@ const (
 	TargetFreshExtra  = 5 * time.Second
 	TargetHeapGrowth  = 0.10 // hour 1 to the last hour, as a share
 	targetIdlePerPoll = 1
+
+	// With webhooks and a 10-minute reconciliation, one token's budget on
+	// gitlab.com (600 job-list requests a minute per user) and half its
+	// budget of all requests.
+	TargetJobListPerMinute  = 600
+	TargetRequestsPerMinute = 1300
 )
 
 // row is one line of the table: figure, value, target, verdict.
@@ -188,6 +199,10 @@ func (r *Report) rows() []row {
 	if r.Metrics != "" {
 		where += ", metrics preset " + r.Metrics
 	}
+	if w := r.Webhooks; w != nil {
+		where += fmt.Sprintf(", webhooks (%s steps, %.0f%% lost, %.0f%% duplicated, %.0f%% reordered) with a %s reconciliation",
+			w.Step, 100*w.Loss, 100*w.Duplicate, 100*w.Reorder, w.Reconcile)
+	}
 	where += fmt.Sprintf(", parked recheck every %s", r.ParkedRecheck)
 	add("measured", where+fmt.Sprintf(", GOMAXPROCS %d", r.GOMAXPROCS), "", "")
 
@@ -195,17 +210,27 @@ func (r *Report) rows() []row {
 	add("first cycle: jobs counted / CPU / wall", fmt.Sprintf("%d / %.2fs / %.2fs", r.First.Counted,
 		r.First.CPU.Seconds(), r.First.Wall.Seconds()), "", "")
 	add("requests per cycle: mean / max", fmt.Sprintf("%.1f / %d", r.RequestsPerCycle(), r.MaxCycleRequests), "", "")
+	perMinute := func(n int) float64 { return ratio(n, r.Cycles) * float64(time.Minute) / float64(sc.Interval) }
+	if r.Webhooks != nil {
+		jobList, all := perMinute(r.Endpoints[gitlabtest.EndpointProjectJobs]), perMinute(r.Requests)
+		add("webhooks: deliveries per minute", fmt.Sprintf("%.0f", perMinute(r.Deliveries)), "", "")
+		add("job-list requests per minute", fmt.Sprintf("%.0f", jobList), fmt.Sprintf("≤ %d", TargetJobListPerMinute),
+			verdict(jobList <= TargetJobListPerMinute))
+		add("all requests per minute", fmt.Sprintf("%.0f", all), fmt.Sprintf("≤ %d", TargetRequestsPerMinute), verdict(all <= TargetRequestsPerMinute))
+	}
 	add("discovery requests per cycle (groups every 5m)", fmt.Sprintf("%.2f", ratio(r.DiscoveryRequests, r.Cycles)), "", "")
-	add("idle polls: requests per poll (mean / max)", fmt.Sprintf("%.3f / %d  (%d polls)", r.Idle.PerPoll(), r.Idle.MaxRequests, r.Idle.Polls),
-		"≤ 1 + parked recheck", verdict(r.Idle.Over == 0))
-	add("idle polls above 1 + parked", fmt.Sprint(r.Idle.Over), "0", verdict(r.Idle.Over == 0))
-	add("idle polls with parked jobs / of which rechecked them", fmt.Sprintf("%d / %d", r.Idle.Parked, r.ParkedRechecks), "", "")
-	add("polls that first saw a parked job played or skipped in an earlier step (busy)", fmt.Sprint(r.LateSeen), "", "")
-	if r.Busy.Polls > 0 {
-		add("busy polls: requests per poll (mean / max)", fmt.Sprintf("%.2f / %d  (%d polls)", r.Busy.PerPoll(), r.Busy.MaxRequests, r.Busy.Polls), "", "")
-		add("busy polls: requests / bound (all / worst poll)", fmt.Sprintf("%.3f / %.2f", r.Busy.Ratio(), r.Busy.MaxRatio),
-			"≤ 1 (bound 2+⌈new/100⌉+changed pipelines)", verdict(r.Busy.Ratio() <= 1))
-		add("busy polls above their bound", fmt.Sprintf("%d (%.2f%%)", r.Busy.Over, 100*ratio(r.Busy.Over, r.Busy.Polls)), "", "")
+	if r.Webhooks == nil { // polls against the cost model of polling alone
+		add("idle polls: requests per poll (mean / max)", fmt.Sprintf("%.3f / %d  (%d polls)", r.Idle.PerPoll(), r.Idle.MaxRequests, r.Idle.Polls),
+			"≤ 1 + parked recheck", verdict(r.Idle.Over == 0))
+		add("idle polls above 1 + parked", fmt.Sprint(r.Idle.Over), "0", verdict(r.Idle.Over == 0))
+		add("idle polls with parked jobs / of which rechecked them", fmt.Sprintf("%d / %d", r.Idle.Parked, r.ParkedRechecks), "", "")
+		add("polls that first saw a parked job played or skipped in an earlier step (busy)", fmt.Sprint(r.LateSeen), "", "")
+		if r.Busy.Polls > 0 {
+			add("busy polls: requests per poll (mean / max)", fmt.Sprintf("%.2f / %d  (%d polls)", r.Busy.PerPoll(), r.Busy.MaxRequests, r.Busy.Polls), "", "")
+			add("busy polls: requests / bound (all / worst poll)", fmt.Sprintf("%.3f / %.2f", r.Busy.Ratio(), r.Busy.MaxRatio),
+				"≤ 1 (bound 2+⌈new/100⌉+changed pipelines)", verdict(r.Busy.Ratio() <= 1))
+			add("busy polls above their bound", fmt.Sprintf("%d (%.2f%%)", r.Busy.Over, 100*ratio(r.Busy.Over, r.Busy.Polls)), "", "")
+		}
 	}
 	if r.NewJobs > 0 {
 		add("jobs created per cycle", fmt.Sprintf("%.1f", ratio(r.NewJobs, r.Cycles)), "", "")

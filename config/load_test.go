@@ -55,7 +55,7 @@ func TestDefaults(t *testing.T) {
 		{"metrics.series_ttl", time.Duration(cfg.Metrics.SeriesTTL), 168 * time.Hour},
 		{"metrics.duration", cfg.Metrics.Duration, HistogramFamily{Enabled: true, Histogram: "both",
 			Labels:  []string{"project", "ref", "stage", "job_name", "status"},
-			Buckets: []float64{5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400}}},
+			Buckets: []float64{10, 30, 60, 120, 300, 600, 1200, 1800, 3600}}},
 		{"metrics.queued_duration", cfg.Metrics.QueuedDuration, HistogramFamily{Enabled: true, Histogram: "both",
 			Labels: []string{"project"}, Buckets: []float64{1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}}},
 		{"metrics.artifact_size", cfg.Metrics.ArtifactSize, HistogramFamily{Enabled: true, Histogram: "both",

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/config"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/deploy/deploytest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
@@ -24,8 +25,8 @@ import (
 // the shipped scrape settings.
 const classicJob = "gitlab_jobs_exporter_classic"
 
-// durationBounds are the default duration buckets (config.yaml).
-var durationBounds = []float64{5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400}
+// durationBounds are the default duration buckets.
+var durationBounds = config.DefaultMetrics().Duration.Buckets
 
 // TestPrometheus3NativeHistograms runs a current Prometheus (3.x, built
 // from its Go module) with the shipped scrape settings against two

@@ -170,13 +170,20 @@ func (s *Scraper) options() Options {
 // Cycle runs discovery if it is due, then polls every project once,
 // concurrently, and waits for all of them. Tests and benchmarks drive the
 // scraper with it; Run polls each project on its own schedule instead.
-func (s *Scraper) Cycle(ctx context.Context) {
+func (s *Scraper) Cycle(ctx context.Context) { s.CycleWhere(ctx, nil) }
+
+// CycleWhere is Cycle for the projects keep reports true for (all when
+// nil): the scheduled polls that are due, when a benchmark spreads them
+// over the reconciliation interval as Run does.
+func (s *Scraper) CycleWhere(ctx context.Context, keep func(projectID int64) bool) {
 	if s.discoveryDue() {
 		s.Discover(ctx)
 	}
 	var wg sync.WaitGroup
 	for _, t := range s.trackedProjects() {
-		wg.Go(func() { s.pollOne(ctx, t, false) })
+		if keep == nil || keep(t.st.ID) {
+			wg.Go(func() { s.pollOne(ctx, t, false) })
+		}
 	}
 	wg.Wait()
 	s.updateReady()
