@@ -27,10 +27,10 @@ type Hint struct {
 }
 
 // wakes reports whether the hint is worth a poll now: the job started
-// (its queue time is final) or finished (it is counted), or is now
-// pending (it shows in what waits for a runner), or a bridge may have
-// moved. Other changes wait for a hint that is, or for the next
-// scheduled poll.
+// (its queue time is final) or finished (it is counted), or a bridge may
+// have moved. Other changes (a job created, or pending) wait for a hint
+// that wakes the project, or for the next scheduled poll: each wake costs
+// requests, and a job's deliveries come in bursts.
 func (h Hint) wakes() bool {
 	switch {
 	case h.BridgesOf != 0:
@@ -38,8 +38,7 @@ func (h Hint) wakes() bool {
 	case h.JobID == 0:
 		return false
 	}
-	s := h.JobStatus
-	return s == gitlabapi.StatusPending || s == gitlabapi.StatusRunning || s.Finished()
+	return h.JobStatus == gitlabapi.StatusRunning || h.JobStatus.Finished()
 }
 
 // maxPendingHints bounds the hints a project keeps between two polls, so

@@ -308,3 +308,50 @@ func describe(m map[int64]int) string {
 	keys := slices.Sorted(maps.Keys(m))
 	return fmt.Sprint(len(keys), " jobs, first ", keys[:min(5, len(keys))])
 }
+
+func TestHintsOfManyPipelinesReadTheNewestJobs(t *testing.T) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{})
+	e.run(e.pipelineOfJobs(1, 1)[0], "success")
+	e.cycle(time.Second)
+	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
+	for range 4 {
+		e.run(e.pipelineOfJobs(1, 1)[0], "success")
+	}
+	e.gl.ResetRequests()
+	deliver()
+	e.hintedCycle(time.Second)
+	// One page of the newest jobs for the four pipelines, and each new
+	// pipeline's bridges.
+	want := map[string]int{"/projects/:id/jobs": 1, "/projects/:id/pipelines/:pipeline_id/bridges": 4}
+	if got := e.requestsByEndpoint(); !maps.Equal(got, want) {
+		t.Errorf("requests %v, want %v", got, want)
+	}
+	if got := e.totalFinished(); got != 5 {
+		t.Errorf("counted %d jobs, want 5", got)
+	}
+	e.cycle(30 * time.Second)
+	e.assertExactlyOnce(time.Time{})
+}
+
+// TestPendingAloneWaitsForAWake: a job now pending is not worth a poll of
+// its own; the next wake of the project (or the scheduled poll) serves it.
+func TestPendingAloneWaitsForAWake(t *testing.T) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{})
+	e.run(e.pipelineOfJobs(1, 1)[0], "success")
+	e.cycle(time.Second)
+	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
+	waiting := e.pipelineOfJobs(1, 1)[0]
+	e.must(e.gl.Enqueue(waiting))
+	deliver()
+	e.gl.ResetRequests()
+	e.hintedCycle(time.Second)
+	if n := e.gl.RequestCount(""); n != 0 {
+		t.Errorf("a pending job's deliveries cost %d requests, want none yet", n)
+	}
+	e.must(e.gl.Start(waiting))
+	deliver()
+	e.hintedCycle(time.Second)
+	if n := e.rec.started[waiting]; n != 1 {
+		t.Errorf("the start was observed %d times after the running delivery, want 1", n)
+	}
+}

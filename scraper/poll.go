@@ -456,10 +456,10 @@ func (p *poll) vanished(f *state.FollowedJob) {
 }
 
 // refreshBridges lists the bridges of pipelines that may have new or
-// changed ones: pipelines first seen now, pipelines with bridges whose jobs
-// changed, pipelines a delivery named, and pipelines with unfinished
-// bridges (those only on a scheduled poll: deliveries about a child
-// pipeline name its parent when its bridge may have moved).
+// changed ones: pipelines first seen now, pipelines a delivery named,
+// and on a scheduled poll pipelines with bridges whose jobs changed and
+// pipelines with unfinished bridges (deliveries about a child pipeline
+// name its parent when its bridge may have moved).
 func (p *poll) refreshBridges() error {
 	activeBridges, blockedBridges := map[int64]bool{}, map[int64]bool{}
 	for _, f := range p.st.Followed {
@@ -474,8 +474,11 @@ func (p *poll) refreshBridges() error {
 	}
 	ids := make([]int64, 0, len(p.st.Pipelines))
 	for id, pl := range p.st.Pipelines {
-		if p.discovered[id] || (pl.HasBridges && p.changed[id]) || p.hints.bridges[id] ||
-			(activeBridges[id] && !p.hintedOnly) || (blockedBridges[id] && p.parkedDue) {
+		// A hinted poll lists them for a new pipeline and when a child
+		// pipeline's delivery names its parent; the rest waits for the
+		// scheduled poll.
+		scheduled := !p.hintedOnly && ((pl.HasBridges && p.changed[id]) || activeBridges[id])
+		if p.discovered[id] || p.hints.bridges[id] || scheduled || (blockedBridges[id] && p.parkedDue) {
 			ids = append(ids, id)
 		}
 	}

@@ -64,8 +64,10 @@ func TestHandler(t *testing.T) {
 	jobHook := fixture(t, "webhook_job_event_real_gitlab_com.json") // project 31537070, "2023-01-10 13:50:02 UTC" timestamps
 	docsJobHook := fixture(t, "webhook_job_event_docs.json")        // ISO timestamps
 	pipelineHook := fixture(t, "webhook_pipeline_event_go-gitlab.json")
-	childHook := []byte(`{"object_kind":"pipeline","object_attributes":{"id":77,"status":"running"},"project":{"id":5},
+	child := func(status string) []byte {
+		return []byte(`{"object_kind":"pipeline","object_attributes":{"id":77,"status":"` + status + `"},"project":{"id":5},
 		"source_pipeline":{"project":{"id":4},"pipeline_id":70,"job_id":700}}`)
+	}
 	big := bytes.Repeat([]byte(" "), MaxBody+1)
 	for _, tc := range []struct {
 		name     string
@@ -82,8 +84,12 @@ func TestHandler(t *testing.T) {
 			[]scraper.Hint{{ProjectID: 31537070, JobID: 3580121225, PipelineID: 743121198, JobStatus: "success"}}},
 		{"job hook in the docs' form", "POST", "Job Hook", secret, docsJobHook, false, 202, "job ignored", nil},
 		{"pipeline hook", "POST", "Pipeline Hook", secret, pipelineHook, false, 202, "pipeline ignored", nil},
-		{"child pipeline names its parent", "POST", "Pipeline Hook", secret, childHook, false, 202, "pipeline accepted",
+		{"child pipeline finished names its parent", "POST", "Pipeline Hook", secret, child("success"), false, 202, "pipeline accepted",
 			[]scraper.Hint{{ProjectID: 5, PipelineID: 77}, {ProjectID: 4, BridgesOf: 70}}},
+		{"child pipeline created names its parent", "POST", "Pipeline Hook", secret, child("created"), false, 202, "pipeline accepted",
+			[]scraper.Hint{{ProjectID: 5, PipelineID: 77}, {ProjectID: 4, BridgesOf: 70}}},
+		{"child pipeline running leaves its parent's bridge", "POST", "Pipeline Hook", secret, child("running"), false, 202, "pipeline accepted",
+			[]scraper.Hint{{ProjectID: 5, PipelineID: 77}}},
 		{"another event", "POST", "Push Hook", secret, []byte(`{"object_kind":"push","project_id":31537070}`), false, 202, "other ignored", nil},
 		{"no token", "POST", "Job Hook", "", jobHook, false, 401, "job unauthorized", nil},
 		{"wrong token", "POST", "Job Hook", secret + "x", jobHook, false, 401, "job unauthorized", nil},
@@ -131,7 +137,7 @@ func TestHandler(t *testing.T) {
 			case tc.wantCode == 413 && body.read > MaxBody+1:
 				t.Errorf("read %d bytes of a body over the limit", body.read)
 			}
-			if tc.wantCode < 400 && !equalHints(s.hints, tc.hints) && tc.hints != nil {
+			if tc.wantCode < 400 && tc.hints != nil && !equalHints(s.hints, tc.hints) {
 				t.Errorf("hints %+v, want %+v", s.hints, tc.hints)
 			}
 			if tc.wantCode >= 400 && len(s.hints) > 0 {

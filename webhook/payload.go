@@ -23,7 +23,8 @@ type delivery struct {
 
 	// Pipeline Hook ("pipeline").
 	ObjectAttributes struct {
-		ID int64 `json:"id"`
+		ID     int64               `json:"id"`
+		Status gitlabapi.JobStatus `json:"status"`
 	} `json:"object_attributes"`
 	Project struct {
 		ID int64 `json:"id"`
@@ -34,6 +35,14 @@ type delivery struct {
 		} `json:"project"`
 		PipelineID int64 `json:"pipeline_id"`
 	} `json:"source_pipeline"`
+}
+
+func bridgeMayHaveMoved(childStatus gitlabapi.JobStatus) bool {
+	switch childStatus {
+	case gitlabapi.StatusCreated, gitlabapi.StatusPending:
+		return true
+	}
+	return childStatus.Finished()
 }
 
 var errNotObject = errors.New("the body is not a JSON object")
@@ -60,8 +69,10 @@ func parse(body []byte) ([]scraper.Hint, string, error) {
 		if d.Project.ID != 0 && d.ObjectAttributes.ID != 0 {
 			hints = append(hints, scraper.Hint{ProjectID: d.Project.ID, PipelineID: d.ObjectAttributes.ID})
 		}
-		// A child pipeline moved: its parent's bridge may have too.
-		if sp := d.SourcePipeline; sp != nil && sp.Project.ID != 0 && sp.PipelineID != 0 {
+		// A child pipeline was created or finished: its parent's bridge
+		// may have moved too (it finishes with the child, or as soon as
+		// the child exists). In between the bridge only runs.
+		if sp := d.SourcePipeline; sp != nil && sp.Project.ID != 0 && sp.PipelineID != 0 && bridgeMayHaveMoved(d.ObjectAttributes.Status) {
 			hints = append(hints, scraper.Hint{ProjectID: sp.Project.ID, BridgesOf: sp.PipelineID})
 		}
 		return hints, EventPipeline, nil
