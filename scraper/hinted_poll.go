@@ -43,11 +43,11 @@ func (p *poll) runHinted() error {
 	return nil
 }
 
-// firstPageFromPipelines: when deliveries name jobs of this many pipelines
-// or more, one page of the project's newest jobs usually carries them all,
+// firstPageFromPipelines: when deliveries name jobs of two pipelines or
+// more, one page of the project's newest jobs usually carries them all,
 // for one request instead of one per pipeline. GitLab limits the job list
 // separately, and the scheduled polls use a fraction of that budget.
-const firstPageFromPipelines = 3
+const firstPageFromPipelines = 2
 
 // serveFirstPage reads one page of the project's newest jobs and serves
 // every row as a hinted job: the named ones, followed ones, and new ones

@@ -26,11 +26,12 @@ type Hint struct {
 	Received time.Time
 }
 
-// wakes reports whether the hint is worth a poll now: the job started
-// (its queue time is final) or finished (it is counted), or a bridge may
-// have moved. Other changes (a job created, or pending) wait for a hint
-// that wakes the project, or for the next scheduled poll: each wake costs
-// requests, and a job's deliveries come in bursts.
+// wakes reports whether the hint is worth a poll now: the job finished
+// (it is counted, its start too if no poll saw it running), or a bridge
+// may have moved. Other changes (a job created, pending, running) ride
+// along with the next poll that wakes the project, or wait for the
+// scheduled one: a wake costs requests, and serving a job when it
+// finishes costs one fetch where serving each change costs three.
 func (h Hint) wakes() bool {
 	switch {
 	case h.BridgesOf != 0:
@@ -38,7 +39,7 @@ func (h Hint) wakes() bool {
 	case h.JobID == 0:
 		return false
 	}
-	return h.JobStatus == gitlabapi.StatusRunning || h.JobStatus.Finished()
+	return h.JobStatus.Finished()
 }
 
 // maxPendingHints bounds the hints a project keeps between two polls, so

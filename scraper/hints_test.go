@@ -65,9 +65,11 @@ func TestHintedPollCountsWithoutWalking(t *testing.T) {
 	for _, id := range jobs {
 		e.run(id, "success")
 	}
+	e.gl.ResetRequests()
+	deliver()
+	e.hintedCycle(2 * time.Second)
 	lone := e.pipelineOfJobs(1, 1)[0]
 	e.run(lone, "failed")
-	e.gl.ResetRequests()
 	deliver()
 	e.hintedCycle(2 * time.Second)
 
@@ -76,13 +78,13 @@ func TestHintedPollCountsWithoutWalking(t *testing.T) {
 	want := map[string]int{"/projects/:id/pipelines/:pipeline_id/jobs": 1, "/projects/:id/jobs/:job_id": 1,
 		"/projects/:id/pipelines/:pipeline_id/bridges": 2}
 	if got := e.requestsByEndpoint(); !maps.Equal(got, want) {
-		t.Errorf("the hinted poll made %v, want %v", got, want)
+		t.Errorf("the hinted polls made %v, want %v", got, want)
 	}
 	if got := e.totalFinished(); got != 5 {
 		t.Errorf("counted %d jobs, want 5 (4 and the first walk's)", got)
 	}
-	if r := e.rec.lastPoll(t, "g/app"); !r.Hinted || !slices.Equal(r.HintLatencies, []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second, 2 * time.Second}) {
-		t.Errorf("poll result %+v, want a hinted poll counting 4 jobs 2s after their deliveries", r)
+	if r := e.rec.lastPoll(t, "g/app"); !r.Hinted || !slices.Equal(r.HintLatencies, []time.Duration{2 * time.Second}) {
+		t.Errorf("poll result %+v, want a hinted poll counting a job 2s after its delivery", r)
 	}
 
 	// The scheduled poll walks past the hinted jobs and counts none again.
@@ -314,7 +316,7 @@ func TestHintsOfManyPipelinesReadTheNewestJobs(t *testing.T) {
 	e.run(e.pipelineOfJobs(1, 1)[0], "success")
 	e.cycle(time.Second)
 	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
-	for range 4 {
+	for range 4 { // four pipelines: one page of the newest jobs serves them
 		e.run(e.pipelineOfJobs(1, 1)[0], "success")
 	}
 	e.gl.ResetRequests()
@@ -333,9 +335,10 @@ func TestHintsOfManyPipelinesReadTheNewestJobs(t *testing.T) {
 	e.assertExactlyOnce(time.Time{})
 }
 
-// TestPendingAloneWaitsForAWake: a job now pending is not worth a poll of
-// its own; the next wake of the project (or the scheduled poll) serves it.
-func TestPendingAloneWaitsForAWake(t *testing.T) {
+// TestStartsRideAlongWithAWake: a job now pending or running is not worth
+// a poll of its own; the next wake of the project (a job finishing) or the
+// scheduled poll serves it.
+func TestStartsRideAlongWithAWake(t *testing.T) {
 	e := newEnv(t, []string{"g/app"}, scraper.Options{})
 	e.run(e.pipelineOfJobs(1, 1)[0], "success")
 	e.cycle(time.Second)
@@ -351,7 +354,15 @@ func TestPendingAloneWaitsForAWake(t *testing.T) {
 	e.must(e.gl.Start(waiting))
 	deliver()
 	e.hintedCycle(time.Second)
-	if n := e.rec.started[waiting]; n != 1 {
-		t.Errorf("the start was observed %d times after the running delivery, want 1", n)
+	if n := e.gl.RequestCount(""); n != 0 {
+		t.Errorf("a running job's deliveries cost %d requests, want none yet", n)
+	}
+	other := e.pipelineOfJobs(1, 1)[0]
+	e.run(other, "success")
+	deliver()
+	e.hintedCycle(time.Second)
+	if e.rec.started[waiting] != 1 || e.rec.finished[other] != 1 {
+		t.Errorf("after another job's finishing delivery: start of the running job seen %d times, the other job counted %d times; want 1, 1",
+			e.rec.started[waiting], e.rec.finished[other])
 	}
 }
