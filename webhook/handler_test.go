@@ -219,3 +219,21 @@ func TestMaxBodyFitsABigPipeline(t *testing.T) {
 		t.Errorf("largest Pipeline Hook %d bytes; MaxBody %d should hold it twice", largest, MaxBody)
 	}
 }
+
+// BenchmarkUnauthorizedDelivery is what a flood of deliveries with a wrong
+// token costs: a digest and a comparison each, the body never read and the
+// scraper never called.
+func BenchmarkUnauthorizedDelivery(b *testing.B) {
+	h := NewHandler(&sink{}, counts{})
+	h.SetSecret(secret)
+	body := bytes.Repeat([]byte("x"), 64<<10)
+	for b.Loop() {
+		r := httptest.NewRequest("POST", "/webhook", bytes.NewReader(body))
+		r.Header.Set("X-Gitlab-Token", "guess")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusUnauthorized {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
