@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -87,9 +88,26 @@ func TestExportedFamiliesMatchTheDeclaredList(t *testing.T) {
 	for _, f := range deploytest.ExportedMetricNames() {
 		want[f.Name] = f
 	}
+	// Hinted polls that fail, so that webhook_poll_errors_total has a
+	// series: only they fetch a job by id here, and each delivery below
+	// wakes one unless a scheduled poll takes its hint first.
+	gl.InjectFault(gitlabtest.Fault{Endpoint: "/projects/:id/jobs/:job_id", Kind: gitlabtest.FaultServerError})
+	deliver := func() {
+		body := fmt.Sprintf(`{"object_kind":"build","build_id":%d,"build_status":"success","pipeline_id":%d,"project_id":%d}`,
+			finished, pipeline, project)
+		r, err := http.NewRequest("POST", hookSrv.URL+"/webhook", strings.NewReader(body))
+		must(t, err)
+		r.Header.Set("X-Gitlab-Token", "hook-secret")
+		r.Header.Set("X-Gitlab-Event", "Job Hook")
+		resp, err := http.DefaultClient.Do(r)
+		must(t, err)
+		resp.Body.Close()
+	}
+
 	var got map[string]deploytest.Family
 	deadline := time.Now().Add(20 * time.Second)
 	for {
+		deliver()
 		got = gathered(t, a)
 		missing := 0
 		for name := range want {

@@ -28,7 +28,21 @@ func (p *poll) runHinted() error {
 		}
 	}
 	for _, pipelineID := range slices.Sorted(maps.Keys(byPipeline)) {
-		if err := p.fetchHinted(pipelineID, byPipeline[pipelineID]); err != nil {
+		ids := byPipeline[pipelineID]
+		cost := fetchCost(pipelineID, ids)
+		if cost > p.hintBudget {
+			// Left to the scheduled poll, which finds every job: a burst
+			// of deliveries (or forged ones) cannot spend the rate limit.
+			continue
+		}
+		p.hintBudget -= cost
+		err := p.fetchJobs(pipelineID, ids, func(_ int64, j *gitlabapi.Job) error {
+			if j == nil {
+				return nil // not in this project: deleted, or a forged delivery
+			}
+			return p.serveHinted(j)
+		})
+		if err != nil {
 			return fmt.Errorf("fetching hinted jobs: %w", err)
 		}
 	}
@@ -49,76 +63,111 @@ func (p *poll) runHinted() error {
 // separately, and the scheduled polls use a fraction of that budget.
 const firstPageFromPipelines = 2
 
+// maxHintedFetches bounds the requests a poll spends on what deliveries
+// named beyond its first page: jobs (manual jobs played far down the list,
+// usually one) and pipelines not known yet (usually none: their jobs are
+// on the first page). Named pipelines over the bound wait for the next
+// poll; named jobs, for the scheduled walk.
+const maxHintedFetches = 4
+
 // serveFirstPage reads one page of the project's newest jobs and serves
 // every row as a hinted job: the named ones, followed ones, and new ones
 // alike (a row is the API's word, whoever named it). Named jobs the page
-// carried are struck off byPipeline.
+// carried are struck off byPipeline, and so are named jobs the exporter
+// does not follow: below the newest hundred, a job not followed is old
+// news or a job GitLab does not have, which the scheduled poll settles.
 func (p *poll) serveFirstPage(byPipeline map[int64][]int64) error {
 	for page, err := range p.client.ProjectJobPages(p.ctx, p.key, gitlabapi.ListJobsOptions{PerPage: 100, Minimal: true}) {
 		if err != nil {
 			return err
 		}
-		seen := map[int64]bool{}
 		for i := range page {
-			seen[page[i].ID] = true
 			if err := p.serveHinted(&page[i]); err != nil {
 				return err
 			}
 		}
-		for pipelineID, ids := range byPipeline {
-			ids = slices.DeleteFunc(ids, func(id int64) bool { return seen[id] })
-			if len(ids) == 0 {
-				delete(byPipeline, pipelineID)
-			} else {
-				byPipeline[pipelineID] = ids
-			}
-		}
 		break // one page
 	}
-	return nil
-}
-
-// knowHintedPipelines remembers the pipelines deliveries named, so that
-// refreshBridges lists the bridges of those first seen now: a pipeline
-// made only of bridges has no job a walk could find it by.
-func (p *poll) knowHintedPipelines() error {
-	for _, id := range slices.Sorted(maps.Keys(p.hints.pipelines)) {
-		if _, err := p.pipeline(id); err != nil {
-			return fmt.Errorf("hinted pipeline %d: %w", id, err)
+	for pipelineID, ids := range byPipeline {
+		ids = slices.DeleteFunc(ids, func(id int64) bool { return p.st.Followed[id] == nil })
+		if len(ids) == 0 {
+			delete(byPipeline, pipelineID)
+		} else {
+			byPipeline[pipelineID] = ids
 		}
 	}
 	return nil
 }
 
-// fetchHinted fetches the named jobs of one pipeline: the pipeline's jobs
-// (retried attempts included) in one request when several are named or
-// the pipeline is unknown, else the one job. A job or pipeline GitLab does
-// not have in this project (deleted, or a forged delivery) is skipped.
-func (p *poll) fetchHinted(pipelineID int64, ids []int64) error {
+// knowHintedPipelines lists the bridges of the pipelines deliveries named
+// that the exporter does not know yet: a pipeline made only of bridges has
+// no job a walk could find it by. The pipeline is remembered only once
+// GitLab has answered for it, so a delivery naming a pipeline GitLab does
+// not have leaves no trace.
+func (p *poll) knowHintedPipelines() error {
+	for _, id := range slices.Sorted(maps.Keys(p.hints.pipelines)) {
+		if p.st.Pipelines[id] != nil {
+			continue
+		}
+		if p.hintBudget == 0 {
+			p.deferredPipelines = append(p.deferredPipelines, id)
+			continue
+		}
+		p.hintBudget--
+		bridges, err := p.client.PipelineBridges(p.ctx, p.key, id, nil)
+		switch {
+		case errors.Is(err, gitlabapi.ErrNotFound):
+			continue
+		case err != nil:
+			return fmt.Errorf("hinted pipeline %d: %w", id, err)
+		}
+		pl, err := p.pipeline(id)
+		if err != nil {
+			return fmt.Errorf("hinted pipeline %d: %w", id, err)
+		}
+		p.applyBridges(pl, bridges)
+	}
+	return nil
+}
+
+// fetchCost is the requests fetchJobs makes for ids of one pipeline.
+func fetchCost(pipelineID int64, ids []int64) int {
 	if len(ids) == 1 || pipelineID == 0 {
+		return len(ids)
+	}
+	return 1
+}
+
+// fetchJobs fetches jobs of one pipeline: the pipeline's jobs (retried
+// attempts included) in one request when several are named, else each
+// job (also when the pipeline is not known, 0). got is called for every id,
+// with nil for a job GitLab does not have in this project.
+func (p *poll) fetchJobs(pipelineID int64, ids []int64, got func(id int64, j *gitlabapi.Job) error) error {
+	if fetchCost(pipelineID, ids) == len(ids) {
 		for _, id := range ids {
 			j, err := p.client.Job(p.ctx, p.key, id)
 			switch {
 			case errors.Is(err, gitlabapi.ErrNotFound):
-				continue
+				j = nil
 			case err != nil:
 				return err
 			}
-			if err := p.serveHinted(j); err != nil {
+			if err := got(id, j); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	jobs, err := p.client.PipelineJobs(p.ctx, p.key, pipelineID, gitlabapi.PipelineJobsOptions{IncludeRetried: true, Minimal: true})
-	switch {
-	case errors.Is(err, gitlabapi.ErrNotFound):
-		return nil
-	case err != nil:
+	list, err := p.client.PipelineJobs(p.ctx, p.key, pipelineID, gitlabapi.PipelineJobsOptions{IncludeRetried: true, Minimal: true})
+	if err != nil && !errors.Is(err, gitlabapi.ErrNotFound) {
 		return err
 	}
-	for i := range jobs {
-		if err := p.serveHinted(&jobs[i]); err != nil {
+	byID := make(map[int64]*gitlabapi.Job, len(list))
+	for i := range list {
+		byID[list[i].ID] = &list[i]
+	}
+	for _, id := range ids {
+		if err := got(id, byID[id]); err != nil {
 			return err
 		}
 	}

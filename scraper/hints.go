@@ -74,7 +74,7 @@ func (ph *pendingHints) add(h Hint) bool {
 	ph.mu.Lock()
 	defer ph.mu.Unlock()
 	ph.init()
-	if ph.size() >= maxPendingHints {
+	if ph.size() >= maxPendingHints && !ph.has(h) {
 		ph.overflow = true
 		return true
 	}
@@ -101,12 +101,31 @@ func (ph *pendingHints) init() {
 	}
 }
 
+// has reports whether h names nothing that is not pending already (a
+// duplicate delivery).
+func (ph *pendingHints) has(h Hint) bool {
+	_, job := ph.jobs[h.JobID]
+	switch {
+	case h.JobID != 0 && !job,
+		h.JobID == 0 && h.PipelineID != 0 && !ph.pipelines[h.PipelineID],
+		h.BridgesOf != 0 && !ph.bridges[h.BridgesOf]:
+		return false
+	}
+	return true
+}
+
 func (ph *pendingHints) size() int { return len(ph.jobs) + len(ph.pipelines) + len(ph.bridges) }
 
-// take returns the pending hints and starts a new set.
+// take returns the pending hints and starts a new set. A wake-up still
+// pending is for hints this set holds: it goes too, so that the loop does
+// not wake again for nothing.
 func (ph *pendingHints) take() hintSet {
 	ph.mu.Lock()
 	defer ph.mu.Unlock()
+	select {
+	case <-ph.wake:
+	default:
+	}
 	hs := hintSet{jobs: ph.jobs, pipelines: ph.pipelines, bridges: ph.bridges, overflow: ph.overflow}
 	ph.jobs, ph.pipelines, ph.bridges, ph.overflow = nil, nil, nil, false
 	return hs
@@ -129,6 +148,19 @@ func (ph *pendingHints) restore(hs hintSet) {
 			if ph.size() < maxPendingHints {
 				from.dst[id] = true
 			}
+		}
+	}
+}
+
+// rewake wakes the project's loop if hints are pending.
+func (ph *pendingHints) rewake() {
+	ph.mu.Lock()
+	pending := ph.size() > 0 || ph.overflow
+	ph.mu.Unlock()
+	if pending {
+		select {
+		case ph.wake <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -167,4 +199,12 @@ func (s *Scraper) Hint(h Hint) bool {
 		}
 	}
 	return true
+}
+
+func setOf(ids []int64) map[int64]bool {
+	m := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
@@ -266,7 +267,7 @@ func TestTooManyHintsMakeAFullPoll(t *testing.T) {
 // without webhooks (lost, duplicated and reordered deliveries included)
 // ends with the same counts, job by job.
 func TestWebhooksCountLikePollingAlone(t *testing.T) {
-	run := func(withHooks bool) map[int64]int {
+	run := func(withHooks bool) (finished map[int64]int, retried map[string]int) {
 		e := newEnv(t, []string{"g/app"}, scraper.Options{})
 		e.cycle(time.Second)
 		deliver := func() {}
@@ -294,15 +295,15 @@ func TestWebhooksCountLikePollingAlone(t *testing.T) {
 		e.assertExactlyOnce(time.Time{})
 		e.rec.mu.Lock()
 		defer e.rec.mu.Unlock()
-		out := maps.Clone(e.rec.finished)
-		for id, n := range e.rec.retried {
-			out[-id] = n // retries under negative ids
-		}
-		return out
+		return maps.Clone(e.rec.finished), maps.Clone(e.rec.retriedIn)
 	}
-	polled, hooked := run(false), run(true)
+	polled, polledRetries := run(false)
+	hooked, hookedRetries := run(true)
 	if !maps.Equal(polled, hooked) {
-		t.Errorf("with webhooks %v\nwithout %v", describe(hooked), describe(polled))
+		t.Errorf("finished with webhooks %v\nwithout %v", describe(hooked), describe(polled))
+	}
+	if !maps.Equal(polledRetries, hookedRetries) || len(polledRetries) != 3 {
+		t.Errorf("retries with webhooks %v, without %v; want the same 3", hookedRetries, polledRetries)
 	}
 }
 
@@ -364,5 +365,141 @@ func TestStartsRideAlongWithAWake(t *testing.T) {
 	if e.rec.started[waiting] != 1 || e.rec.finished[other] != 1 {
 		t.Errorf("after another job's finishing delivery: start of the running job seen %d times, the other job counted %d times; want 1, 1",
 			e.rec.started[waiting], e.rec.finished[other])
+	}
+}
+
+// pollsOf returns the number of scheduled and hinted polls of a project.
+func (r *recorder) pollsOf(path string) (scheduled, hinted int, last scraper.PollResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.polls[path] {
+		if p.Hinted {
+			hinted++
+		} else {
+			scheduled++
+		}
+		last = p
+	}
+	return scheduled, hinted, last
+}
+
+func (r *recorder) finishedTimes(id int64) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.finished[id]
+}
+
+// TestDeliveriesWakeTheProjectLoop drives Run on synctest's clock: a burst
+// of deliveries wakes the project's loop once, a coalescing pause after
+// the first, ten minutes before the scheduled poll; a hinted poll that
+// fails tries its hints again after hintRetry, not at the reconciliation.
+func TestDeliveriesWakeTheProjectLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newInProcessEnv(t, []string{"g/app"}, scraper.Options{Interval: 10 * time.Minute})
+		e.run(e.pipelineOfJobs(1, 1)[0], "success") // walked by the first poll, so hints make hinted polls
+		ctx, cancel := context.WithCancel(context.Background())
+		stopped := make(chan struct{})
+		go func() {
+			defer close(stopped)
+			e.s.Run(ctx)
+		}()
+		defer func() { cancel(); <-stopped }()
+		time.Sleep(31 * time.Second) // past the spread of the first poll
+		synctest.Wait()
+		if s, h, _ := e.rec.pollsOf("g/app"); s != 1 || h != 0 {
+			t.Fatalf("after 31 s: %d scheduled and %d hinted polls, want the first one", s, h)
+		}
+
+		finishWithDeliveries := func(n int) int64 {
+			p := e.pipelineOfJobs(1, 1)
+			e.run(p[0], "success")
+			for range n { // GitLab's created, pending, running, success, and a duplicate
+				e.s.Hint(scraper.Hint{ProjectID: 1, JobID: p[0], PipelineID: 1, JobStatus: gitlabapi.StatusSuccess})
+			}
+			return p[0]
+		}
+		job := finishWithDeliveries(5)
+		time.Sleep(200 * time.Millisecond)
+		synctest.Wait()
+		if _, h, _ := e.rec.pollsOf("g/app"); h != 0 {
+			t.Errorf("%d hinted polls within the coalescing pause, want 0", h)
+		}
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		if _, h, _ := e.rec.pollsOf("g/app"); h != 1 || e.rec.finishedTimes(job) != 1 {
+			t.Errorf("300 ms after 5 deliveries: %d hinted polls and the job counted %d times, want 1 and 1", h, e.rec.finishedTimes(job))
+		}
+
+		e.gl.InjectFault(gitlabtest.Fault{Endpoint: "/projects/:id/jobs/:job_id", Kind: gitlabtest.FaultServerError, Times: 1})
+		job = finishWithDeliveries(1)
+		time.Sleep(300 * time.Millisecond)
+		synctest.Wait()
+		if _, h, last := e.rec.pollsOf("g/app"); h != 2 || last.Reason == "" || e.rec.finishedTimes(job) != 0 {
+			t.Fatalf("after a failed fetch: %d hinted polls, last %+v, job counted %d times; want 2, failed, 0", h, last, e.rec.finishedTimes(job))
+		}
+		time.Sleep(29 * time.Second)
+		synctest.Wait()
+		if _, h, _ := e.rec.pollsOf("g/app"); h != 2 {
+			t.Errorf("%d hinted polls 29 s after the failure, want still 2", h)
+		}
+		time.Sleep(2 * time.Second) // the retry and its coalescing pause
+		synctest.Wait()
+		if s, h, last := e.rec.pollsOf("g/app"); s != 1 || h != 3 || last.Reason != "" || e.rec.finishedTimes(job) != 1 {
+			t.Errorf("31 s after the failure: %d scheduled and %d hinted polls, last %+v, job counted %d times; want 1, 3, successful, 1",
+				s, h, last, e.rec.finishedTimes(job))
+		}
+		e.assertExactlyOnce(time.Time{})
+	})
+}
+
+// TestForgedHintsCostLittle: deliveries naming what GitLab does not have,
+// just under the bound on pending hints, cost a few requests and leave
+// nothing behind that makes later polls dearer.
+func TestForgedHintsCostLittle(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		hint     func(i int) scraper.Hint
+		requests int
+	}{
+		{"jobs of one pipeline", func(i int) scraper.Hint {
+			return scraper.Hint{ProjectID: 1, JobID: int64(1<<40 + i), PipelineID: 1 << 40, JobStatus: gitlabapi.StatusSuccess}
+		}, 1}, // the pipeline's jobs: 404
+		{"jobs without a pipeline", func(i int) scraper.Hint {
+			return scraper.Hint{ProjectID: 1, JobID: int64(1<<40 + i), JobStatus: gitlabapi.StatusSuccess}
+		}, 0}, // more than a hinted poll fetches one by one: left to the scheduled poll
+		{"jobs of many pipelines", func(i int) scraper.Hint {
+			return scraper.Hint{ProjectID: 1, JobID: int64(1<<40 + i), PipelineID: int64(1<<40 + i), JobStatus: gitlabapi.StatusSuccess}
+		}, 1}, // the newest jobs, which do not have them
+		{"pipelines", func(i int) scraper.Hint {
+			return scraper.Hint{ProjectID: 1, PipelineID: int64(1<<40 + i), BridgesOf: int64(1<<40 + i)}
+		}, 4}, // the bridges of as many as a poll affords (404); the rest wait for the next poll
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, []string{"g/app"}, scraper.Options{})
+			e.run(e.pipelineOfJobs(1, 1)[0], "success")
+			e.cycle(time.Second)
+			e.gl.ResetRequests()
+			for i := range 255 {
+				if h := tc.hint(i); h.BridgesOf == 0 || i < 127 {
+					e.s.Hint(h)
+				}
+			}
+			e.hintedCycle(time.Second)
+			if got := e.gl.RequestCount(""); got != tc.requests {
+				t.Errorf("the hinted poll made %d requests %v, want %d", got, e.requestsByEndpoint(), tc.requests)
+			}
+			// Later pipelines cost what they cost before: the forged ids
+			// raised no bookkeeping (an old, forgotten pipeline costs a
+			// list of its jobs).
+			e.gl.ResetRequests()
+			for range 3 {
+				e.run(e.pipelineOfJobs(1, 2)[0], "success")
+				e.cycle(30 * time.Second)
+			}
+			if got := e.gl.RequestCount("/projects/:id/pipelines/:pipeline_id/jobs"); got != 0 {
+				t.Errorf("new pipelines cost %d pipeline-job lists after the forged hints, want 0", got)
+			}
+			e.assertExactlyOnce(time.Time{})
+		})
 	}
 }

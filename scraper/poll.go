@@ -52,6 +52,13 @@ type poll struct {
 	// discovered are pipelines first remembered in this poll.
 	changed    map[int64]bool
 	discovered map[int64]bool
+	// bridgesListed are pipelines whose bridges this poll has listed.
+	bridgesListed map[int64]bool
+	// hintBudget is the requests left for what deliveries named beyond
+	// the first page (maxHintedFetches); deferredPipelines, the named
+	// pipelines it could not afford, for the next poll.
+	hintBudget        int
+	deferredPipelines []int64
 
 	// hints are the webhook hints this poll serves; hintedOnly: it serves
 	// them alone (runHinted) instead of walking.
@@ -90,6 +97,8 @@ func (s *Scraper) newPoll(ctx context.Context, opts Options, st *state.Project, 
 		refreshed:          map[int64]*gitlabapi.Job{},
 		changed:            map[int64]bool{},
 		discovered:         map[int64]bool{},
+		bridgesListed:      map[int64]bool{},
+		hintBudget:         maxHintedFetches,
 	}
 	if st.Fresh() {
 		p.cutoff = p.now.Add(-opts.InitialLookback)
@@ -414,37 +423,21 @@ func (p *poll) walkScoped(query, parked []*state.FollowedJob, withBlocked bool) 
 // statuses: one request per pipeline holding several of them, one per job
 // otherwise. A job GitLab no longer has (erased pipeline) stops being followed.
 func (p *poll) fetchFinal(jobs []*state.FollowedJob) error {
-	byPipeline := map[int64][]*state.FollowedJob{}
+	byPipeline := map[int64][]int64{}
 	for _, f := range jobs {
-		byPipeline[f.PipelineID] = append(byPipeline[f.PipelineID], f)
+		byPipeline[f.PipelineID] = append(byPipeline[f.PipelineID], f.ID)
 	}
-	for pipelineID, fs := range byPipeline {
-		if len(fs) == 1 {
-			j, err := p.client.Job(p.ctx, p.key, fs[0].ID)
-			switch {
-			case errors.Is(err, gitlabapi.ErrNotFound):
-				p.vanished(fs[0])
-			case err != nil:
-				return err
-			default:
-				p.apply(j, fs[0], false)
-			}
-			continue
-		}
-		list, err := p.client.PipelineJobs(p.ctx, p.key, pipelineID, gitlabapi.PipelineJobsOptions{IncludeRetried: true, Minimal: true})
-		if err != nil && !errors.Is(err, gitlabapi.ErrNotFound) {
-			return err
-		}
-		byID := map[int64]*gitlabapi.Job{}
-		for i := range list {
-			byID[list[i].ID] = &list[i]
-		}
-		for _, f := range fs {
-			if j := byID[f.ID]; j != nil {
-				p.apply(j, f, false)
-			} else {
+	for pipelineID, ids := range byPipeline {
+		err := p.fetchJobs(pipelineID, ids, func(id int64, j *gitlabapi.Job) error {
+			if f := p.st.Followed[id]; j == nil {
 				p.vanished(f)
+			} else {
+				p.apply(j, f, false)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -478,6 +471,9 @@ func (p *poll) refreshBridges() error {
 		// pipeline's delivery names its parent; the rest waits for the
 		// scheduled poll.
 		scheduled := !p.hintedOnly && ((pl.HasBridges && p.changed[id]) || activeBridges[id])
+		if p.bridgesListed[id] {
+			continue
+		}
 		if p.discovered[id] || p.hints.bridges[id] || scheduled || (blockedBridges[id] && p.parkedDue) {
 			ids = append(ids, id)
 		}
@@ -505,6 +501,14 @@ func (p *poll) refreshPipelineBridges(pl *state.Pipeline) error {
 	if err != nil {
 		return err
 	}
+	p.applyBridges(pl, bridges)
+	return nil
+}
+
+// applyBridges brings a pipeline's bridges into the counts as apply does
+// its jobs.
+func (p *poll) applyBridges(pl *state.Pipeline, bridges []gitlabapi.Bridge) {
+	p.bridgesListed[pl.ID] = true
 	if len(bridges) > 0 {
 		pl.HasBridges = true
 	}
@@ -527,7 +531,6 @@ func (p *poll) refreshPipelineBridges(pl *state.Pipeline) error {
 			pl.Bridges[b.ID] = true
 		}
 	}
-	return nil
 }
 
 // dropStaleParked stops following manual and scheduled jobs older than

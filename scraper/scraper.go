@@ -282,25 +282,35 @@ func (s *Scraper) projectLoop(ctx context.Context, t *tracked) {
 				return
 			case <-time.After(hintCoalesce):
 			}
-			s.pollOne(ctx, t, true)
+			if err := s.pollOne(ctx, t, true); err != nil && ctx.Err() == nil {
+				// Its hints are back in the pending set; wake for them
+				// again after a pause rather than at the reconciliation.
+				time.AfterFunc(hintRetry, t.hints.rewake)
+			}
 		}
 	}
 }
 
+// hintRetry is how long a failed hinted poll waits before it tries its
+// hints again: long enough not to press a GitLab that is failing, short
+// beside a reconciliation interval of ten minutes.
+const hintRetry = 30 * time.Second
+
 // pollOne polls t: in full, or when hintedOnly just what its pending hints
 // name (a project never walked is walked first all the same).
-func (s *Scraper) pollOne(ctx context.Context, t *tracked, hintedOnly bool) {
+// It returns the poll's error.
+func (s *Scraper) pollOne(ctx context.Context, t *tracked, hintedOnly bool) error {
 	select {
 	case s.pollSlots <- struct{}{}:
 		defer func() { <-s.pollSlots }()
 	case <-ctx.Done():
-		return
+		return ctx.Err()
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	hints := t.hints.take()
 	if hintedOnly && hints.empty() {
-		return // a poll in between served them
+		return nil // a poll in between served them
 	}
 	hintedOnly = hintedOnly && !hints.overflow && !t.st.Fresh()
 	if renamedFrom := s.applyDiscovered(t); renamedFrom != "" {
@@ -322,10 +332,12 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked, hintedOnly bool) {
 	if (ctx.Err() != nil && err != nil) || t.removed.Load() {
 		// Shutting down, or no longer polled: the poll's events are dropped
 		// unsaved, so that the next start counts them from the saved state.
-		return
+		return err
 	}
-	if err != nil && hintedOnly {
+	if err != nil {
 		t.hints.restore(hints) // the next poll tries them again
+	} else if len(p.deferredPipelines) > 0 {
+		t.hints.restore(hintSet{pipelines: setOf(p.deferredPipelines)})
 	}
 	if opts.Store != nil {
 		if serr := opts.Store.Save(t.st); serr != nil {
@@ -343,6 +355,7 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked, hintedOnly bool) {
 		_ = level.Warn(opts.Logger).Log("msg", "poll failed", "project", info.Path, "hinted", hintedOnly, "err", err)
 	}
 	t.polled.Store(true)
+	return err
 }
 
 // applyDiscovered takes in the project's current path and default branch.

@@ -91,10 +91,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	token := sha256.Sum256([]byte(r.Header.Get("X-Gitlab-Token")))
 	if subtle.ConstantTimeCompare(token[:], secret[:]) != 1 {
+		// Closing the connection spares reading the unread body to keep
+		// it alive: a flood of guesses costs a digest each, not a body.
+		w.Header().Set("Connection", "close")
 		h.answer(w, event, Unauthorized, http.StatusUnauthorized)
 		return
 	}
 	if r.ContentLength > MaxBody {
+		w.Header().Set("Connection", "close")
 		h.answer(w, event, TooLarge, http.StatusRequestEntityTooLarge)
 		return
 	}
@@ -102,6 +106,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
+		w.Header().Set("Connection", "close")
 		h.answer(w, event, TooLarge, http.StatusRequestEntityTooLarge)
 		return
 	case err != nil:
