@@ -1,6 +1,8 @@
 package gitlabapi
 
 import (
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -238,4 +240,22 @@ type Metadata struct {
 	Version    string `json:"version"`
 	Revision   string `json:"revision"`
 	Enterprise bool   `json:"enterprise"`
+}
+
+// TagSet is the job's tag_list sorted and joined with commas
+// ("docker,linux"; "" for an untagged job): which runners may take it.
+// GitLab sends the list sorted and splits tags on commas, so a tag holds
+// none and two jobs asking for the same runners have the same tag set.
+func (j *Job) TagSet() string {
+	switch len(j.TagList) {
+	case 0:
+		return ""
+	case 1:
+		return j.TagList[0]
+	}
+	tags := j.TagList
+	if !slices.IsSorted(tags) {
+		tags = slices.Sorted(slices.Values(tags))
+	}
+	return strings.Join(tags, ",")
 }
