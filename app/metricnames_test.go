@@ -48,7 +48,9 @@ func TestExportedFamiliesMatchTheDeclaredList(t *testing.T) {
 		"gitlab:\n  url: %s\npoll:\n  interval: 1s\nprojects: [g/app]\n"+
 			// A group, and one that does not exist, so that group_up and
 			// group_errors_total have series.
-			"groups:\n  - path: g\n  - path: no-such-group\n", gl.URL())), 0o600))
+			"groups:\n  - path: g\n  - path: no-such-group\n"+
+			// The family that is off by default.
+			"metrics:\n  runners: {enabled: true}\n", gl.URL())), 0o600))
 	getenv := func(k string) string {
 		if k == "GITLAB_TOKEN" {
 			return "tok"
