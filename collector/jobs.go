@@ -152,8 +152,8 @@ func (j *Jobs) values(p scraper.ProjectInfo, job *gitlabapi.Job) labelValues {
 	return v
 }
 
-// JobStarted observes the job's queued duration, by project and by
-// runner pool.
+// JobStarted observes the job's queued duration, by project and, unless
+// it is a bridge (which waits for no runner), by runner pool.
 func (j *Jobs) JobStarted(p scraper.ProjectInfo, job *gitlabapi.Job) {
 	if (j.queued == nil && j.queueByPool == nil) || job.QueuedDuration == nil {
 		return // off, or GitLab has no queue time for it (never queued)
@@ -162,7 +162,7 @@ func (j *Jobs) JobStarted(p scraper.ProjectInfo, job *gitlabapi.Job) {
 	if j.queued != nil {
 		j.queued.observe(&v, *job.QueuedDuration, job.ID)
 	}
-	if j.queueByPool != nil {
+	if j.queueByPool != nil && !job.Bridge {
 		v[tags] = j.pools.tagsLabel(job.TagSet())
 		v[runnerType] = runnerTypeLabel(job.Runner)
 		j.queueByPool.observe(&v, *job.QueuedDuration, job.ID)

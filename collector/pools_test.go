@@ -92,7 +92,7 @@ var (
 
 // TestQueueByPool: queue times are summed over projects and jobs into one
 // series per tag set and runner type; jobs without a queue time (never
-// queued) are not observed, nor anything at finish.
+// queued) and bridges are not observed, nor anything at finish.
 func TestQueueByPool(t *testing.T) {
 	m := newMetrics(t, everyLabel())
 	other := scraper.ProjectInfo{ID: 2, Path: "g/other", DefaultBranch: "main"}
@@ -112,6 +112,9 @@ func TestQueueByPool(t *testing.T) {
 	never := poolJob(7, []string{"docker"}, nil, 0, "canceled")
 	never.QueuedDuration, never.StartedAt = nil, nil
 	m.JobStarted(app, never)
+	bridge := poolJob(9, nil, nil, 0.1, "running") // waits for a downstream pipeline, not a runner
+	bridge.Bridge = true
+	m.JobStarted(app, bridge)
 	m.JobFinished(app, poolJob(8, []string{"docker"}, shared, 9, "success"))
 
 	want := `
@@ -146,9 +149,23 @@ gitlab_ci_runner_pool_queued_duration_seconds_count{runner_type="unknown",tags="
 	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "gitlab_ci_runner_pool_queued_duration_seconds"); err != nil {
 		t.Error(err)
 	}
-	// The same starts counted by project: one series per project instead.
-	if n := testutil.CollectAndCount(m, "gitlab_ci_job_queued_duration_seconds"); n != 2 {
-		t.Errorf("per-project queue series = %d, want 2", n)
+	// The same starts, and the bridge's, counted by project.
+	want = `
+# HELP gitlab_ci_job_queued_duration_seconds Time jobs waited for a runner, observed once when each job starts.` + fromPolling + `
+# TYPE gitlab_ci_job_queued_duration_seconds histogram
+gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/app",ref="main",stage="build",le="10"} 4
+gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/app",ref="main",stage="build",le="60"} 4
+gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/app",ref="main",stage="build",le="+Inf"} 5
+gitlab_ci_job_queued_duration_seconds_sum{job_name="build",project="g/app",ref="main",stage="build"} 210.1
+gitlab_ci_job_queued_duration_seconds_count{job_name="build",project="g/app",ref="main",stage="build"} 5
+gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/other",ref="main",stage="build",le="10"} 0
+gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/other",ref="main",stage="build",le="60"} 1
+gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/other",ref="main",stage="build",le="+Inf"} 2
+gitlab_ci_job_queued_duration_seconds_sum{job_name="build",project="g/other",ref="main",stage="build"} 100
+gitlab_ci_job_queued_duration_seconds_count{job_name="build",project="g/other",ref="main",stage="build"} 2
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "gitlab_ci_job_queued_duration_seconds"); err != nil {
+		t.Error(err)
 	}
 
 	// With pools: free-form tags fold into the configured pools or other.

@@ -199,7 +199,9 @@ func (c *ci) histogramTruth(project string) histogramTruth {
 		if j.StartedAt != nil && j.QueuedDuration != nil {
 			tr.started++
 			tr.queued += *j.QueuedDuration
-			tr.poolStarts[strings.Join(j.Tags, ",")+"/"+runnerTypeOf(j)]++
+			if !j.IsBridge {
+				tr.poolStarts[strings.Join(j.Tags, ",")+"/"+runnerTypeOf(j)]++
+			}
 		}
 	}
 	return tr

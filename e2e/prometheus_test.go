@@ -347,7 +347,7 @@ func (c *ci) truth() truth {
 			tr.retried++
 		}
 		tags := strings.Join(j.Tags, ",")
-		if j.StartedAt != nil && j.QueuedDuration != nil {
+		if j.StartedAt != nil && j.QueuedDuration != nil && !j.IsBridge {
 			tr.poolStarts[tags+"/"+runnerTypeOf(j)]++
 		}
 		if j.Status == "pending" && !j.IsBridge {
@@ -367,7 +367,7 @@ func (c *ci) truth() truth {
 // runnerTypeOf is the runner_type label of a job that started.
 func runnerTypeOf(j gitlabtest.JobRecord) string {
 	if j.RunnerType == "" {
-		return "unknown" // a bridge
+		return "unknown"
 	}
 	return j.RunnerType
 }

@@ -105,6 +105,10 @@ type Job struct {
 	TagList           []string       `json:"tag_list"`
 	Archived          bool           `json:"archived"`
 	Source            string         `json:"source,omitempty"`
+
+	// Bridge marks a job made from a Bridge (AsJob): a trigger job, which
+	// waits for a downstream pipeline, not for a runner.
+	Bridge bool `json:"-"`
 }
 
 // Bridge is a trigger job (Entities::Ci::Bridge): a JobBasic plus the
@@ -116,8 +120,12 @@ type Bridge struct {
 	DownstreamPipeline *PipelineBasic `json:"downstream_pipeline"`
 }
 
-// AsJob returns the bridge as a Job.
-func (b Bridge) AsJob() Job { return b.Job }
+// AsJob returns the bridge as a Job, marked as one.
+func (b Bridge) AsJob() Job {
+	j := b.Job
+	j.Bridge = true
+	return j
+}
 
 // JobProject is the small project object inside a job.
 type JobProject struct {
