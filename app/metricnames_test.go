@@ -52,7 +52,9 @@ func TestExportedFamiliesMatchTheDeclaredList(t *testing.T) {
 			// A group, and one that does not exist, so that group_up and
 			// group_errors_total have series.
 			"groups:\n  - path: g\n  - path: no-such-group\n"+
-			"webhook:\n  enabled: true\n", gl.URL())), 0o600))
+			"webhook:\n  enabled: true\n"+
+			// The family that is off by default.
+			"metrics:\n  runners: {enabled: true}\n", gl.URL())), 0o600))
 	getenv := func(k string) string {
 		switch k {
 		case "GITLAB_TOKEN":

@@ -285,6 +285,7 @@ func (p *poll) pipeline(id int64) (*state.Pipeline, error) {
 // once, and otherwise keeps following it. f is the followed entry, nil for
 // a job seen for the first time.
 func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
+	p.noteWaiting(j, bridge)
 	startSeen := f != nil && f.StartSeen
 	if j.StartedAt != nil && !startSeen {
 		p.emit(func(r Recorder) { r.JobStarted(p.info, j) })
@@ -445,6 +446,7 @@ func (p *poll) fetchFinal(jobs []*state.FollowedJob) error {
 
 func (p *poll) vanished(f *state.FollowedJob) {
 	delete(p.st.Followed, f.ID)
+	p.st.StopWaiting(f.ID)
 	_ = level.Debug(p.opts.Logger).Log("msg", "followed job no longer exists in GitLab; not counted", "project", p.info.Path, "job_id", f.ID)
 }
 

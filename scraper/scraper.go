@@ -378,8 +378,10 @@ func (s *Scraper) applyDiscovered(t *tracked) (renamedFrom string) {
 func activeJobs(st *state.Project) []ActiveJob {
 	out := make([]ActiveJob, 0, len(st.Followed))
 	for _, f := range st.Followed {
+		w := st.Waiting[f.ID]
 		out = append(out, ActiveJob{ID: f.ID, PipelineID: f.PipelineID,
-			Status: gitlabapi.JobStatus(f.Status), CreatedAt: f.CreatedAt, Bridge: f.Bridge})
+			Status: gitlabapi.JobStatus(f.Status), CreatedAt: f.CreatedAt, Bridge: f.Bridge,
+			Tags: w.Tags, QueuedAt: w.QueuedAt})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

@@ -17,7 +17,8 @@ type Family struct {
 // and fails when this list and what it exports differ (names, types, labels),
 // so the dashboards and rules are checked against what the code exports.
 //
-// Job families are listed with their default labels (config.yaml, metrics).
+// Job families are listed with their default labels (config.yaml, metrics);
+// one that is off by default (runners), with the labels it has when on.
 func ExportedMetricNames() []Family {
 	jobLabels := []string{"project", "ref", "stage", "job_name"}
 	with := func(extra ...string) []string {
@@ -35,6 +36,10 @@ func ExportedMetricNames() []Family {
 		{"gitlab_ci_job_last_status", "gauge", with("status")},
 		{"gitlab_ci_job_last_duration_seconds", "gauge", with()},
 		{"gitlab_ci_job_last_finished_timestamp_seconds", "gauge", with()},
+		{"gitlab_ci_runner_pool_queued_duration_seconds", "histogram", []string{"tags", "runner_type"}},
+		{"gitlab_ci_runner_pool_pending_jobs", "gauge", []string{"tags"}},
+		{"gitlab_ci_runner_pool_oldest_pending_queued_timestamp_seconds", "gauge", []string{"tags"}},
+		{"gitlab_ci_runner_job_duration_seconds", "histogram", []string{"runner", "runner_type"}}, // metrics.runners, off by default
 
 		// Self-metrics.
 		{"gitlab_jobs_exporter_build_info", "gauge", []string{"version", "revision", "branch", "goversion", "goos", "goarch", "tags"}},
