@@ -70,7 +70,7 @@ func TestDefaults(t *testing.T) {
 		{"metrics.pending_by_pool", cfg.Metrics.PendingByPool, Family{Enabled: true, Labels: []string{"tags"}}},
 		{"metrics.runners", cfg.Metrics.Runners, HistogramFamily{Enabled: false, Histogram: "both",
 			Labels:  []string{"runner", "runner_type"},
-			Buckets: []float64{5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400}}},
+			Buckets: []float64{10, 30, 60, 120, 300, 600, 1200, 1800, 3600}}},
 		{"metrics.tag_pools", len(cfg.Metrics.TagPools), 0},
 		{"metrics.runner_pools", poolSources(cfg.Metrics.RunnerPools), []string{`[0-9]+-[a-z]+\.([^./]+)\.runners-manager\..+ -> $1`}},
 	}
