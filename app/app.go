@@ -22,6 +22,7 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/shard"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/webhook"
 )
 
 // App is a running exporter.
@@ -34,6 +35,7 @@ type App struct {
 	Registry *prometheus.Registry
 	metrics  *collector.Metrics
 	scraper  *scraper.Scraper
+	webhook  *webhook.Handler
 
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
@@ -97,6 +99,8 @@ func New(configFile string, getenv func(string) string, logger log.Logger, opts 
 	if a.scraper, err = scraper.New(client, a.metrics, a.scraperOptions(cfg)); err != nil {
 		return nil, err
 	}
+	a.webhook = webhook.NewHandler(a.scraper, a.metrics)
+	a.webhook.SetSecret(cfg.WebhookSecret())
 	a.reloadOK.Set(1)
 	a.reloadTime.SetToCurrentTime()
 	a.Registry.MustRegister(
@@ -208,6 +212,7 @@ func (a *App) reload() error {
 		_ = level.Warn(a.logger).Log("msg", "metrics.* changed; the change takes effect at the next restart")
 	}
 	a.metrics.SetRefTracker(refTracker(cfg))
+	a.webhook.SetSecret(cfg.WebhookSecret())
 	a.cfg = cfg
 	return nil
 }

@@ -103,9 +103,12 @@ func refTracker(cfg *config.Config) collector.RefTracker {
 
 // MetricsOptions maps the configuration onto the job metrics' options.
 func MetricsOptions(cfg *config.Config) collector.Options {
+	tagPools, runnerPools := cfg.Metrics.CollectorPools()
 	return collector.Options{
-		Families:  cfg.Metrics.CollectorOptions(),
-		Refs:      refTracker(cfg),
-		SeriesTTL: cfg.Metrics.TTL(),
+		Families:    cfg.Metrics.CollectorOptions(),
+		Refs:        refTracker(cfg),
+		TagPools:    tagPools,
+		RunnerPools: runnerPools,
+		SeriesTTL:   cfg.Metrics.TTL(),
 	}
 }

@@ -75,6 +75,8 @@ func (a *App) Handler(metricsPath string, pprof bool) (http.Handler, error) {
 		MaxRequestsInFlight: maxScrapesInFlight,
 		Registry:            a.Registry, // promhttp_metric_handler_errors_total
 	})))
+	// GitLab's Job and Pipeline Hooks: 404 while webhook.enabled is off.
+	mux.Handle("/webhook", a.webhook)
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "Healthy\n")
 	})

@@ -3,12 +3,15 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"net/http/httptest"
 
 	"github.com/go-kit/log"
 
@@ -48,10 +51,16 @@ func TestExportedFamiliesMatchTheDeclaredList(t *testing.T) {
 		"gitlab:\n  url: %s\npoll:\n  interval: 1s\nprojects: [g/app]\n"+
 			// A group, and one that does not exist, so that group_up and
 			// group_errors_total have series.
-			"groups:\n  - path: g\n  - path: no-such-group\n", gl.URL())), 0o600))
+			"groups:\n  - path: g\n  - path: no-such-group\n"+
+			"webhook:\n  enabled: true\n"+
+			// The family that is off by default.
+			"metrics:\n  runners: {enabled: true}\n", gl.URL())), 0o600))
 	getenv := func(k string) string {
-		if k == "GITLAB_TOKEN" {
+		switch k {
+		case "GITLAB_TOKEN":
 			return "tok"
+		case "GITLAB_WEBHOOK_SECRET_TOKEN":
+			return "hook-secret"
 		}
 		return ""
 	}
@@ -64,14 +73,43 @@ func TestExportedFamiliesMatchTheDeclaredList(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); a.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+	// A webhook delivery, so that the webhook families have series.
+	handler, err := a.Handler("/metrics", false)
+	must(t, err)
+	hookSrv := httptest.NewServer(handler)
+	t.Cleanup(hookSrv.Close)
+	hook, err := gl.AddWebhook(gitlabtest.WebhookOptions{URL: hookSrv.URL + "/webhook", SecretToken: "hook-secret"})
+	must(t, err)
+	finished := gl.CreateJob(pipeline, gitlabtest.JobSpec{Name: "hinted", Stage: "test"})
+	must(t, gl.Enqueue(finished))
+	must(t, gl.Start(finished))
+	must(t, gl.Finish(finished, "success", gitlabtest.FinishOptions{}))
+	must(t, hook.Wait(ctx, func(s gitlabtest.WebhookStats) bool { return s.Succeeded >= 3 }))
 
 	want := map[string]deploytest.Family{}
 	for _, f := range deploytest.ExportedMetricNames() {
 		want[f.Name] = f
 	}
+	// Hinted polls that fail, so that webhook_poll_errors_total has a
+	// series: only they fetch a job by id here, and each delivery below
+	// wakes one unless a scheduled poll takes its hint first.
+	gl.InjectFault(gitlabtest.Fault{Endpoint: "/projects/:id/jobs/:job_id", Kind: gitlabtest.FaultServerError})
+	deliver := func() {
+		body := fmt.Sprintf(`{"object_kind":"build","build_id":%d,"build_status":"success","pipeline_id":%d,"project_id":%d}`,
+			finished, pipeline, project)
+		r, err := http.NewRequest("POST", hookSrv.URL+"/webhook", strings.NewReader(body))
+		must(t, err)
+		r.Header.Set("X-Gitlab-Token", "hook-secret")
+		r.Header.Set("X-Gitlab-Event", "Job Hook")
+		resp, err := http.DefaultClient.Do(r)
+		must(t, err)
+		resp.Body.Close()
+	}
+
 	var got map[string]deploytest.Family
 	deadline := time.Now().Add(20 * time.Second)
 	for {
+		deliver()
 		got = gathered(t, a)
 		missing := 0
 		for name := range want {

@@ -43,6 +43,18 @@ func benchScenario(b *testing.B, sc Scenario) {
 	hoursFromEnv(b, &sc)
 	opt := Options{Separate: os.Getenv("BENCH_IN_PROCESS") == "", Log: os.Stderr,
 		HeapProfileDir: os.Getenv("BENCH_HEAPPROFILE_DIR"), Metrics: os.Getenv("BENCH_METRICS")}
+	if os.Getenv("BENCH_WEBHOOKS") != "" {
+		// A 10-minute reconciliation; 5 % of deliveries lost, 5 %
+		// duplicated and 5 % reordered.
+		opt.Webhooks = &WebhookRun{Reconcile: 10 * time.Minute, Step: 15 * time.Second, Loss: 0.05, Duplicate: 0.05, Reorder: 0.05}
+		if v := os.Getenv("BENCH_HINT_STEP"); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 || sc.Interval%d != 0 {
+				b.Fatalf("BENCH_HINT_STEP=%q: want a positive duration dividing the poll interval %s", v, sc.Interval)
+			}
+			opt.Webhooks.Step = d
+		}
+	}
 	if v := os.Getenv("BENCH_PARKED_RECHECK"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {

@@ -66,6 +66,31 @@ func ServeChild(spec string, stdin io.Reader, stdout io.Writer) error {
 		mu.Unlock()
 		writeJSON(w, pollRequestsAnswer{reqs, complete})
 	})
+	mux.HandleFunc("POST /webhook", func(w http.ResponseWriter, r *http.Request) {
+		var spec WebhookSpec
+		if err := json.NewDecoder(r.Body).Decode(&spec); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		err := g.AddWebhook(spec)
+		mu.Unlock()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		writeJSON(w, struct{}{})
+	})
+	mux.HandleFunc("POST /flush", func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		n, err := g.FlushWebhooks()
+		mu.Unlock()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		writeJSON(w, n)
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -198,6 +223,29 @@ func (g *remoteGitLab) call(method, path string, v any) error {
 
 // Close ends the child by closing its stdin and waits for it; it kills
 // the child if it does not exit within a few seconds.
+func (g *remoteGitLab) AddWebhook(w WebhookSpec) error {
+	body, err := json.Marshal(w)
+	if err != nil {
+		return err
+	}
+	resp, err := g.hc.Post(g.control+"/webhook", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("bench child: adding the webhook: %s", msg)
+	}
+	return nil
+}
+
+func (g *remoteGitLab) FlushWebhooks() (int, error) {
+	var n int
+	err := g.call(http.MethodPost, "/flush", &n)
+	return n, err
+}
+
 func (g *remoteGitLab) Close() error {
 	_ = g.stdin.Close()
 	select {

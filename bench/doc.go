@@ -16,7 +16,9 @@
 //
 // Switches: BENCH_HOURS, BENCH_<NAME>_HOURS (e.g. BENCH_LARGE_HOURS=6),
 // BENCH_IN_PROCESS, BENCH_NO_STORE, BENCH_METRICS (native, all-labels),
-// BENCH_HEAPPROFILE_DIR, BENCH_PARKED_RECHECK (e.g. 1m); see BENCHMARKS.md.
+// BENCH_HEAPPROFILE_DIR, BENCH_PARKED_RECHECK (e.g. 1m), BENCH_WEBHOOKS (a
+// 10-minute reconciliation with webhooks, 5 % of deliveries lost,
+// duplicated and reordered), BENCH_HINT_STEP (15s); see BENCHMARKS.md.
 //
 // The large scenario as each of four shards, side by side:
 //

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -70,7 +71,24 @@ type GitLab interface {
 	PollRequests(project int64, last int) ([]RequestDetail, bool, error)
 	// Separate reports whether the fake runs in another process.
 	Separate() bool
+	// AddWebhook makes the fake send its Job and Pipeline Hooks to the
+	// exporter, on FlushWebhooks: deliveries wait for the simulated time.
+	AddWebhook(w WebhookSpec) error
+	// FlushWebhooks sends the deliveries due and returns how many
+	// requests that took.
+	FlushWebhooks() (int, error)
 	Close() error
+}
+
+// WebhookSpec is the fake's webhook: where to, with which secret, and the
+// share of deliveries lost, duplicated and reordered.
+type WebhookSpec struct {
+	URL       string  `json:"url"`
+	Secret    string  `json:"secret"`
+	Loss      float64 `json:"loss,omitempty"`
+	Duplicate float64 `json:"duplicate,omitempty"`
+	Reorder   float64 `json:"reorder,omitempty"`
+	Seed      int64   `json:"seed"`
 }
 
 // localGitLab is the fake and its workload in this process.
@@ -78,6 +96,7 @@ type localGitLab struct {
 	srv   *gitlabtest.Server
 	clock *gitlabtest.ManualClock
 	wl    *gitlabtest.Workload // nil when idle
+	hook  *gitlabtest.Webhook  // nil without webhooks
 
 	next int64            // the lowest job id not reported yet
 	open map[int64]string // unfinished jobs already reported, by id
@@ -168,6 +187,21 @@ func (g *localGitLab) buildHistory(sc Scenario) error {
 	}
 	g.clock.Set(Epoch)
 	return nil
+}
+
+func (g *localGitLab) AddWebhook(w WebhookSpec) error {
+	hook, err := g.srv.AddWebhook(gitlabtest.WebhookOptions{URL: w.URL, SecretToken: w.Secret, Manual: true, Seed: w.Seed,
+		Timestamps: gitlabtest.TimestampsMixed, RecordLimit: 1,
+		Faults: gitlabtest.WebhookFaults{Loss: w.Loss, Duplicate: w.Duplicate, Reorder: w.Reorder}})
+	g.hook = hook
+	return err
+}
+
+func (g *localGitLab) FlushWebhooks() (int, error) {
+	if g.hook == nil {
+		return 0, nil
+	}
+	return g.hook.Flush(context.Background())
 }
 
 func (g *localGitLab) URL() string    { return g.srv.URL() }

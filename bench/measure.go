@@ -113,6 +113,20 @@ func (e Exposition) topFamilies(n int) string {
 	return strings.Join(parts, ", ")
 }
 
+// familiesWithPrefix lists the series of the families named prefix*, by
+// name, and their total.
+func (e Exposition) familiesWithPrefix(prefix string) string {
+	var parts []string
+	total := 0
+	for _, name := range slices.Sorted(maps.Keys(e.BySeries)) {
+		if strings.HasPrefix(name, prefix) {
+			parts = append(parts, fmt.Sprintf("%s %d", strings.TrimPrefix(name, prefix), e.BySeries[name]))
+			total += e.BySeries[name]
+		}
+	}
+	return fmt.Sprintf("%d: %s", total, strings.Join(parts, ", "))
+}
+
 // measureExposition serves /metrics as text, OpenMetrics and protobuf the
 // way promhttp does: gather the registry, encode each family.
 func measureExposition(reg prometheus.Gatherer) (Exposition, error) {

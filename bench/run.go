@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"maps"
 	"math"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -26,6 +27,7 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/shard"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/webhook"
 )
 
 // WarmUp is how long the fake runs before the exporter's first poll: the
@@ -59,7 +61,26 @@ type Options struct {
 	// as a set's first deployment would if it walked back the lookback
 	// (ShardSince zero), so that its figures are the steady state's.
 	Shard shard.Shard
+	// Webhooks, if set, has the fake send its Job and Pipeline Hooks to
+	// the exporter's real handler, with these faults; poll.interval is
+	// then the reconciliation, Webhooks.Reconcile.
+	Webhooks *WebhookRun
 }
+
+// WebhookRun is how a run with webhooks goes.
+type WebhookRun struct {
+	// Reconcile is poll.interval: each cycle polls the projects due, a
+	// share Scenario.Interval/Reconcile of them, as Run's timers would.
+	Reconcile time.Duration
+	// Step is how much simulated time one flush of deliveries and one
+	// round of hinted polls cover; Run serves deliveries within 250 ms.
+	Step time.Duration
+	// Loss, Duplicate and Reorder are shares of deliveries.
+	Loss, Duplicate, Reorder float64
+}
+
+// benchWebhookSecret is the webhook's secret token in a run; not a secret.
+const benchWebhookSecret = "bench-webhook-secret"
 
 // Run simulates the scenario: the fake runs for WarmUp, then the exporter's
 // real scraper (gitlabapi client, collector as recorder) polls it once per
@@ -100,6 +121,8 @@ type harness struct {
 	rep   *Report
 
 	metrics *collector.Metrics
+	// hook serves the exporter's /webhook in a run with webhooks.
+	hook *httptest.Server
 
 	cutoff time.Time
 	// explained counts the polls above their bound explained in the log,
@@ -165,12 +188,27 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 			return nil, err
 		}
 	}
+	if opt.Webhooks != nil {
+		so.Interval = opt.Webhooks.Reconcile
+	}
 	s, err := scraper.New(client, rec, so)
 	if err != nil {
 		return nil, err
 	}
-	return &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg, metrics: metrics, explained: map[bool]int{}, lastChange: map[int64]int{},
-		rep: &Report{Scenario: sc, Shard: opt.Shard, Separate: gl.Separate(), Persisted: opt.StateDir != "", Metrics: opt.Metrics, ParkedRecheck: so.ParkedRecheckInterval, GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}}}, nil
+	h := &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg, metrics: metrics, explained: map[bool]int{}, lastChange: map[int64]int{},
+		rep: &Report{Scenario: sc, Shard: opt.Shard, Separate: gl.Separate(), Persisted: opt.StateDir != "", Metrics: opt.Metrics, ParkedRecheck: so.ParkedRecheckInterval,
+			GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}, Webhooks: opt.Webhooks}}
+	if w := opt.Webhooks; w != nil {
+		handler := webhook.NewHandler(s, metrics)
+		handler.SetSecret(benchWebhookSecret)
+		h.hook = httptest.NewServer(handler)
+		if err := gl.AddWebhook(WebhookSpec{URL: h.hook.URL, Secret: benchWebhookSecret, Seed: sc.Seed,
+			Loss: w.Loss, Duplicate: w.Duplicate, Reorder: w.Reorder}); err != nil {
+			h.hook.Close()
+			return nil, err
+		}
+	}
+	return h, nil
 }
 
 // projectChange is what happened in one project during a step.
@@ -239,7 +277,11 @@ func (h *harness) run(ctx context.Context) (*Report, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		sample, err := h.cycle(ctx, i)
+		cycle := h.cycle
+		if h.opt.Webhooks != nil {
+			cycle = h.hookedCycle
+		}
+		sample, err := cycle(ctx, i)
 		if err != nil {
 			return nil, err
 		}
@@ -320,6 +362,61 @@ func (h *harness) cycle(ctx context.Context, i int) (cycleSample, error) {
 	return sample, nil
 }
 
+// hookedCycle is cycle i with webhooks: the interval in steps of
+// Webhooks.Step, each followed by the deliveries it caused and the hinted
+// polls they wake, then the scheduled polls of the projects due (a tenth
+// of them each minute with a 10-minute reconciliation).
+func (h *harness) hookedCycle(ctx context.Context, i int) (cycleSample, error) {
+	w := h.opt.Webhooks
+	before, err := h.gl.Counts()
+	if err != nil {
+		return cycleSample{}, err
+	}
+	sample := cycleSample{}
+	for done := time.Duration(0); done < h.sc.Interval; done += w.Step {
+		_, newJobs, err := h.step(w.Step, false)
+		if err != nil {
+			return cycleSample{}, err
+		}
+		sample.newJobs += newJobs
+		cpu0, wall0 := cpuTime(), time.Now()
+		deliveries, err := h.gl.FlushWebhooks()
+		if err != nil {
+			return cycleSample{}, err
+		}
+		h.rep.Deliveries += deliveries
+		h.s.HintedCycle(ctx)
+		sample.cpu += cpuTime() - cpu0
+		sample.wall += time.Since(wall0)
+	}
+	every := int64(w.Reconcile / h.sc.Interval)
+	cpu0, wall0 := cpuTime(), time.Now()
+	h.s.CycleWhere(ctx, func(id int64) bool { return id%every == int64(i)%every })
+	h.metrics.Expire()
+	sample.cpu += cpuTime() - cpu0
+	sample.wall += time.Since(wall0)
+	after, err := h.gl.Counts()
+	if err != nil {
+		return cycleSample{}, err
+	}
+	sample.requests = after.Total - before.Total
+	sample.fakeCPU = after.Usage.CPU - before.Usage.CPU
+	h.rec.takePolls()
+	r := h.rep
+	r.Cycles++
+	r.Requests += sample.requests
+	r.NewJobs += sample.newJobs
+	r.MaxCycleRequests = max(r.MaxCycleRequests, sample.requests)
+	r.CPU = append(r.CPU, sample.cpu)
+	r.FakeCPU += sample.fakeCPU
+	r.Wall = append(r.Wall, sample.wall)
+	for e, n := range after.Endpoints {
+		r.Endpoints[e] += n - before.Endpoints[e]
+	}
+	h.check()
+	return sample, nil
+}
+
 // Drain is how long the exporter keeps polling a frozen GitLab after the
 // run: long enough for a parked recheck, so that the final comparison
 // finds played manual jobs counted rather than on their way.
@@ -338,8 +435,17 @@ func (h *harness) drain(ctx context.Context) error {
 		if _, _, err := h.step(h.sc.Interval, true); err != nil {
 			return err
 		}
+		if h.opt.Webhooks != nil {
+			if _, err := h.gl.FlushWebhooks(); err != nil { // what reordering held back
+				return err
+			}
+			h.s.HintedCycle(ctx)
+		}
 		h.s.Cycle(ctx)
 		h.rec.takePolls()
+	}
+	if h.hook != nil {
+		h.hook.Close()
 	}
 	return nil
 }

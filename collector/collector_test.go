@@ -105,10 +105,13 @@ var (
 	app   = scraper.ProjectInfo{ID: 1, Path: "g/app", DefaultBranch: "main"}
 	okJob = &gitlabapi.Job{ID: 10, Name: "rspec 1/2", Stage: "test", Ref: "main", Status: "success",
 		Duration: f64(42), QueuedDuration: f64(3), StartedAt: at("2026-03-02T09:00:00Z"), FinishedAt: at("2026-03-02T09:00:42Z"),
-		Artifacts: []gitlabapi.Artifact{{FileType: "archive", Size: 2048}, {FileType: "trace", Size: 100}}}
+		Artifacts: []gitlabapi.Artifact{{FileType: "archive", Size: 2048}, {FileType: "trace", Size: 100}},
+		TagList:   []string{"docker", "linux"},
+		Runner:    &gitlabapi.Runner{ID: 7, Description: "shared-1", IsShared: true, RunnerType: "instance_type"}}
 	failedJob = &gitlabapi.Job{ID: 11, Name: "rspec 2/2", Stage: "test", Ref: "feature/x", Status: "failed",
 		FailureReason: "script_failure", Duration: f64(70), QueuedDuration: f64(90), StartedAt: at("2026-03-02T09:00:00Z"),
-		Artifacts: []gitlabapi.Artifact{{FileType: "trace", Size: 5000}}}
+		Artifacts: []gitlabapi.Artifact{{FileType: "trace", Size: 5000}},
+		Runner:    &gitlabapi.Runner{ID: 8, RunnerType: "group_type"}} // untagged, on a runner without description
 	skippedJob = &gitlabapi.Job{ID: 12, Name: "deploy: [eu, prod]", Stage: "deploy", Ref: "main", Status: "skipped"}
 )
 
@@ -121,8 +124,8 @@ func record(m *Metrics) {
 	m.JobRetried(app, failedJob)
 	m.JobFinished(app, skippedJob)
 	m.ProjectActive(app, []scraper.ActiveJob{
-		{ID: 20, Status: "pending", CreatedAt: *at("2026-03-02T08:00:00Z")},
-		{ID: 21, Status: "pending", CreatedAt: *at("2026-03-02T08:30:00Z")},
+		{ID: 20, Status: "pending", CreatedAt: *at("2026-03-02T08:00:00Z"), Tags: "docker", QueuedAt: *at("2026-03-02T08:10:00Z")},
+		{ID: 21, Status: "pending", CreatedAt: *at("2026-03-02T08:30:00Z"), Tags: "docker", QueuedAt: *at("2026-03-02T08:30:00Z")},
 		{ID: 22, Status: "running"},
 		{ID: 23, Status: "waiting_for_callback2"},
 	})
@@ -185,8 +188,11 @@ gitlab_jobs_exporter_series{family="duration"} 3
 gitlab_jobs_exporter_series{family="failures"} 1
 gitlab_jobs_exporter_series{family="jobs"} 4
 gitlab_jobs_exporter_series{family="last_job"} 2
+gitlab_jobs_exporter_series{family="pending_by_pool"} 2
+gitlab_jobs_exporter_series{family="queue_by_pool"} 2
 gitlab_jobs_exporter_series{family="queued_duration"} 2
 gitlab_jobs_exporter_series{family="retries"} 1
+gitlab_jobs_exporter_series{family="runners"} 2
 `
 	names := []string{"gitlab_ci_job_duration_seconds", "gitlab_ci_job_failures_total", "gitlab_ci_job_retries_total",
 		"gitlab_ci_jobs", "gitlab_ci_job_oldest_pending_created_timestamp_seconds", "gitlab_ci_job_last_status",

@@ -34,6 +34,9 @@ const (
 	FamilyRetries        = "retries"
 	FamilyLastJob        = "last_job"
 	FamilyJobs           = "jobs"
+	FamilyQueueByPool    = "queue_by_pool"
+	FamilyPendingByPool  = "pending_by_pool"
+	FamilyRunners        = "runners"
 )
 
 const fromPolling = " Gathered by background polling of the GitLab API, not at scrape time."
@@ -92,6 +95,31 @@ var Families = []Family{
 		// (manual jobs can wait for weeks), so these gauges have none.
 		Labels: []string{LabelProject, LabelStatus}, // oldest pending has all but status
 	},
+	// The runner-pool families sum over projects and jobs: their series are
+	// the tag sets (and runner types, and runners), which do not grow with
+	// the projects polled.
+	{
+		Key: FamilyQueueByPool, Histogram: true, Expires: true,
+		Metrics: []Metric{{"gitlab_ci_runner_pool_queued_duration_seconds",
+			"Time jobs waited for a runner, by the tags they asked for and the type of the runner that took them, observed once when each job starts."}},
+		Labels: []string{LabelTags, LabelRunnerType},
+	},
+	{
+		// Expires: a pool with nothing pending shows 0 until it has had
+		// nothing pending for the series TTL.
+		Key: FamilyPendingByPool, Expires: true,
+		Metrics: []Metric{
+			{"gitlab_ci_runner_pool_pending_jobs", "Jobs now waiting for a runner, by the tags they ask for (0 for a pool that had some within the series TTL)."},
+			{"gitlab_ci_runner_pool_oldest_pending_queued_timestamp_seconds", "When the job of each pool that has waited longest for a runner was queued (absent when none waits)."},
+		},
+		Labels: []string{LabelTags},
+	},
+	{
+		Key: FamilyRunners, Histogram: true, Expires: true,
+		Metrics: []Metric{{"gitlab_ci_runner_job_duration_seconds",
+			"Duration of finished jobs by the runner that ran them (its description, or the pool it is folded into) and its type."}},
+		Labels: []string{LabelRunner, LabelRunnerType, LabelStatus},
+	},
 }
 
 // FamilyByKey returns the family with this key.
@@ -137,6 +165,13 @@ type Options struct {
 	// Families by Family.Key; every family must be present.
 	Families map[string]FamilyOptions
 	Refs     RefTracker
+	// TagPools map a job's tag set (sorted, comma-joined) to the tags
+	// label of the runner-pool families: the first rule that matches names
+	// it, else OtherPool. None: the tag set itself. Untagged jobs stay "".
+	TagPools []PoolRule
+	// RunnerPools fold runner descriptions for the runner label: the first
+	// rule that matches names it, else the description stays.
+	RunnerPools []PoolRule
 	// SeriesTTL: a series of an expiring family that has received nothing
 	// for this long is dropped by Expire. 0 keeps series forever.
 	SeriesTTL time.Duration

@@ -103,9 +103,13 @@ type activeJobs struct {
 	byProject map[string]projectJobs
 }
 
+// projectJobs is a project's report, counted when it arrives: the
+// collector keeps no copy of each followed job, so the manual jobs
+// followed for weeks cost it nothing.
 type projectJobs struct {
-	info scraper.ProjectInfo
-	jobs []scraper.ActiveJob // replaced, never changed in place
+	info          scraper.ProjectInfo
+	byStatus      map[gitlabapi.JobStatus]int
+	oldestPending time.Time // zero when nothing is pending
 }
 
 // zeroStatuses get a 0 for every project that has none, so that a graph
@@ -124,9 +128,16 @@ func newActiveJobs(f *family) *activeJobs {
 }
 
 func (a *activeJobs) set(p scraper.ProjectInfo, jobs []scraper.ActiveJob) {
+	pj := projectJobs{info: p, byStatus: map[gitlabapi.JobStatus]int{}}
+	for _, job := range jobs {
+		pj.byStatus[job.Status]++
+		if job.Status == gitlabapi.StatusPending && (pj.oldestPending.IsZero() || job.CreatedAt.Before(pj.oldestPending)) {
+			pj.oldestPending = job.CreatedAt
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.byProject[p.Path] = projectJobs{info: p, jobs: jobs}
+	a.byProject[p.Path] = pj
 }
 
 func (a *activeJobs) deleteProject(path string) {
@@ -161,13 +172,9 @@ func (a *activeJobs) len() int {
 // each label set but status.
 func (a *activeJobs) tally() (map[string]int, map[string]time.Time) {
 	a.mu.Lock()
-	projects := make([]projectJobs, 0, len(a.byProject))
-	for _, p := range a.byProject {
-		projects = append(projects, p)
-	}
-	a.mu.Unlock()
+	defer a.mu.Unlock()
 	counts, oldest := map[string]int{}, map[string]time.Time{}
-	for _, p := range projects {
+	for _, p := range a.byProject {
 		var v labelValues
 		v[project] = p.info.Path
 		if a.zeros {
@@ -176,14 +183,14 @@ func (a *activeJobs) tally() (map[string]int, map[string]time.Time) {
 				counts[a.key(&v)] += 0
 			}
 		}
-		for _, job := range p.jobs {
-			v[status] = string(job.Status)
-			counts[a.key(&v)]++
-			if job.Status == gitlabapi.StatusPending {
-				k := a.oldest.key(&v)
-				if t, ok := oldest[k]; !ok || job.CreatedAt.Before(t) {
-					oldest[k] = job.CreatedAt
-				}
+		for s, n := range p.byStatus {
+			v[status] = string(s)
+			counts[a.key(&v)] += n
+		}
+		if !p.oldestPending.IsZero() {
+			k := a.oldest.key(&v)
+			if t, ok := oldest[k]; !ok || p.oldestPending.Before(t) {
+				oldest[k] = p.oldestPending
 			}
 		}
 	}

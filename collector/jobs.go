@@ -25,13 +25,18 @@ type Jobs struct {
 	ttl  time.Duration
 
 	// Each nil when its family is disabled.
-	duration  *histogramVec
-	queued    *histogramVec
-	artifacts *histogramVec
-	failures  *counterVec
-	retries   *counterVec
-	last      *lastJobs
-	active    *activeJobs
+	duration    *histogramVec
+	queued      *histogramVec
+	artifacts   *histogramVec
+	failures    *counterVec
+	retries     *counterVec
+	last        *lastJobs
+	active      *activeJobs
+	queueByPool *histogramVec
+	pending     *pendingPools
+	runners     *histogramVec
+
+	pools pools
 
 	families []jobFamily // the enabled ones, in the order of Families
 
@@ -76,6 +81,7 @@ func NewJobs(o Options) (*Jobs, error) {
 			"Label sets each job family exports now (a histogram label set is one native series, or buckets + 3 classic ones).",
 			[]string{"family"}, nil),
 		followed: map[string]int{},
+		pools:    pools{tags: o.TagPools, runners: o.RunnerPools},
 	}
 	j.refs.Store(&o.Refs)
 	for _, spec := range Families {
@@ -114,6 +120,15 @@ func NewJobs(o Options) (*Jobs, error) {
 		case FamilyJobs:
 			j.active = newActiveJobs(f)
 			jf = j.active
+		case FamilyQueueByPool:
+			j.queueByPool = newHistogramVec(f, spec.Metrics[0], "job_id", now)
+			jf = j.queueByPool
+		case FamilyPendingByPool:
+			j.pending = newPendingPools(f, j.pools, now)
+			jf = j.pending
+		case FamilyRunners:
+			j.runners = newHistogramVec(f, spec.Metrics[0], "job_id", now)
+			jf = j.runners
 		default:
 			return nil, fmt.Errorf("collector: family %s is declared but not built", spec.Key)
 		}
@@ -137,13 +152,21 @@ func (j *Jobs) values(p scraper.ProjectInfo, job *gitlabapi.Job) labelValues {
 	return v
 }
 
-// JobStarted observes the job's queued duration.
+// JobStarted observes the job's queued duration, by project and, unless
+// it is a bridge (which waits for no runner), by runner pool.
 func (j *Jobs) JobStarted(p scraper.ProjectInfo, job *gitlabapi.Job) {
-	if j.queued == nil || job.QueuedDuration == nil {
+	if (j.queued == nil && j.queueByPool == nil) || job.QueuedDuration == nil {
 		return // off, or GitLab has no queue time for it (never queued)
 	}
 	v := j.values(p, job)
-	j.queued.observe(&v, *job.QueuedDuration, job.ID)
+	if j.queued != nil {
+		j.queued.observe(&v, *job.QueuedDuration, job.ID)
+	}
+	if j.queueByPool != nil && !job.Bridge {
+		v[tags] = j.pools.tagsLabel(job.TagSet())
+		v[runnerType] = runnerTypeLabel(job.Runner)
+		j.queueByPool.observe(&v, *job.QueuedDuration, job.ID)
+	}
 }
 
 // JobFinished counts a finished job into the histograms and counters.
@@ -163,6 +186,11 @@ func (j *Jobs) JobFinished(p scraper.ProjectInfo, job *gitlabapi.Job) {
 		}
 		v[allowFailure] = strconv.FormatBool(job.AllowFailure)
 		j.failures.inc(&v)
+	}
+	if j.runners != nil && job.Runner != nil { // jobs no runner ran have none
+		v[runner] = j.pools.runnerLabel(job.Runner)
+		v[runnerType] = runnerTypeLabel(job.Runner)
+		j.runners.observe(&v, duration, job.ID)
 	}
 	if j.artifacts != nil {
 		for _, a := range job.Artifacts {
@@ -196,6 +224,9 @@ func (j *Jobs) ProjectActive(p scraper.ProjectInfo, jobs []scraper.ActiveJob) {
 	j.mu.Unlock()
 	if j.active != nil {
 		j.active.set(p, jobs)
+	}
+	if j.pending != nil {
+		j.pending.set(p.Path, jobs)
 	}
 }
 

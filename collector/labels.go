@@ -16,6 +16,9 @@ const (
 	LabelFailureReason = "failure_reason" // GitLab's failure_reason of a failed job
 	LabelAllowFailure  = "allow_failure"  // "true" or "false"
 	LabelFileType      = "file_type"      // an artifact's file_type
+	LabelTags          = "tags"           // the runner tags a job asks for, sorted and comma-joined, or their pool
+	LabelRunnerType    = "runner_type"    // instance_type, group_type, project_type or unknown
+	LabelRunner        = "runner"         // the runner's description, or its pool
 )
 
 // labelIndex numbers the labels so that an observation carries all its
@@ -31,6 +34,9 @@ const (
 	failureReason
 	allowFailure
 	fileType
+	tags
+	runnerType
+	runner
 	numLabels
 )
 
@@ -43,6 +49,9 @@ var labelNames = [numLabels]string{
 	failureReason: LabelFailureReason,
 	allowFailure:  LabelAllowFailure,
 	fileType:      LabelFileType,
+	tags:          LabelTags,
+	runnerType:    LabelRunnerType,
+	runner:        LabelRunner,
 }
 
 func labelByName(name string) (labelIndex, bool) {

@@ -28,6 +28,12 @@ type SelfMetrics struct {
 	groupErrors *prometheus.CounterVec
 	stateErrors *prometheus.CounterVec
 
+	webhookDeliveries *prometheus.CounterVec
+	webhookPolls      prometheus.Counter
+	webhookPollReqs   prometheus.Counter
+	webhookPollErrors *prometheus.CounterVec
+	webhookLatency    prometheus.Histogram
+
 	rateLimitDesc *prometheus.Desc
 	mu            sync.Mutex
 	rateLimit     float64 // NaN until GitLab sent a RateLimit-Remaining header
@@ -37,6 +43,27 @@ type SelfMetrics struct {
 func NewSelfMetrics() *SelfMetrics {
 	const ns = "gitlab_jobs_exporter_"
 	return &SelfMetrics{
+		webhookDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ns + "webhook_deliveries_total",
+			Help: "GitLab webhook deliveries to POST /webhook by event (job, pipeline, other) and result (accepted, ignored, unauthorized, bad_request, too_large).",
+		}, []string{"event", "result"}),
+		webhookPolls: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: ns + "webhook_polls_total",
+			Help: "Polls that served webhook deliveries alone, without walking the job list (not in polls_total, which counts the scheduled polls).",
+		}),
+		webhookPollReqs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: ns + "webhook_poll_requests_total",
+			Help: "GitLab API requests made by the polls that served webhook deliveries, retries included.",
+		}),
+		webhookPollErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ns + "webhook_poll_errors_total",
+			Help: "Failed polls that served webhook deliveries, by reason (as poll_errors_total); their hints are tried again 30 s later and by the next scheduled poll.",
+		}, []string{"reason"}),
+		webhookLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    ns + "webhook_delivery_to_count_seconds",
+			Help:    "Time from a delivery saying a job finished to the job being counted.",
+			Buckets: []float64{.1, .25, .5, 1, 2, 5, 10, 30, 60, 300, 600},
+		}),
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ns + "api_requests_total",
 			Help: "HTTP requests to the GitLab API by route template and status code (0: no response), retries included.",
@@ -48,28 +75,28 @@ func NewSelfMetrics() *SelfMetrics {
 		}, []string{"endpoint"}),
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ns + "polls_total",
-			Help: "Polls of each project, successful or not.",
+			Help: "Scheduled polls of each project, successful or not.",
 		}, []string{"project"}),
 		pollReqs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ns + "poll_requests_total",
-			Help: "GitLab API requests made by the polls of each project, retries included.",
+			Help: "GitLab API requests made by the scheduled polls of each project, retries included.",
 		}, []string{"project"}),
 		pollErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ns + "poll_errors_total",
-			Help: "Failed polls by project and reason (not_found, unauthorized, forbidden, rate_limited, server_error, timeout, decode, other).",
+			Help: "Failed scheduled polls by project and reason (not_found, unauthorized, forbidden, rate_limited, server_error, timeout, decode, other).",
 		}, []string{"project", "reason"}),
 		pollTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    ns + "poll_duration_seconds",
-			Help:    "Duration of one poll of one project.",
+			Help:    "Duration of one scheduled poll of one project.",
 			Buckets: []float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
 		}),
 		projectUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: ns + "project_up",
-			Help: "1 if the last poll of the project succeeded, else 0.",
+			Help: "1 if the last scheduled poll of the project succeeded, else 0.",
 		}, []string{"project"}),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: ns + "project_last_success_timestamp_seconds",
-			Help: "Time of the last successful poll of the project.",
+			Help: "Time of the last successful scheduled poll of the project.",
 		}, []string{"project"}),
 		projects: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: ns + "projects",
@@ -106,8 +133,22 @@ func (e *SelfMetrics) ObserveRateLimitRemaining(remaining float64) {
 	e.rateLimit = remaining
 }
 
-// PollFinished records one poll's outcome and cost.
+// PollFinished records one poll's outcome and cost. Only scheduled polls
+// say whether a project is up: a poll serving webhook deliveries reads
+// what they named, not the job list, and must not hide a project whose
+// scheduled polls fail.
 func (e *SelfMetrics) PollFinished(p scraper.ProjectInfo, r scraper.PollResult) {
+	for _, d := range r.HintLatencies {
+		e.webhookLatency.Observe(d.Seconds())
+	}
+	if r.Hinted {
+		e.webhookPolls.Inc()
+		e.webhookPollReqs.Add(float64(r.Requests))
+		if r.Reason != "" {
+			e.webhookPollErrors.WithLabelValues(r.Reason).Inc()
+		}
+		return
+	}
 	e.polls.WithLabelValues(p.Path).Inc()
 	e.pollReqs.WithLabelValues(p.Path).Add(float64(r.Requests))
 	e.pollTime.Observe(r.Duration.Seconds())
@@ -118,6 +159,11 @@ func (e *SelfMetrics) PollFinished(p scraper.ProjectInfo, r scraper.PollResult) 
 	}
 	e.projectUp.WithLabelValues(p.Path).Set(1)
 	e.lastSuccess.WithLabelValues(p.Path).Set(float64(r.Time.UnixMilli()) / 1000)
+}
+
+// WebhookDelivery counts a webhook delivery (webhook.Observer).
+func (e *SelfMetrics) WebhookDelivery(event, result string) {
+	e.webhookDeliveries.WithLabelValues(event, result).Inc()
 }
 
 // ProjectUnresolved shows a configured project that discovery could not
@@ -162,7 +208,8 @@ func (e *SelfMetrics) ProjectRemoved(path string) {
 
 func (e *SelfMetrics) vecs() []prometheus.Collector {
 	return []prometheus.Collector{e.apiRequests, e.apiDuration, e.polls, e.pollReqs, e.pollErrors,
-		e.pollTime, e.projectUp, e.lastSuccess, e.projects, e.groupUp, e.groupErrors, e.stateErrors}
+		e.pollTime, e.projectUp, e.lastSuccess, e.projects, e.groupUp, e.groupErrors, e.stateErrors,
+		e.webhookDeliveries, e.webhookPolls, e.webhookPollReqs, e.webhookPollErrors, e.webhookLatency}
 }
 
 // Describe implements prometheus.Collector.

@@ -20,10 +20,12 @@ type Config struct {
 	Groups    []Group      `yaml:"groups"`
 	Refs      Refs         `yaml:"refs"`
 	Metrics   Metrics      `yaml:"metrics"`
+	Webhook   Webhook      `yaml:"webhook"`
 
-	// token is behind a pointer because fmt prints nested pointers as
-	// addresses, so even %+v of a Config value cannot reveal it.
-	token *string
+	// token and webhookSecret are behind pointers because fmt prints
+	// nested pointers as addresses, so even %+v of a Config value cannot
+	// reveal them.
+	token, webhookSecret *string
 }
 
 // GitLab says how to reach the GitLab API.
@@ -125,10 +127,11 @@ func parse(data []byte, filename string, getenv func(string) string, shard int) 
 	d.validate(cfg)
 	d.checkFiles(cfg, filename)
 	token := d.resolveToken(cfg, getenv)
+	secret := d.resolveWebhookSecret(cfg, getenv, filename)
 	if err := d.err(); err != nil {
 		return nil, d.warningLines(), err
 	}
-	cfg.token = &token
+	cfg.token, cfg.webhookSecret = &token, &secret
 	return cfg, d.warningLines(), nil
 }
 
@@ -139,6 +142,15 @@ func (c *Config) ResolvedToken() string {
 		return ""
 	}
 	return *c.token
+}
+
+// WebhookSecret returns the webhook's secret token Load resolved; empty
+// when the webhook is off.
+func (c *Config) WebhookSecret() string {
+	if c == nil || c.webhookSecret == nil {
+		return ""
+	}
+	return *c.webhookSecret
 }
 
 // String renders the effective config as YAML, with the token masked, for

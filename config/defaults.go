@@ -28,8 +28,12 @@ const (
 	defaultSeriesTTL = 7 * 24 * time.Hour
 )
 
+// defaultDurationBuckets suit CI jobs of ten seconds to an hour (GitLab's
+// default job timeout); nine of them keep the one family that has every
+// label within the sizing budget (README, "Sizing"). The native histogram
+// is finer, and longer jobs still count in +Inf.
 func defaultDurationBuckets() []float64 {
-	return []float64{5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400}
+	return []float64{10, 30, 60, 120, 300, 600, 1200, 1800, 3600}
 }
 
 func defaultQueuedDurationBuckets() []float64 {
@@ -48,6 +52,17 @@ func defaultArtifactSizeBuckets() []float64 {
 	return b
 }
 
+// defaultRunnerPools fold gitlab.com's numbered runner managers
+// ("3-green.saas-linux-small-amd64.runners-manager.gitlab.com/default")
+// into their machine type, which is what the shared runners differ by.
+func defaultRunnerPools() []PoolRule {
+	re, err := NewRegexp(`[0-9]+-[a-z]+\.([^./]+)\.runners-manager\..+`)
+	if err != nil {
+		panic(err) // a constant
+	}
+	return []PoolRule{{Match: re, Pool: "$1"}}
+}
+
 // DefaultMetrics is the metrics section when config.yaml leaves it out.
 func DefaultMetrics() Metrics { return defaultMetrics() }
 
@@ -55,6 +70,8 @@ func DefaultMetrics() Metrics { return defaultMetrics() }
 // durations keep every label, so p95 per job works; queue times are per
 // project (the runner pools have their own family); artifact sizes per
 // project and file type; "what is pending now" per project and status.
+// The runner-pool families cost series per tag set, not per project, and
+// are on; finished jobs by runner cost a histogram per runner and are off.
 func defaultMetrics() Metrics {
 	const (
 		project, ref, stage, jobName = collector.LabelProject, collector.LabelRef, collector.LabelStage, collector.LabelJobName
@@ -73,6 +90,12 @@ func defaultMetrics() Metrics {
 		Retries: Family{Enabled: true, Labels: []string{project, ref, stage, jobName}},
 		LastJob: Family{Enabled: true, Labels: []string{project, ref, stage, jobName}},
 		Jobs:    Family{Enabled: true, Labels: []string{project, collector.LabelStatus}},
+		QueueByPool: HistogramFamily{Enabled: true, Histogram: both, Buckets: defaultQueuedDurationBuckets(),
+			Labels: []string{collector.LabelTags, collector.LabelRunnerType}},
+		PendingByPool: Family{Enabled: true, Labels: []string{collector.LabelTags}},
+		Runners: HistogramFamily{Enabled: false, Histogram: both, Buckets: defaultDurationBuckets(),
+			Labels: []string{collector.LabelRunner, collector.LabelRunnerType}},
+		RunnerPools: defaultRunnerPools(),
 	}
 }
 

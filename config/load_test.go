@@ -55,7 +55,7 @@ func TestDefaults(t *testing.T) {
 		{"metrics.series_ttl", time.Duration(cfg.Metrics.SeriesTTL), 168 * time.Hour},
 		{"metrics.duration", cfg.Metrics.Duration, HistogramFamily{Enabled: true, Histogram: "both",
 			Labels:  []string{"project", "ref", "stage", "job_name", "status"},
-			Buckets: []float64{5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400}}},
+			Buckets: []float64{10, 30, 60, 120, 300, 600, 1200, 1800, 3600}}},
 		{"metrics.queued_duration", cfg.Metrics.QueuedDuration, HistogramFamily{Enabled: true, Histogram: "both",
 			Labels: []string{"project"}, Buckets: []float64{1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}}},
 		{"metrics.artifact_size", cfg.Metrics.ArtifactSize, HistogramFamily{Enabled: true, Histogram: "both",
@@ -65,6 +65,14 @@ func TestDefaults(t *testing.T) {
 		{"metrics.retries", cfg.Metrics.Retries, Family{Enabled: true, Labels: []string{"project", "ref", "stage", "job_name"}}},
 		{"metrics.last_job", cfg.Metrics.LastJob, Family{Enabled: true, Labels: []string{"project", "ref", "stage", "job_name"}}},
 		{"metrics.jobs", cfg.Metrics.Jobs, Family{Enabled: true, Labels: []string{"project", "status"}}},
+		{"metrics.queue_by_pool", cfg.Metrics.QueueByPool, HistogramFamily{Enabled: true, Histogram: "both",
+			Labels: []string{"tags", "runner_type"}, Buckets: []float64{1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}}},
+		{"metrics.pending_by_pool", cfg.Metrics.PendingByPool, Family{Enabled: true, Labels: []string{"tags"}}},
+		{"metrics.runners", cfg.Metrics.Runners, HistogramFamily{Enabled: false, Histogram: "both",
+			Labels:  []string{"runner", "runner_type"},
+			Buckets: []float64{10, 30, 60, 120, 300, 600, 1200, 1800, 3600}}},
+		{"metrics.tag_pools", len(cfg.Metrics.TagPools), 0},
+		{"metrics.runner_pools", poolSources(cfg.Metrics.RunnerPools), []string{`[0-9]+-[a-z]+\.([^./]+)\.runners-manager\..+ -> $1`}},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -74,6 +82,14 @@ func TestDefaults(t *testing.T) {
 	if cfg.Refs.Tracked != nil || cfg.Groups[0].Include != nil || g.CAFile != "" || g.TokenFile != "" {
 		t.Errorf("optional settings should stay unset: %+v", cfg)
 	}
+}
+
+func poolSources(rules []PoolRule) []string {
+	var out []string
+	for _, r := range rules {
+		out = append(out, r.Match.Source+" -> "+r.Pool)
+	}
+	return out
 }
 
 func TestExplicitValuesOverrideDefaults(t *testing.T) {
@@ -414,17 +430,24 @@ func TestEveryFamilyIsConfigurable(t *testing.T) {
 	for _, f := range m.families() {
 		keys = append(keys, f.key)
 	}
+	// Off by default: a histogram per runner.
+	offByDefault := map[string]bool{collector.FamilyRunners: true}
 	var want []string
 	for _, f := range collector.Families {
 		want = append(want, f.Key)
-		if c := m.CollectorOptions()[f.Key]; !c.Enabled || len(c.Labels) == 0 {
+		if c := m.CollectorOptions()[f.Key]; c.Enabled == offByDefault[f.Key] || len(c.Labels) == 0 {
 			t.Errorf("family %s: default options %+v", f.Key, c)
 		}
 	}
 	if !slices.Equal(keys, want) {
 		t.Errorf("metrics keys %v, collector families %v", keys, want)
 	}
-	if _, err := collector.New(collector.Options{Families: m.CollectorOptions()}); err != nil {
+	tagPools, runnerPools := m.CollectorPools()
+	if _, err := collector.New(collector.Options{Families: m.CollectorOptions(), TagPools: tagPools, RunnerPools: runnerPools}); err != nil {
 		t.Errorf("the collector refuses the default metrics: %v", err)
+	}
+	m.Runners.Enabled = true
+	if _, err := collector.New(collector.Options{Families: m.CollectorOptions()}); err != nil {
+		t.Errorf("the collector refuses the default metrics with runners on: %v", err)
 	}
 }

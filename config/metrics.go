@@ -21,6 +21,21 @@ type Metrics struct {
 	Retries        Family          `yaml:"retries"`
 	LastJob        Family          `yaml:"last_job"`
 	Jobs           Family          `yaml:"jobs"`
+	QueueByPool    HistogramFamily `yaml:"queue_by_pool"`
+	PendingByPool  Family          `yaml:"pending_by_pool"`
+	Runners        HistogramFamily `yaml:"runners"`
+	// TagPools bound the tags label of the runner-pool families; none: a
+	// job's tag set is its own pool.
+	TagPools []PoolRule `yaml:"tag_pools"`
+	// RunnerPools fold runner descriptions for the runner label.
+	RunnerPools []PoolRule `yaml:"runner_pools"`
+}
+
+// PoolRule names a runner pool: a value Match matches (anchored) becomes
+// Pool, in which $1 or ${name} stand for Match's groups.
+type PoolRule struct {
+	Match *Regexp `yaml:"match"`
+	Pool  string  `yaml:"pool"`
 }
 
 // Family configures a family of counters or gauges (see collector.Families).
@@ -62,7 +77,22 @@ func (m *Metrics) families() []familyConfig {
 		c(collector.FamilyRetries, &m.Retries),
 		c(collector.FamilyLastJob, &m.LastJob),
 		c(collector.FamilyJobs, &m.Jobs),
+		h(collector.FamilyQueueByPool, &m.QueueByPool),
+		c(collector.FamilyPendingByPool, &m.PendingByPool),
+		h(collector.FamilyRunners, &m.Runners),
 	}
+}
+
+// CollectorPools maps tag_pools and runner_pools onto the collector's rules.
+func (m *Metrics) CollectorPools() (tags, runners []collector.PoolRule) {
+	convert := func(rules []PoolRule) []collector.PoolRule {
+		var out []collector.PoolRule
+		for _, r := range rules {
+			out = append(out, collector.PoolRule{Match: r.Match.Regexp, Pool: r.Pool})
+		}
+		return out
+	}
+	return convert(m.TagPools), convert(m.RunnerPools)
 }
 
 // CollectorOptions maps the section onto the collector's family options.
@@ -96,6 +126,8 @@ func (d *decoder) validateMetrics(m *Metrics) {
 		}
 		d.validateBuckets(prefix+".buckets", f.histogram.Buckets)
 	}
+	d.validatePools("metrics.tag_pools", m.TagPools)
+	d.validatePools("metrics.runner_pools", m.RunnerPools)
 }
 
 func (d *decoder) validateLabels(key string, spec collector.Family, labels []string) {

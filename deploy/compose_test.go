@@ -144,6 +144,10 @@ func TestComposeWiring(t *testing.T) {
 			URL       string `yaml:"url"`
 			TokenFile string `yaml:"token_file"`
 		} `yaml:"gitlab"`
+		Webhook struct {
+			Enabled         bool   `yaml:"enabled"`
+			SecretTokenFile string `yaml:"secret_token_file"`
+		} `yaml:"webhook"`
 	}
 	readYAML(t, cfgSrc, &cfg)
 
@@ -166,6 +170,19 @@ func TestComposeWiring(t *testing.T) {
 	}
 	if strings.TrimSpace(string(tok)) != flagValue(sim.Command, "token") {
 		t.Error("the exporter's token file does not hold the token gitlab-sim accepts (--token)")
+	}
+
+	// gitlab-sim sends its webhooks to the exporter's /webhook, with the
+	// secret the exporter expects.
+	hook, err := url.Parse(flagValue(sim.Command, "webhook-url"))
+	if err != nil || hook.Hostname() != "gitlab-jobs-exporter" || hook.Path != "/webhook" || !cfg.Webhook.Enabled {
+		t.Errorf("gitlab-sim's --webhook-url %v (%v) does not reach the exporter's /webhook, or webhook.enabled is off", hook, err)
+	}
+	hookSecret, ok := strings.CutPrefix(cfg.Webhook.SecretTokenFile, "/run/secrets/")
+	simSecret, simOK := strings.CutPrefix(flagValue(sim.Command, "webhook-secret-file"), "/run/secrets/")
+	if !ok || !simOK || hookSecret != simSecret || !slices.Contains(exp.Secrets, hookSecret) || !slices.Contains(sim.Secrets, simSecret) {
+		t.Errorf("webhook secrets differ: the exporter reads %q (secrets %v), gitlab-sim %q (secrets %v)",
+			cfg.Webhook.SecretTokenFile, exp.Secrets, flagValue(sim.Command, "webhook-secret-file"), sim.Secrets)
 	}
 
 	// Prometheus scrapes the exporter and alerts through Alertmanager.

@@ -12,11 +12,15 @@ import (
 // configuration files shipped with the deployments, so they cannot drift
 // from what the exporter accepts.
 func TestExporterConfigsLoad(t *testing.T) {
-	// The token files exist only inside the containers; the environment
-	// variable takes precedence, so the loader does not read them.
+	// The token and secret files exist only inside the containers; the
+	// environment variables take precedence, so the loader does not read
+	// them.
 	getenv := func(k string) string {
-		if k == config.EnvToken {
+		switch k {
+		case config.EnvToken:
 			return "test-token"
+		case config.EnvWebhookSecret:
+			return "test-secret"
 		}
 		return ""
 	}

@@ -247,8 +247,14 @@ var listeningOn = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
 // waits until it answers /-/healthy.
 func startExporter(t *testing.T, configFile, token string, extraArgs ...string) *exporter {
 	t.Helper()
+	return startExporterEnv(t, configFile, []string{"GITLAB_TOKEN=" + token}, extraArgs...)
+}
+
+// startExporterEnv is startExporter with the environment env.
+func startExporterEnv(t *testing.T, configFile string, env []string, extraArgs ...string) *exporter {
+	t.Helper()
 	args := append([]string{"--config.file=" + configFile, "--web.listen-address=127.0.0.1:0"}, extraArgs...)
-	p := start(t, "gitlab_jobs_exporter", bins.exporter, []string{"GITLAB_TOKEN=" + token}, args...)
+	p := start(t, "gitlab_jobs_exporter", bins.exporter, env, args...)
 	e := &exporter{process: p, base: "http://" + p.find(t, listeningOn, 30*time.Second)}
 	waitHTTP200(t, e.base+"/-/healthy", 10*time.Second, p)
 	return e

@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net/url"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/config"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/deploy/deploytest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
@@ -24,8 +26,8 @@ import (
 // the shipped scrape settings.
 const classicJob = "gitlab_jobs_exporter_classic"
 
-// durationBounds are the default duration buckets (config.yaml).
-var durationBounds = []float64{5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400}
+// durationBounds are the default duration buckets.
+var durationBounds = config.DefaultMetrics().Duration.Buckets
 
 // TestPrometheus3NativeHistograms runs a current Prometheus (3.x, built
 // from its Go module) with the shipped scrape settings against two
@@ -71,7 +73,8 @@ func TestPrometheus3NativeHistograms(t *testing.T) {
 	// (for the dashboards' group panels).
 	config := func(project, form string) string {
 		return fmt.Sprintf("projects: [%s]\ngroups:\n  - {path: acme, include: %q}\n", project, project) +
-			"metrics:\n  duration: {histogram: " + form + "}\n  queued_duration: {histogram: " + form + "}\n  artifact_size: {histogram: " + form + "}\n"
+			"metrics:\n  duration: {histogram: " + form + "}\n  queued_duration: {histogram: " + form + "}\n  artifact_size: {histogram: " + form + "}\n" +
+			"  queue_by_pool: {histogram: " + form + "}\n  runners: {enabled: true, histogram: " + form + "}\n"
 	}
 	nativeCfg, classicCfg := filepath.Join(dir, "native.yml"), filepath.Join(dir, "classic.yml")
 	writeFile(t, nativeCfg, exporterConfig(gl.URL(), config("acme/api", "native")))
@@ -158,7 +161,7 @@ func TestPrometheus3NativeHistograms(t *testing.T) {
 func (c *ci) runTimed(clock *gitlabtest.ManualClock, project int64, name string, queued, duration time.Duration, artifacts ...gitlabtest.Artifact) float64 {
 	c.t.Helper()
 	clock.Set(time.Now())
-	id := c.create(c.pipeline(project, ""), gitlabtest.JobSpec{Name: name, Stage: "test"})
+	id := c.create(c.pipeline(project, ""), gitlabtest.JobSpec{Name: name, Stage: "test", Tags: c.tags[project]})
 	c.must(c.gl.Enqueue(id))
 	clock.Advance(queued)
 	c.must(c.gl.Start(id))
@@ -171,14 +174,16 @@ func (c *ci) runTimed(clock *gitlabtest.ManualClock, project int64, name string,
 // histogramTruth is what the duration and queue-time histograms of a
 // project must hold:
 // every finished job and bridge (a bridge without a duration observes 0),
-// and the queue time of every one that started with one.
+// and the queue time of every one that started with one; the same by
+// runner pool (tags/runner type), and finished jobs by runner.
 type histogramTruth struct {
-	finished, started int
-	durations, queued float64
+	finished, started    int
+	durations, queued    float64
+	poolStarts, byRunner map[string]int
 }
 
 func (c *ci) histogramTruth(project string) histogramTruth {
-	var tr histogramTruth
+	tr := histogramTruth{poolStarts: map[string]int{}, byRunner: map[string]int{}}
 	for _, j := range c.gl.Jobs() {
 		if j.ProjectPath != project {
 			continue
@@ -188,10 +193,16 @@ func (c *ci) histogramTruth(project string) histogramTruth {
 			if j.Duration != nil {
 				tr.durations += *j.Duration
 			}
+			if j.RunnerDescription != "" {
+				tr.byRunner[runnerLabel(j.RunnerDescription)]++
+			}
 		}
 		if j.StartedAt != nil && j.QueuedDuration != nil {
 			tr.started++
 			tr.queued += *j.QueuedDuration
+			if !j.IsBridge {
+				tr.poolStarts[strings.Join(j.Tags, ",")+"/"+runnerTypeOf(j)]++
+			}
 		}
 	}
 	return tr
@@ -222,6 +233,24 @@ func (tr histogramTruth) diff(p promAPI, job string) string {
 	if got := scalar(`sum(histogram_sum(gitlab_ci_job_queued_duration_seconds` + sel + `))`); math.Abs(got-tr.queued) > 1e-6*max(tr.queued, 1) {
 		diffs = append(diffs, fmt.Sprintf("queue times sum to %v s in GitLab, histogram_sum %v", tr.queued, got))
 	}
+	counts := func(expr, label string) map[string]int {
+		r, err := p.query(expr)
+		if err != nil {
+			diffs = append(diffs, err.Error())
+			return nil
+		}
+		out := map[string]int{}
+		for k, v := range byLabel(r, label) {
+			out[k] = int(v)
+		}
+		return out
+	}
+	if got := counts(`label_join(histogram_count(gitlab_ci_runner_pool_queued_duration_seconds`+sel+`), "pool", "/", "tags", "runner_type")`, "pool"); !maps.Equal(got, tr.poolStarts) {
+		diffs = append(diffs, fmt.Sprintf("starts by tags/runner type %v in GitLab, histogram_count %v", tr.poolStarts, got))
+	}
+	if got := counts(`histogram_count(gitlab_ci_runner_job_duration_seconds`+sel+`)`, "runner"); !maps.Equal(got, tr.byRunner) {
+		diffs = append(diffs, fmt.Sprintf("finished jobs by runner %v in GitLab, histogram_count %v", tr.byRunner, got))
+	}
 	return strings.Join(diffs, "; ")
 }
 
@@ -230,7 +259,8 @@ func (tr histogramTruth) diff(p promAPI, job string) string {
 // whether their buckets are the configured bounds (NHCB) or exponential.
 func checkStoredAsHistograms(t *testing.T, p promAPI, job string, customBounds bool) {
 	t.Helper()
-	for _, name := range []string{"gitlab_ci_job_duration_seconds", "gitlab_ci_job_queued_duration_seconds", "gitlab_ci_job_artifacts_size_bytes"} {
+	for _, name := range []string{"gitlab_ci_job_duration_seconds", "gitlab_ci_job_queued_duration_seconds", "gitlab_ci_job_artifacts_size_bytes",
+		"gitlab_ci_runner_pool_queued_duration_seconds", "gitlab_ci_runner_job_duration_seconds"} {
 		for _, suffix := range []string{"_bucket", "_count", "_sum"} {
 			if r, err := p.query(name + suffix + `{job="` + job + `"}`); err != nil || len(r) > 0 {
 				t.Errorf("%s: %d classic %s series stored (%v); want the histogram alone", job, len(r), name+suffix, err)

@@ -57,6 +57,9 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	api := gl.CreateProject("acme/api", gitlabtest.ProjectOptions{})
 	web := gl.CreateProject("acme/web", gitlabtest.ProjectOptions{DefaultBranch: "master"})
 	c.history(api, web)
+	if tr := c.truth(); len(tr.poolStarts) < 4 || tr.poolWaiting["gpu"] != 1 || len(tr.runnerFinished) < 3 {
+		t.Fatalf("the history lacks the runner pools the test checks: starts %v, waiting %v, by runner %v", tr.poolStarts, tr.poolWaiting, tr.runnerFinished)
+	}
 
 	hook := &webhook{}
 	hookSrv := httptest.NewServer(hook)
@@ -82,7 +85,8 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	expConfig := filepath.Join(dir, "exporter.yml")
 	// The group holds the same two projects; it gives the dashboards'
 	// group panels their series.
-	writeFile(t, expConfig, exporterConfig(gl.URL(), "projects:\n  - acme/api\n  - acme/web\ngroups:\n  - path: acme\n"))
+	writeFile(t, expConfig, exporterConfig(gl.URL(), "projects:\n  - acme/api\n  - acme/web\ngroups:\n  - path: acme\n"+
+		"metrics:\n  runners: {enabled: true}\n"))
 	exp := startExporter(t, expConfig, token)
 	waitHTTP200(t, exp.base+"/-/ready", 30*time.Second, exp.process)
 
@@ -206,6 +210,9 @@ func writeYAML(t *testing.T, path string, v any) {
 type ci struct {
 	t  *testing.T
 	gl *gitlabtest.Server
+	// tags are the runner tags a project's jobs ask for unless said
+	// otherwise (history sets them).
+	tags map[int64][]string
 }
 
 func (c *ci) must(err error) {
@@ -245,14 +252,22 @@ func (c *ci) run(pipeline int64, spec gitlabtest.JobSpec, status string, opt git
 
 // history is what happened before the exporter started: every finished
 // status, failure reasons, a retry, a child pipeline, an untracked branch,
-// jobs allowed to fail, and jobs left pending, running and manual.
+// jobs allowed to fail, and jobs left pending, running and manual; jobs
+// with and without runner tags, run by runners of every type, and a job
+// asking for tags no runner has.
+//
+// The two projects' jobs ask for different runners, so that no runner
+// pool, runner type or runner has jobs of both: the Prometheus 3 test
+// serves one project's histograms native and the other's classic, which
+// Prometheus stores in bucket layouts it cannot add up.
 func (c *ci) history(api, web int64) {
 	c.t.Helper()
 	gl := c.gl
+	c.tags = map[int64][]string{web: {"windows"}} // acme/api's jobs are untagged unless said otherwise
 	ok := gitlabtest.FinishOptions{}
-	build := gitlabtest.JobSpec{Name: "build", Stage: "build"}
+	build := gitlabtest.JobSpec{Name: "build", Stage: "build", Tags: []string{"docker", "linux"}} // shared or group runners
 	unit := gitlabtest.JobSpec{Name: "unit", Stage: "test"}
-	lint := gitlabtest.JobSpec{Name: "lint", Stage: "test", AllowFailure: true}
+	lint := gitlabtest.JobSpec{Name: "lint", Stage: "test", AllowFailure: true, Tags: []string{"arm64"}} // the group runner
 	withArtifacts := gitlabtest.FinishOptions{Artifacts: []gitlabtest.Artifact{
 		{FileType: "archive", Size: 3 << 20}, {FileType: "trace", Size: 20 << 10},
 	}}
@@ -282,18 +297,21 @@ func (c *ci) history(api, web int64) {
 	running := c.create(p, gitlabtest.JobSpec{Name: "integration", Stage: "test"})
 	c.must(gl.Enqueue(running))
 	c.must(gl.Start(running))
+	// No runner has a gpu: a starving pool.
+	c.must(gl.Enqueue(c.create(p, gitlabtest.JobSpec{Name: "train", Stage: "test", Tags: []string{"gpu"}})))
 
+	windows := func(spec gitlabtest.JobSpec) gitlabtest.JobSpec { spec.Tags = c.tags[web]; return spec }
 	p = c.pipeline(web, "")
-	c.run(p, build, "success", withArtifacts)
-	c.run(p, unit, "success", ok)
-	c.run(p, lint, "failed", scriptFailure)
-	skipped := c.create(p, gitlabtest.JobSpec{Name: "deploy", Stage: "deploy", When: "manual"})
+	c.run(p, windows(build), "success", withArtifacts)
+	c.run(p, windows(unit), "success", ok)
+	c.run(p, windows(lint), "failed", scriptFailure)
+	skipped := c.create(p, windows(gitlabtest.JobSpec{Name: "deploy", Stage: "deploy", When: "manual"}))
 	c.must(gl.Skip(skipped))
-	c.must(gl.Enqueue(c.create(p, gitlabtest.JobSpec{Name: "package", Stage: "deploy"})))
+	c.must(gl.Enqueue(c.create(p, windows(gitlabtest.JobSpec{Name: "package", Stage: "deploy"}))))
 
 	p = c.pipeline(web, "feature/login")
-	c.run(p, build, "success", ok)
-	c.run(p, unit, "failed", gitlabtest.FinishOptions{FailureReason: "runner_system_failure"})
+	c.run(p, windows(build), "success", ok)
+	c.run(p, windows(unit), "failed", gitlabtest.FinishOptions{FailureReason: "runner_system_failure"})
 }
 
 // truth is what the exporter must have counted, from the fake's records.
@@ -302,10 +320,19 @@ type truth struct {
 	failures   map[string]int // by failure_reason
 	retried    int
 	unfinished map[string]int // by status
+	// The runner pools: starts by tags and runner type ("tags/type"), jobs
+	// waiting by tags and when the first of each was queued, finished jobs
+	// by runner label.
+	poolStarts     map[string]int
+	poolWaiting    map[string]int
+	poolQueuedAt   map[string]time.Time
+	runnerFinished map[string]int
 }
 
 func (c *ci) truth() truth {
-	tr := truth{failures: map[string]int{}, unfinished: map[string]int{}}
+	tr := truth{failures: map[string]int{}, unfinished: map[string]int{},
+		poolStarts: map[string]int{}, poolWaiting: map[string]int{}, poolQueuedAt: map[string]time.Time{}, runnerFinished: map[string]int{}}
+	now := time.Now()
 	for _, j := range c.gl.Jobs() {
 		switch {
 		case gitlabapi.JobStatus(j.Status).Finished():
@@ -319,8 +346,39 @@ func (c *ci) truth() truth {
 		if j.Retried {
 			tr.retried++
 		}
+		tags := strings.Join(j.Tags, ",")
+		if j.StartedAt != nil && j.QueuedDuration != nil && !j.IsBridge {
+			tr.poolStarts[tags+"/"+runnerTypeOf(j)]++
+		}
+		if j.Status == "pending" && !j.IsBridge {
+			tr.poolWaiting[tags]++
+			queued := now.Add(-time.Duration(*j.QueuedDuration * float64(time.Second)))
+			if t, ok := tr.poolQueuedAt[tags]; !ok || queued.Before(t) {
+				tr.poolQueuedAt[tags] = queued
+			}
+		}
+		if gitlabapi.JobStatus(j.Status).Finished() && j.RunnerDescription != "" {
+			tr.runnerFinished[runnerLabel(j.RunnerDescription)]++
+		}
 	}
 	return tr
+}
+
+// runnerTypeOf is the runner_type label of a job that started.
+func runnerTypeOf(j gitlabtest.JobRecord) string {
+	if j.RunnerType == "" {
+		return "unknown"
+	}
+	return j.RunnerType
+}
+
+// runnerLabel is the runner label of the fake's runners under the shipped
+// runner_pools, which fold the numbered shared runner managers.
+func runnerLabel(description string) string {
+	if strings.Contains(description, ".saas-linux-small-amd64.runners-manager.") {
+		return "saas-linux-small-amd64"
+	}
+	return description
 }
 
 // diff compares Prometheus' view with the ground truth and describes the
@@ -367,6 +425,27 @@ func (tr truth) diff(p promAPI) string {
 	}
 	if got := ints(`sum by (status) (gitlab_ci_jobs)`, "status"); !maps.Equal(got, tr.unfinished) {
 		diffs = append(diffs, fmt.Sprintf("unfinished jobs by status %v, GitLab has %v", got, tr.unfinished))
+	}
+	if got := ints(`label_join(sum by (tags, runner_type) (gitlab_ci_runner_pool_queued_duration_seconds_count), "pool", "/", "tags", "runner_type")`, "pool"); !maps.Equal(got, tr.poolStarts) {
+		diffs = append(diffs, fmt.Sprintf("starts by tags/runner type %v, GitLab has %v", got, tr.poolStarts))
+	}
+	if got := ints(`gitlab_ci_runner_pool_pending_jobs`, "tags"); !maps.Equal(got, tr.poolWaiting) {
+		diffs = append(diffs, fmt.Sprintf("jobs waiting by tags %v, GitLab has %v", got, tr.poolWaiting))
+	}
+	if got := ints(`sum by (runner) (gitlab_ci_runner_job_duration_seconds_count)`, "runner"); !maps.Equal(got, tr.runnerFinished) {
+		diffs = append(diffs, fmt.Sprintf("finished jobs by runner %v, GitLab has %v", got, tr.runnerFinished))
+	}
+	// Queued, not created: within a poll's duration of GitLab's queue time.
+	if r, err := p.query(`gitlab_ci_runner_pool_oldest_pending_queued_timestamp_seconds`); err != nil {
+		diffs = append(diffs, err.Error())
+	} else if got := byLabel(r, "tags"); len(got) != len(tr.poolQueuedAt) {
+		diffs = append(diffs, fmt.Sprintf("oldest queueing by tags %v, GitLab has %v", got, tr.poolQueuedAt))
+	} else {
+		for tags, want := range tr.poolQueuedAt {
+			if at, ok := got[tags]; !ok || math.Abs(at-float64(want.UnixMilli())/1000) > 5 {
+				diffs = append(diffs, fmt.Sprintf("oldest job waiting for %q queued at %v, GitLab says %v", tags, at, want))
+			}
+		}
 	}
 	sort.Strings(diffs)
 	return strings.Join(diffs, "; ")

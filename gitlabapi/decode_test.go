@@ -132,7 +132,7 @@ func TestDecodeBridges(t *testing.T) {
 	if b.DownstreamPipeline == nil || b.DownstreamPipeline.ID != 5 || b.DownstreamPipeline.Status != "pending" {
 		t.Errorf("downstream_pipeline = %+v", b.DownstreamPipeline)
 	}
-	if j := b.AsJob(); j.ID != 7 || j.Status != StatusPending || *j.QueuedDuration != 0.123 {
+	if j := b.AsJob(); j.ID != 7 || j.Status != StatusPending || *j.QueuedDuration != 0.123 || !j.Bridge {
 		t.Errorf("AsJob = %+v", j)
 	}
 }

@@ -22,10 +22,11 @@ type ListJobsOptions struct {
 	// Minimal decodes only what an exporter needs: id, status, stage, name,
 	// ref, tag, allow_failure, the timestamps but artifacts_expire_at,
 	// duration, queued_duration, failure_reason, archived, source,
-	// artifacts, and the pipeline's id, iid, project_id, ref, status and
-	// source. Everything else (user, commit, runner, runner_manager,
-	// project, artifacts_file, tag_list, coverage, web URLs) stays zero.
-	// It roughly halves the CPU time of decoding a page.
+	// artifacts, tag_list, the runner's id, description, is_shared and
+	// runner_type, and the pipeline's id, iid, project_id, ref, status and
+	// source. Everything else (user, commit, the runner's other keys,
+	// runner_manager, project, artifacts_file, coverage, web URLs) stays
+	// zero. It roughly halves the CPU time of decoding a page.
 	Minimal bool
 }
 

@@ -6,10 +6,11 @@ import (
 )
 
 // minimalJob holds the job keys an exporter needs. A job's user, commit,
-// runner and URLs are most of its bytes and most of its allocations;
-// decoding into this type skips them, which makes a page of 100 jobs
-// decode about 1.6 times faster with a quarter of the allocations (see
-// BenchmarkDecodeJobPage). An idle project's poll is one such page.
+// runner manager and URLs are most of its bytes and most of its
+// allocations; decoding into this type skips them, which makes a page of
+// 100 jobs decode about 1.6 times faster with a quarter of the
+// allocations (see BenchmarkDecodeJobPage). An idle project's poll is one
+// such page. Of the runner it keeps what names its pool.
 type minimalJob struct {
 	ID             int64           `json:"id"`
 	Status         JobStatus       `json:"status"`
@@ -27,8 +28,18 @@ type minimalJob struct {
 	FailureReason  string          `json:"failure_reason,omitempty"`
 	Pipeline       minimalPipeline `json:"pipeline"`
 	Artifacts      []Artifact      `json:"artifacts"`
+	Runner         minimalRunner   `json:"runner"` // a value: null leaves it zero, and one allocation fewer
+	TagList        []string        `json:"tag_list"`
 	Archived       bool            `json:"archived"`
 	Source         string          `json:"source,omitempty"`
+}
+
+// minimalRunner is what says which runner ran a job and of which kind.
+type minimalRunner struct {
+	ID          int64  `json:"id"`
+	Description string `json:"description"`
+	IsShared    bool   `json:"is_shared"`
+	RunnerType  string `json:"runner_type"`
 }
 
 type minimalPipeline struct {
@@ -41,6 +52,10 @@ type minimalPipeline struct {
 }
 
 func (m *minimalJob) job() Job {
+	var runner *Runner
+	if r := m.Runner; r.ID != 0 {
+		runner = &Runner{ID: r.ID, Description: r.Description, IsShared: r.IsShared, RunnerType: r.RunnerType}
+	}
 	return Job{
 		ID: m.ID, Status: m.Status, Stage: m.Stage, Name: m.Name, Ref: m.Ref, Tag: m.Tag,
 		AllowFailure: m.AllowFailure, CreatedAt: m.CreatedAt, StartedAt: m.StartedAt,
@@ -50,7 +65,7 @@ func (m *minimalJob) job() Job {
 			ID: m.Pipeline.ID, IID: m.Pipeline.IID, ProjectID: m.Pipeline.ProjectID,
 			Ref: m.Pipeline.Ref, Status: m.Pipeline.Status, Source: m.Pipeline.Source,
 		},
-		Artifacts: m.Artifacts, Archived: m.Archived, Source: m.Source,
+		Artifacts: m.Artifacts, Runner: runner, TagList: m.TagList, Archived: m.Archived, Source: m.Source,
 	}
 }
 

@@ -28,8 +28,16 @@ func withoutSkipped(j Job) Job {
 		QueuedDuration: j.QueuedDuration, FailureReason: j.FailureReason,
 		Pipeline: PipelineBasic{ID: j.Pipeline.ID, IID: j.Pipeline.IID, ProjectID: j.Pipeline.ProjectID,
 			Ref: j.Pipeline.Ref, Status: j.Pipeline.Status, Source: j.Pipeline.Source},
-		Artifacts: j.Artifacts, Archived: j.Archived, Source: j.Source,
+		Artifacts: j.Artifacts, Runner: runnerPool(j.Runner), TagList: j.TagList, Archived: j.Archived, Source: j.Source,
 	}
+}
+
+// runnerPool is what a minimal decode keeps of a runner.
+func runnerPool(r *Runner) *Runner {
+	if r == nil {
+		return nil
+	}
+	return &Runner{ID: r.ID, Description: r.Description, IsShared: r.IsShared, RunnerType: r.RunnerType}
 }
 
 func TestMinimalJobsKeepWhatExportersUse(t *testing.T) {
@@ -49,6 +57,9 @@ func TestMinimalJobsKeepWhatExportersUse(t *testing.T) {
 		},
 	}
 	files := []string{"jobs_list_docs.json", "job_real_gitlab_com_2025-09.json", "job_real_gitlab_com_2024-06.json", "job_single_docs.json"}
+	// The fixtures must exercise what the runner pools need, or the
+	// comparison below would pass with those keys dropped.
+	var withRunnerType, withTags int
 	for _, file := range files {
 		body := string(listOf(t, file))
 		env := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -70,8 +81,17 @@ func TestMinimalJobsKeepWhatExportersUse(t *testing.T) {
 				if want := withoutSkipped(full[i]); !reflect.DeepEqual(minimal[i], want) {
 					t.Errorf("%s, %s: job %d decoded minimally as\n%+v\nwant\n%+v", file, what, full[i].ID, minimal[i], want)
 				}
+				if r := minimal[i].Runner; r != nil && r.RunnerType != "" && r.Description != "" {
+					withRunnerType++
+				}
+				if len(minimal[i].TagList) > 0 {
+					withTags++
+				}
 			}
 		}
+	}
+	if withRunnerType == 0 || withTags == 0 {
+		t.Errorf("fixtures decoded %d jobs with a runner type and description, %d with tags; want some of each", withRunnerType, withTags)
 	}
 }
 

@@ -1,6 +1,8 @@
 package gitlabapi
 
 import (
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -103,6 +105,10 @@ type Job struct {
 	TagList           []string       `json:"tag_list"`
 	Archived          bool           `json:"archived"`
 	Source            string         `json:"source,omitempty"`
+
+	// Bridge marks a job made from a Bridge (AsJob): a trigger job, which
+	// waits for a downstream pipeline, not for a runner.
+	Bridge bool `json:"-"`
 }
 
 // Bridge is a trigger job (Entities::Ci::Bridge): a JobBasic plus the
@@ -114,8 +120,12 @@ type Bridge struct {
 	DownstreamPipeline *PipelineBasic `json:"downstream_pipeline"`
 }
 
-// AsJob returns the bridge as a Job.
-func (b Bridge) AsJob() Job { return b.Job }
+// AsJob returns the bridge as a Job, marked as one.
+func (b Bridge) AsJob() Job {
+	j := b.Job
+	j.Bridge = true
+	return j
+}
 
 // JobProject is the small project object inside a job.
 type JobProject struct {
@@ -238,4 +248,22 @@ type Metadata struct {
 	Version    string `json:"version"`
 	Revision   string `json:"revision"`
 	Enterprise bool   `json:"enterprise"`
+}
+
+// TagSet is the job's tag_list sorted and joined with commas
+// ("docker,linux"; "" for an untagged job): which runners may take it.
+// GitLab sends the list sorted and splits tags on commas, so a tag holds
+// none and two jobs asking for the same runners have the same tag set.
+func (j *Job) TagSet() string {
+	switch len(j.TagList) {
+	case 0:
+		return ""
+	case 1:
+		return j.TagList[0]
+	}
+	tags := j.TagList
+	if !slices.IsSorted(tags) {
+		tags = slices.Sorted(slices.Values(tags))
+	}
+	return strings.Join(tags, ",")
 }

@@ -89,7 +89,7 @@ func (s *Scraper) Discover(ctx context.Context) {
 			t.pending = &p
 			continue
 		}
-		s.projects[id] = &tracked{st: s.restore(opts, p)}
+		s.projects[id] = newTracked(s.restore(opts, p))
 	}
 	if complete {
 		for id, t := range s.projects {

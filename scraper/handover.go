@@ -189,7 +189,7 @@ func (s *Scraper) catchUp(ctx context.Context, opts Options, id int64) bool {
 	// whatever their recheck schedule: the new owner never sees a job that
 	// finished before the cut-off as anything to count.
 	st.LastParkedCheck = time.Time{}
-	p := s.newPoll(ctx, opts, st)
+	p := s.newPoll(ctx, opts, st, hintSet{})
 	err = p.run()
 	if ctx.Err() != nil && err != nil {
 		return false // shutting down: the next start catches up from the saved state

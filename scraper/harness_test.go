@@ -2,6 +2,7 @@ package scraper_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -17,11 +18,14 @@ import (
 
 // recorder counts every event per job id, so tests can assert exactly-once.
 type recorder struct {
-	mu         sync.Mutex
-	started    map[int64]int
-	finished   map[int64]int
-	status     map[int64]gitlabapi.JobStatus
-	retried    map[int64]int // by the new attempt's id
+	mu       sync.Mutex
+	started  map[int64]int
+	finished map[int64]int
+	status   map[int64]gitlabapi.JobStatus
+	retried  map[int64]int // by the id of the attempt being handled when the retry showed
+	// retriedIn counts retries by "pipeline/name": what the metrics see,
+	// whichever of two attempts a poll happened to handle first.
+	retriedIn  map[string]int
 	active     map[string][]scraper.ActiveJob
 	polls      map[string][]scraper.PollResult
 	removed    []string
@@ -35,7 +39,7 @@ type recorder struct {
 func newRecorder() *recorder {
 	return &recorder{
 		started: map[int64]int{}, finished: map[int64]int{}, status: map[int64]gitlabapi.JobStatus{},
-		retried: map[int64]int{}, stateErr: map[string]int{}, active: map[string][]scraper.ActiveJob{}, polls: map[string][]scraper.PollResult{},
+		retried: map[int64]int{}, retriedIn: map[string]int{}, stateErr: map[string]int{}, active: map[string][]scraper.ActiveJob{}, polls: map[string][]scraper.PollResult{},
 	}
 }
 
@@ -56,6 +60,7 @@ func (r *recorder) JobRetried(_ scraper.ProjectInfo, j *gitlabapi.Job) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.retried[j.ID]++
+	r.retriedIn[fmt.Sprint(j.Pipeline.ID, "/", j.Name)]++
 }
 
 func (r *recorder) ProjectActive(p scraper.ProjectInfo, jobs []scraper.ActiveJob) {

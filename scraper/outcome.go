@@ -19,6 +19,11 @@ type PollResult struct {
 	Requests int   // HTTP attempts made, retries included
 	Duration time.Duration
 	Time     time.Time
+	// Hinted: the poll served webhook hints alone, without walking.
+	Hinted bool
+	// HintLatencies are, for each job this poll counted finished that a
+	// delivery had announced finished, the time from that delivery.
+	HintLatencies []time.Duration
 }
 
 // Why a poll, or resolving a configured project or group, failed.

@@ -52,6 +52,20 @@ type poll struct {
 	// discovered are pipelines first remembered in this poll.
 	changed    map[int64]bool
 	discovered map[int64]bool
+	// bridgesListed are pipelines whose bridges this poll has listed.
+	bridgesListed map[int64]bool
+	// hintBudget is the requests left for what deliveries named beyond
+	// the first page (maxHintedFetches); deferredPipelines, the named
+	// pipelines it could not afford, for the next poll.
+	hintBudget        int
+	deferredPipelines []int64
+
+	// hints are the webhook hints this poll serves; hintedOnly: it serves
+	// them alone (runHinted) instead of walking.
+	hints      hintSet
+	hintedOnly bool
+	// finishedIDs are the jobs this poll counted finished.
+	finishedIDs []int64
 
 	// events wait until the state that records them has been saved, so
 	// that a crash can lose a poll but never count a job twice.
@@ -68,8 +82,9 @@ func (p *poll) flush(r Recorder) {
 	p.events = nil
 }
 
-func (s *Scraper) newPoll(ctx context.Context, opts Options, st *state.Project) *poll {
+func (s *Scraper) newPoll(ctx context.Context, opts Options, st *state.Project, hints hintSet) *poll {
 	p := &poll{
+		hints:              hints,
 		opts:               opts,
 		client:             s.currentClient(),
 		ctx:                ctx,
@@ -82,6 +97,8 @@ func (s *Scraper) newPoll(ctx context.Context, opts Options, st *state.Project) 
 		refreshed:          map[int64]*gitlabapi.Job{},
 		changed:            map[int64]bool{},
 		discovered:         map[int64]bool{},
+		bridgesListed:      map[int64]bool{},
+		hintBudget:         maxHintedFetches,
 	}
 	if st.Fresh() {
 		p.cutoff = p.now.Add(-opts.InitialLookback)
@@ -99,6 +116,9 @@ func (p *poll) run() error {
 	}
 	if err := p.followJobs(); err != nil {
 		return fmt.Errorf("following unfinished jobs: %w", err)
+	}
+	if err := p.knowHintedPipelines(); err != nil {
+		return err
 	}
 	if err := p.refreshBridges(); err != nil {
 		return fmt.Errorf("refreshing bridges: %w", err)
@@ -266,6 +286,7 @@ func (p *poll) pipeline(id int64) (*state.Pipeline, error) {
 // once, and otherwise keeps following it. f is the followed entry, nil for
 // a job seen for the first time.
 func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
+	p.noteWaiting(j, bridge)
 	startSeen := f != nil && f.StartSeen
 	if j.StartedAt != nil && !startSeen {
 		p.emit(func(r Recorder) { r.JobStarted(p.info, j) })
@@ -279,6 +300,7 @@ func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
 	}
 	if j.Status.Finished() {
 		p.emit(func(r Recorder) { r.JobFinished(p.info, j) })
+		p.finishedIDs = append(p.finishedIDs, j.ID)
 		delete(p.st.Followed, j.ID)
 		return
 	}
@@ -304,9 +326,15 @@ func (p *poll) followJobs() error {
 			continue
 		}
 		status := gitlabapi.JobStatus(f.Status)
+		_, hinted := p.hints.jobs[id]
 		switch {
 		case !status.Known():
 			direct = append(direct, f) // a scope filter cannot name it
+		case status.Blocked() && hinted && !p.parkedDue:
+			// A delivery says it moved: a played job keeps its id, so
+			// below the walk's pages only this (or the slower parked
+			// recheck) finds it.
+			direct = append(direct, f)
 		case status.Blocked():
 			if p.parkedDue {
 				query = append(query, f)
@@ -397,37 +425,21 @@ func (p *poll) walkScoped(query, parked []*state.FollowedJob, withBlocked bool) 
 // statuses: one request per pipeline holding several of them, one per job
 // otherwise. A job GitLab no longer has (erased pipeline) stops being followed.
 func (p *poll) fetchFinal(jobs []*state.FollowedJob) error {
-	byPipeline := map[int64][]*state.FollowedJob{}
+	byPipeline := map[int64][]int64{}
 	for _, f := range jobs {
-		byPipeline[f.PipelineID] = append(byPipeline[f.PipelineID], f)
+		byPipeline[f.PipelineID] = append(byPipeline[f.PipelineID], f.ID)
 	}
-	for pipelineID, fs := range byPipeline {
-		if len(fs) == 1 {
-			j, err := p.client.Job(p.ctx, p.key, fs[0].ID)
-			switch {
-			case errors.Is(err, gitlabapi.ErrNotFound):
-				p.vanished(fs[0])
-			case err != nil:
-				return err
-			default:
-				p.apply(j, fs[0], false)
-			}
-			continue
-		}
-		list, err := p.client.PipelineJobs(p.ctx, p.key, pipelineID, gitlabapi.PipelineJobsOptions{IncludeRetried: true, Minimal: true})
-		if err != nil && !errors.Is(err, gitlabapi.ErrNotFound) {
-			return err
-		}
-		byID := map[int64]*gitlabapi.Job{}
-		for i := range list {
-			byID[list[i].ID] = &list[i]
-		}
-		for _, f := range fs {
-			if j := byID[f.ID]; j != nil {
-				p.apply(j, f, false)
-			} else {
+	for pipelineID, ids := range byPipeline {
+		err := p.fetchJobs(pipelineID, ids, func(id int64, j *gitlabapi.Job) error {
+			if f := p.st.Followed[id]; j == nil {
 				p.vanished(f)
+			} else {
+				p.apply(j, f, false)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -435,12 +447,15 @@ func (p *poll) fetchFinal(jobs []*state.FollowedJob) error {
 
 func (p *poll) vanished(f *state.FollowedJob) {
 	delete(p.st.Followed, f.ID)
+	p.st.StopWaiting(f.ID)
 	_ = level.Debug(p.opts.Logger).Log("msg", "followed job no longer exists in GitLab; not counted", "project", p.info.Path, "job_id", f.ID)
 }
 
 // refreshBridges lists the bridges of pipelines that may have new or
-// changed ones: pipelines first seen now, pipelines with bridges whose jobs
-// changed, and pipelines with unfinished bridges.
+// changed ones: pipelines first seen now, pipelines a delivery named,
+// and on a scheduled poll pipelines with bridges whose jobs changed and
+// pipelines with unfinished bridges (deliveries about a child pipeline
+// name its parent when its bridge may have moved).
 func (p *poll) refreshBridges() error {
 	activeBridges, blockedBridges := map[int64]bool{}, map[int64]bool{}
 	for _, f := range p.st.Followed {
@@ -455,7 +470,14 @@ func (p *poll) refreshBridges() error {
 	}
 	ids := make([]int64, 0, len(p.st.Pipelines))
 	for id, pl := range p.st.Pipelines {
-		if p.discovered[id] || (pl.HasBridges && p.changed[id]) || activeBridges[id] || (blockedBridges[id] && p.parkedDue) {
+		// A hinted poll lists them for a new pipeline and when a child
+		// pipeline's delivery names its parent; the rest waits for the
+		// scheduled poll.
+		scheduled := !p.hintedOnly && ((pl.HasBridges && p.changed[id]) || activeBridges[id])
+		if p.bridgesListed[id] {
+			continue
+		}
+		if p.discovered[id] || p.hints.bridges[id] || scheduled || (blockedBridges[id] && p.parkedDue) {
 			ids = append(ids, id)
 		}
 	}
@@ -482,6 +504,14 @@ func (p *poll) refreshPipelineBridges(pl *state.Pipeline) error {
 	if err != nil {
 		return err
 	}
+	p.applyBridges(pl, bridges)
+	return nil
+}
+
+// applyBridges brings a pipeline's bridges into the counts as apply does
+// its jobs.
+func (p *poll) applyBridges(pl *state.Pipeline, bridges []gitlabapi.Bridge) {
+	p.bridgesListed[pl.ID] = true
 	if len(bridges) > 0 {
 		pl.HasBridges = true
 	}
@@ -504,7 +534,6 @@ func (p *poll) refreshPipelineBridges(pl *state.Pipeline) error {
 			pl.Bridges[b.ID] = true
 		}
 	}
-	return nil
 }
 
 // dropStaleParked stops following manual and scheduled jobs older than

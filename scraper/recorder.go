@@ -22,6 +22,10 @@ type ActiveJob struct {
 	Status         gitlabapi.JobStatus
 	CreatedAt      time.Time
 	Bridge         bool
+	// Of a job waiting for a runner (pending; not a bridge): its tag set
+	// (gitlabapi.Job.TagSet) and when it was queued. Zero for the others.
+	Tags     string
+	QueuedAt time.Time
 }
 
 // Recorder receives what the scraper learns. The scraper guarantees that

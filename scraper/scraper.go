@@ -127,7 +127,11 @@ type tracked struct {
 	// pending is what the last discovery learnt about the project (its
 	// path and default branch may change); guarded by Scraper.mu.
 	pending *gitlabapi.Project
+	// hints are webhook hints waiting for a poll.
+	hints *pendingHints
 }
+
+func newTracked(st *state.Project) *tracked { return &tracked{st: st, hints: newPendingHints()} }
 
 // New returns a Scraper; nothing is requested until Cycle or Run.
 func New(client GitLab, rec Recorder, opts Options) (*Scraper, error) {
@@ -177,20 +181,38 @@ func (s *Scraper) options() Options {
 // Cycle runs discovery if it is due, then polls every project once,
 // concurrently, and waits for all of them. Tests and benchmarks drive the
 // scraper with it; Run polls each project on its own schedule instead.
-func (s *Scraper) Cycle(ctx context.Context) {
+func (s *Scraper) Cycle(ctx context.Context) { s.CycleWhere(ctx, nil) }
+
+// CycleWhere is Cycle for the projects keep reports true for (all when
+// nil): the scheduled polls that are due, when a benchmark spreads them
+// over the reconciliation interval as Run does.
+func (s *Scraper) CycleWhere(ctx context.Context, keep func(projectID int64) bool) {
 	if s.discoveryDue() {
 		s.Discover(ctx)
 	}
 	var wg sync.WaitGroup
 	for _, t := range s.trackedProjects() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.pollOne(ctx, t)
-		}()
+		if keep == nil || keep(t.st.ID) {
+			wg.Go(func() { s.pollOne(ctx, t, false) })
+		}
 	}
 	wg.Wait()
 	s.updateReady()
+}
+
+// HintedCycle serves the pending webhook hints of every project that has
+// some, concurrently, and waits: what Run does as deliveries arrive.
+// Benchmarks drive webhooks with it.
+func (s *Scraper) HintedCycle(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, t := range s.trackedProjects() {
+		select {
+		case <-t.hints.wake:
+			wg.Go(func() { s.pollOne(ctx, t, true) })
+		default:
+		}
+	}
+	wg.Wait()
 }
 
 // Run polls until ctx ends: every project on its own loop, so that a slow or
@@ -236,34 +258,72 @@ func (s *Scraper) Run(ctx context.Context) {
 	}
 }
 
-// projectLoop polls one project every interval. The first poll is spread
-// over the interval by project id so that projects do not all poll at once.
+// hintCoalesce is how long a project's poll waits after the first
+// delivery that wakes it, so that one poll serves a burst (a stage's jobs
+// starting together, a job's running and finished deliveries).
+const hintCoalesce = 250 * time.Millisecond
+
+// maxFirstPollSpread bounds how far the first polls are spread: with
+// webhooks the interval is a reconciliation of ten minutes or more, and
+// the first poll (the walk that catches up after a restart) should not
+// wait that long.
+const maxFirstPollSpread = 30 * time.Second
+
+// projectLoop polls one project every interval, and in between whenever
+// webhook deliveries name something worth a poll. The first poll is spread
+// over the interval (at most 30 s) by project id so that projects do
+// not all poll at once.
 func (s *Scraper) projectLoop(ctx context.Context, t *tracked) {
-	interval := s.options().Interval
+	spread := min(s.options().Interval, maxFirstPollSpread)
 	h := fnv.New32a()
 	_, _ = fmt.Fprint(h, t.st.ID)
-	delay := time.Duration(h.Sum32()%1000) * interval / 1000
+	timer := time.NewTimer(time.Duration(h.Sum32()%1000) * spread / 1000)
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(delay):
+		case <-timer.C:
+			start := time.Now()
+			s.pollOne(ctx, t, false)
+			timer.Reset(max(s.options().Interval-time.Since(start), 0))
+		case <-t.hints.wake:
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(hintCoalesce):
+			}
+			if err := s.pollOne(ctx, t, true); err != nil && ctx.Err() == nil {
+				// Its hints are back in the pending set; wake for them
+				// again after a pause rather than at the reconciliation.
+				time.AfterFunc(hintRetry, t.hints.rewake)
+			}
 		}
-		start := time.Now()
-		s.pollOne(ctx, t)
-		delay = max(s.options().Interval-time.Since(start), 0)
 	}
 }
 
-func (s *Scraper) pollOne(ctx context.Context, t *tracked) {
+// hintRetry is how long a failed hinted poll waits before it tries its
+// hints again: long enough not to press a GitLab that is failing, short
+// beside a reconciliation interval of ten minutes.
+const hintRetry = 30 * time.Second
+
+// pollOne polls t: in full, or when hintedOnly just what its pending hints
+// name (a project never walked is walked first all the same).
+// It returns the poll's error.
+func (s *Scraper) pollOne(ctx context.Context, t *tracked, hintedOnly bool) error {
 	select {
 	case s.pollSlots <- struct{}{}:
 		defer func() { <-s.pollSlots }()
 	case <-ctx.Done():
-		return
+		return ctx.Err()
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	hints := t.hints.take()
+	if hintedOnly && hints.empty() {
+		return nil // a poll in between served them
+	}
+	hintedOnly = hintedOnly && !hints.overflow && !t.st.Fresh()
 	if renamedFrom := s.applyDiscovered(t); renamedFrom != "" {
 		s.rec.ProjectRemoved(renamedFrom)
 	}
@@ -272,12 +332,23 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked) {
 	opts := s.options()
 	var requests atomic.Int64
 	start := opts.Now()
-	p := s.newPoll(gitlabapi.WithRequestCounter(ctx, &requests), opts, t.st)
-	err := p.run()
+	p := s.newPoll(gitlabapi.WithRequestCounter(ctx, &requests), opts, t.st, hints)
+	var err error
+	if hintedOnly {
+		p.hintedOnly, p.parkedDue = true, false
+		err = p.runHinted()
+	} else {
+		err = p.run()
+	}
 	if (ctx.Err() != nil && err != nil) || t.removed.Load() {
 		// Shutting down, or no longer polled: the poll's events are dropped
 		// unsaved, so that the next start counts them from the saved state.
-		return
+		return err
+	}
+	if err != nil {
+		t.hints.restore(hints) // the next poll tries them again
+	} else if len(p.deferredPipelines) > 0 {
+		t.hints.restore(hintSet{pipelines: setOf(p.deferredPipelines)})
 	}
 	if opts.Store != nil {
 		if serr := opts.Store.Save(t.st); serr != nil {
@@ -289,11 +360,13 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked) {
 	info := p.info
 	s.rec.ProjectActive(info, activeJobs(t.st))
 	end := opts.Now()
-	s.rec.PollFinished(info, PollResult{Reason: failureReason(err), Err: err, Requests: int(requests.Load()), Duration: end.Sub(start), Time: end})
+	s.rec.PollFinished(info, PollResult{Reason: failureReason(err), Err: err, Requests: int(requests.Load()),
+		Duration: end.Sub(start), Time: end, Hinted: hintedOnly, HintLatencies: p.hintLatencies(end)})
 	if err != nil {
-		_ = level.Warn(opts.Logger).Log("msg", "poll failed", "project", info.Path, "err", err)
+		_ = level.Warn(opts.Logger).Log("msg", "poll failed", "project", info.Path, "hinted", hintedOnly, "err", err)
 	}
 	t.polled.Store(true)
+	return err
 }
 
 // applyDiscovered takes in the project's current path and default branch.
@@ -316,8 +389,10 @@ func (s *Scraper) applyDiscovered(t *tracked) (renamedFrom string) {
 func activeJobs(st *state.Project) []ActiveJob {
 	out := make([]ActiveJob, 0, len(st.Followed))
 	for _, f := range st.Followed {
+		w := st.Waiting[f.ID]
 		out = append(out, ActiveJob{ID: f.ID, PipelineID: f.PipelineID,
-			Status: gitlabapi.JobStatus(f.Status), CreatedAt: f.CreatedAt, Bridge: f.Bridge})
+			Status: gitlabapi.JobStatus(f.Status), CreatedAt: f.CreatedAt, Bridge: f.Bridge,
+			Tags: w.Tags, QueuedAt: w.QueuedAt})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

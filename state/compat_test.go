@@ -6,8 +6,9 @@ import (
 	"testing"
 )
 
-// A state file written before followed jobs lost their name, stage and ref
-// still loads, with its followed jobs.
+// A state file written before followed jobs lost their name, stage and ref,
+// and before jobs waiting for a runner were kept, still loads, with its
+// followed jobs and none waiting (the next poll finds the pending ones).
 func TestLoadsFollowedJobsWithTheirOldFields(t *testing.T) {
 	dir := t.TempDir()
 	const instance = "https://gitlab.example.com"
@@ -28,5 +29,8 @@ func TestLoadsFollowedJobsWithTheirOldFields(t *testing.T) {
 	}
 	if f := p.Followed[12]; f == nil || f.PipelineID != 3 || f.Status != "manual" || f.CreatedAt.IsZero() {
 		t.Errorf("followed job 12 = %+v", f)
+	}
+	if p.Waiting != nil {
+		t.Errorf("waiting = %v, want none", p.Waiting)
 	}
 }

@@ -36,6 +36,9 @@ type Project struct {
 
 	// Followed are jobs seen but not finished yet, by id.
 	Followed map[int64]*FollowedJob `json:"followed"`
+	// Waiting are the followed jobs now waiting for a runner, by id (see
+	// Waiting); nil when none.
+	Waiting map[int64]Waiting `json:"waiting,omitempty"`
 	// Pipelines are the pipelines with recent activity, by id.
 	Pipelines map[int64]*Pipeline `json:"pipelines"`
 

@@ -4,10 +4,13 @@
 //	go run ./cmd/demo
 //
 // The simulated GitLab (package gitlabtest, the same fake the tests use)
-// starts with 30 minutes of history and keeps running jobs in real time;
-// the exporter polls it every 10 seconds and serves http://localhost:9835/metrics
-// with the same server, flags (--web.listen-address, --web.config.file) and
-// endpoints as gitlab_jobs_exporter.
+// starts with 30 minutes of history and keeps running jobs in real time,
+// and sends its Job and Pipeline Hooks to the exporter's /webhook (unless
+// --no-webhooks), which counts finished jobs within a second and polls
+// every minute to reconcile (every 10 seconds without webhooks). It serves
+// http://localhost:9835/metrics with the same server, flags
+// (--web.listen-address, --web.config.file) and endpoints as
+// gitlab_jobs_exporter.
 package main
 
 import (
@@ -16,6 +19,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -32,7 +36,10 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/logging"
 )
 
-const demoToken = "demo-token"
+const (
+	demoToken         = "demo-token"
+	demoWebhookSecret = "demo-webhook-secret"
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -53,6 +60,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	a.ErrorWriter(stderr)
 	projects := a.Flag("projects", "Projects in the simulated GitLab.").Default("5").Int()
 	jobsPerHour := a.Flag("jobs-per-hour", "Jobs the simulated GitLab runs per hour.").Default("1200").Float64()
+	webhooks := a.Flag("webhooks", "The simulated GitLab sends its Job and Pipeline Hooks to the exporter (--no-webhooks: polling alone).").Default("true").Bool()
 	webFlags := kingpinflag.AddFlags(a, "localhost:9835")
 	a.HelpFlag.Short('h')
 	if _, err := a.Parse(args); err != nil {
@@ -65,9 +73,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop() // the simulated GitLab stops with ctx
 
-	gitlabURL, err := startGitLab(ctx, *projects, *jobsPerHour)
+	fake, err := startGitLab(ctx, *projects, *jobsPerHour)
 	if err != nil {
 		return err
+	}
+	gitlabURL := fake.URL()
+	interval, webhookSection := "10s", ""
+	if *webhooks {
+		interval, webhookSection = "1m", "webhook:\n  enabled: true\n"
 	}
 	dir, err := os.MkdirTemp("", "gitlab_jobs_exporter-demo-")
 	if err != nil {
@@ -78,7 +91,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	config := fmt.Sprintf(`gitlab:
   url: %s
 poll:
-  interval: 10s
+  interval: %s
   initial_lookback: 1h
 discovery:
   interval: 1m
@@ -86,13 +99,16 @@ groups:
   - path: group
 refs:
   tracked: "release/.*"
-`, gitlabURL)
+%s`, gitlabURL, interval, webhookSection)
 	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
 		return err
 	}
 	getenv := func(k string) string {
-		if k == "GITLAB_TOKEN" {
+		switch k {
+		case "GITLAB_TOKEN":
 			return demoToken
+		case "GITLAB_WEBHOOK_SECRET_TOKEN":
+			return demoWebhookSecret
 		}
 		return os.Getenv(k)
 	}
@@ -107,16 +123,27 @@ refs:
 	if err != nil {
 		return err
 	}
+	if *webhooks {
+		// The deliveries reach the exporter's own handler on a loopback
+		// listener of their own, whatever --web.listen-address and
+		// --web.config.file say.
+		hooks := httptest.NewServer(handler)
+		defer hooks.Close()
+		if _, err := fake.AddWebhook(gitlabtest.WebhookOptions{URL: hooks.URL + "/webhook", SecretToken: demoWebhookSecret,
+			Timestamps: gitlabtest.TimestampsMixed}); err != nil {
+			return err
+		}
+	}
 	_ = level.Info(logger).Log("msg", "demo running", "metrics_path", "/metrics", "simulated_gitlab", gitlabURL, "config", configFile)
 	return exporter.Serve(ctx, handler, webFlags, toolkitLogger)
 }
 
 // startGitLab serves a simulated GitLab on a free loopback port with 30
 // minutes of history and a workload that keeps running in real time.
-func startGitLab(ctx context.Context, projects int, jobsPerHour float64) (string, error) {
+func startGitLab(ctx context.Context, projects int, jobsPerHour float64) (*gitlabtest.Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	const history = 30 * time.Minute
 	clock := gitlabtest.NewManualClock(time.Now().Add(-history))
@@ -137,5 +164,5 @@ func startGitLab(ctx context.Context, projects int, jobsPerHour float64) (string
 		_ = server.Close()
 	}()
 	go w.Run(ctx, time.Second)
-	return base, nil
+	return fake, nil
 }

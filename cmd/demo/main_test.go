@@ -38,7 +38,7 @@ func TestDemoServesLikeTheExporter(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{
 			"--web.listen-address=127.0.0.1:0", "--web.config.file=" + webConfig,
-			"--projects=1", "--jobs-per-hour=60",
+			"--projects=1", "--jobs-per-hour=3600",
 		}, &out)
 	}()
 	t.Cleanup(func() {
@@ -86,6 +86,19 @@ func TestDemoServesLikeTheExporter(t *testing.T) {
 	}
 	if code, body := request(http.MethodPost, "/-/reload", true, nil); code != http.StatusOK || !strings.Contains(body, "reloaded") {
 		t.Errorf("POST /-/reload = %d %q, want 200", code, body)
+	}
+	// The simulated GitLab's webhooks reach the exporter: its deliveries
+	// are accepted.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, body := request(http.MethodGet, "/metrics", true, nil)
+		if regexp.MustCompile(`gitlab_jobs_exporter_webhook_deliveries_total\{event="(job|pipeline)",result="accepted"\} [1-9]`).MatchString(body) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no accepted webhook delivery within 30s")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	big := http.Header{"X-Padding": {strings.Repeat("a", 256<<10)}}
 	if code, _ := request(http.MethodGet, "/-/healthy", true, big); code != http.StatusRequestHeaderFieldsTooLarge {

@@ -17,7 +17,8 @@ type Family struct {
 // and fails when this list and what it exports differ (names, types, labels),
 // so the dashboards and rules are checked against what the code exports.
 //
-// Job families are listed with their default labels (config.yaml, metrics).
+// Job families are listed with their default labels (config.yaml, metrics);
+// one that is off by default (runners), with the labels it has when on.
 func ExportedMetricNames() []Family {
 	jobLabels := []string{"project", "ref", "stage", "job_name"}
 	with := func(extra ...string) []string {
@@ -35,6 +36,10 @@ func ExportedMetricNames() []Family {
 		{"gitlab_ci_job_last_status", "gauge", with("status")},
 		{"gitlab_ci_job_last_duration_seconds", "gauge", with()},
 		{"gitlab_ci_job_last_finished_timestamp_seconds", "gauge", with()},
+		{"gitlab_ci_runner_pool_queued_duration_seconds", "histogram", []string{"tags", "runner_type"}},
+		{"gitlab_ci_runner_pool_pending_jobs", "gauge", []string{"tags"}},
+		{"gitlab_ci_runner_pool_oldest_pending_queued_timestamp_seconds", "gauge", []string{"tags"}},
+		{"gitlab_ci_runner_job_duration_seconds", "histogram", []string{"runner", "runner_type"}}, // metrics.runners, off by default
 
 		// Self-metrics.
 		{"gitlab_jobs_exporter_build_info", "gauge", []string{"version", "revision", "branch", "goversion", "goos", "goarch", "tags"}},
@@ -54,6 +59,11 @@ func ExportedMetricNames() []Family {
 		{"gitlab_jobs_exporter_followed_jobs", "gauge", nil},
 		{"gitlab_jobs_exporter_jobs_observed_total", "counter", nil},
 		{"gitlab_jobs_exporter_series", "gauge", []string{"family"}},
+		{"gitlab_jobs_exporter_webhook_deliveries_total", "counter", []string{"event", "result"}},
+		{"gitlab_jobs_exporter_webhook_polls_total", "counter", nil},
+		{"gitlab_jobs_exporter_webhook_poll_requests_total", "counter", nil},
+		{"gitlab_jobs_exporter_webhook_poll_errors_total", "counter", []string{"reason"}},
+		{"gitlab_jobs_exporter_webhook_delivery_to_count_seconds", "histogram", nil},
 		{"gitlab_jobs_exporter_state_errors_total", "counter", []string{"op"}},
 		{"gitlab_jobs_exporter_config_last_reload_successful", "gauge", nil},
 		{"gitlab_jobs_exporter_config_last_reload_success_timestamp_seconds", "gauge", nil},

@@ -24,6 +24,7 @@ type runner struct {
 	runnerType  string
 	shared      bool
 	tags        []string // the runner's own tags; webhooks show them
+	runUntagged bool     // also takes jobs without tags (GitLab's run_untagged)
 	createdAt   stamp
 	manager     runnerManager
 }
@@ -38,10 +39,10 @@ type runnerManager struct {
 
 var runners = []*runner{
 	{id: 12270852, description: "1-green.saas-linux-small-amd64.runners-manager.example.com/default", name: "gitlab-runner",
-		runnerType: "instance_type", shared: true, tags: []string{"docker", "linux", "saas-linux-small-amd64"}, createdAt: 1_636_998_534_243_000,
+		runnerType: "instance_type", shared: true, runUntagged: true, tags: []string{"docker", "linux", "saas-linux-small-amd64"}, createdAt: 1_636_998_534_243_000,
 		manager: runnerManager{id: 74819383, systemID: "s_0e6850b2bce1", version: "18.3.0", revision: "b8a899e1", platform: "linux", architecture: "amd64", createdAt: 1_753_272_531_635_000}},
 	{id: 12270853, description: "2-green.saas-linux-small-amd64.runners-manager.example.com/default", name: "gitlab-runner",
-		runnerType: "instance_type", shared: true, tags: []string{"docker", "linux", "saas-linux-small-amd64"}, createdAt: 1_636_998_534_243_000,
+		runnerType: "instance_type", shared: true, runUntagged: true, tags: []string{"docker", "linux", "saas-linux-small-amd64"}, createdAt: 1_636_998_534_243_000,
 		manager: runnerManager{id: 74819384, systemID: "s_1a2b3c4d5e6f", version: "18.3.0", revision: "b8a899e1", platform: "linux", architecture: "amd64", createdAt: 1_753_272_531_635_000}},
 	{id: 40021, description: "group-runner-arm", name: "arm-builder",
 		runnerType: "group_type", shared: false, tags: []string{"arm64", "docker", "linux"}, createdAt: 1_700_000_000_000_000,

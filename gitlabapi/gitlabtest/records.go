@@ -1,6 +1,9 @@
 package gitlabtest
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // JobRecord is the ground truth about one job or bridge, for exactly-once
 // and correctness assertions. Times have the model's microsecond precision;
@@ -17,6 +20,12 @@ type JobRecord struct {
 
 	Duration, QueuedDuration *float64
 	ArtifactSizes            map[string]int64 // file_type → bytes; nil without artifacts
+
+	// Tags are the runner tags the job asks for, sorted (nil: untagged).
+	// RunnerDescription and RunnerType name the runner that took it; ""
+	// until it started, and for bridges.
+	Tags                          []string
+	RunnerDescription, RunnerType string
 }
 
 // Jobs returns every job and bridge ever created, retried and deleted
@@ -53,6 +62,10 @@ func (s *Server) recordLocked(j *job, now stamp) JobRecord {
 		CreatedAt: j.createdAt.time(), StartedAt: j.startedAt.ptr(), FinishedAt: j.finishedAt.ptr(),
 	}
 	r.Duration, r.QueuedDuration = j.durations(now)
+	r.Tags = slices.Clone(j.tags)
+	if j.runner != nil {
+		r.RunnerDescription, r.RunnerType = j.runner.description, j.runner.runnerType
+	}
 	if len(j.artifacts) > 0 {
 		r.ArtifactSizes = make(map[string]int64, len(j.artifacts))
 		for _, a := range j.artifacts {

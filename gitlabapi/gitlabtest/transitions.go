@@ -88,16 +88,34 @@ func (s *Server) Start(jobID int64) error {
 	})
 }
 
-// pickRunner routes tagged jobs to the matching specific runner and spreads
-// the rest over the shared ones.
+// pickRunner picks, as GitLab does, among the runners that have every tag
+// the job asks for (an untagged job: those that run untagged jobs), so
+// jobs tagged "docker" go to the shared runners and the group runner
+// alike. A job no runner can take (a test starts it anyway) goes to a
+// shared runner.
 func pickRunner(j *job) *runner {
-	switch {
-	case slices.Contains(j.tags, "arm64"):
-		return runners[2]
-	case slices.Contains(j.tags, "windows"):
-		return runners[3]
+	var fit []*runner
+	for _, r := range runners {
+		if canRun(r, j.tags) {
+			fit = append(fit, r)
+		}
 	}
-	return runners[j.id%2]
+	if len(fit) == 0 {
+		return runners[j.id%2]
+	}
+	return fit[j.id%int64(len(fit))]
+}
+
+func canRun(r *runner, tags []string) bool {
+	if len(tags) == 0 {
+		return r.runUntagged
+	}
+	for _, t := range tags {
+		if !slices.Contains(r.tags, t) {
+			return false
+		}
+	}
+	return true
 }
 
 // Finish ends a job as success (from running), failed (from any active

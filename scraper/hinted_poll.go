@@ -1,0 +1,206 @@
+package scraper
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+)
+
+// runHinted serves the poll's hints without walking the job list, whose
+// requests GitLab limits separately: it fetches the jobs the deliveries
+// named (a pipeline's jobs when several of one pipeline are named, else the
+// job) and lists the bridges of the pipelines named, and applies what it
+// finds as the walk would. A job it counts is marked handled, so the next
+// walk passes it by; what it misses (a lost delivery) the next scheduled
+// poll finds.
+func (p *poll) runHinted() error {
+	byPipeline := map[int64][]int64{}
+	for id, jh := range p.hints.jobs {
+		byPipeline[jh.pipeline] = append(byPipeline[jh.pipeline], id)
+	}
+	if len(byPipeline) >= firstPageFromPipelines {
+		if err := p.serveFirstPage(byPipeline); err != nil {
+			return fmt.Errorf("reading the newest jobs: %w", err)
+		}
+	}
+	for _, pipelineID := range slices.Sorted(maps.Keys(byPipeline)) {
+		ids := byPipeline[pipelineID]
+		cost := fetchCost(pipelineID, ids)
+		if cost > p.hintBudget {
+			// Left to the scheduled poll, which finds every job: a burst
+			// of deliveries (or forged ones) cannot spend the rate limit.
+			continue
+		}
+		p.hintBudget -= cost
+		err := p.fetchJobs(pipelineID, ids, func(_ int64, j *gitlabapi.Job) error {
+			if j == nil {
+				return nil // not in this project: deleted, or a forged delivery
+			}
+			return p.serveHinted(j)
+		})
+		if err != nil {
+			return fmt.Errorf("fetching hinted jobs: %w", err)
+		}
+	}
+	if err := p.knowHintedPipelines(); err != nil {
+		return err
+	}
+	if err := p.refreshBridges(); err != nil {
+		return fmt.Errorf("refreshing bridges: %w", err)
+	}
+	p.dropStaleParked()
+	p.st.ForgetPipelines(p.now.Add(-p.opts.PipelineTTL))
+	return nil
+}
+
+// firstPageFromPipelines: when deliveries name jobs of two pipelines or
+// more, one page of the project's newest jobs usually carries them all,
+// for one request instead of one per pipeline. GitLab limits the job list
+// separately, and the scheduled polls use a fraction of that budget.
+const firstPageFromPipelines = 2
+
+// maxHintedFetches bounds the requests a poll spends on what deliveries
+// named beyond its first page: jobs (manual jobs played far down the list,
+// usually one) and pipelines not known yet (usually none: their jobs are
+// on the first page). Named pipelines over the bound wait for the next
+// poll; named jobs, for the scheduled walk.
+const maxHintedFetches = 4
+
+// serveFirstPage reads one page of the project's newest jobs and serves
+// every row as a hinted job: the named ones, followed ones, and new ones
+// alike (a row is the API's word, whoever named it). Named jobs the page
+// carried are struck off byPipeline, and so are named jobs the exporter
+// does not follow: below the newest hundred, a job not followed is old
+// news or a job GitLab does not have, which the scheduled poll settles.
+func (p *poll) serveFirstPage(byPipeline map[int64][]int64) error {
+	for page, err := range p.client.ProjectJobPages(p.ctx, p.key, gitlabapi.ListJobsOptions{PerPage: 100, Minimal: true}) {
+		if err != nil {
+			return err
+		}
+		for i := range page {
+			if err := p.serveHinted(&page[i]); err != nil {
+				return err
+			}
+		}
+		break // one page
+	}
+	for pipelineID, ids := range byPipeline {
+		ids = slices.DeleteFunc(ids, func(id int64) bool { return p.st.Followed[id] == nil })
+		if len(ids) == 0 {
+			delete(byPipeline, pipelineID)
+		} else {
+			byPipeline[pipelineID] = ids
+		}
+	}
+	return nil
+}
+
+// knowHintedPipelines lists the bridges of the pipelines deliveries named
+// that the exporter does not know yet: a pipeline made only of bridges has
+// no job a walk could find it by. The pipeline is remembered only once
+// GitLab has answered for it, so a delivery naming a pipeline GitLab does
+// not have leaves no trace.
+func (p *poll) knowHintedPipelines() error {
+	for _, id := range slices.Sorted(maps.Keys(p.hints.pipelines)) {
+		if p.st.Pipelines[id] != nil {
+			continue
+		}
+		if p.hintBudget == 0 {
+			p.deferredPipelines = append(p.deferredPipelines, id)
+			continue
+		}
+		p.hintBudget--
+		bridges, err := p.client.PipelineBridges(p.ctx, p.key, id, nil)
+		switch {
+		case errors.Is(err, gitlabapi.ErrNotFound):
+			continue
+		case err != nil:
+			return fmt.Errorf("hinted pipeline %d: %w", id, err)
+		}
+		pl, err := p.pipeline(id)
+		if err != nil {
+			return fmt.Errorf("hinted pipeline %d: %w", id, err)
+		}
+		p.applyBridges(pl, bridges)
+	}
+	return nil
+}
+
+// fetchCost is the requests fetchJobs makes for ids of one pipeline.
+func fetchCost(pipelineID int64, ids []int64) int {
+	if len(ids) == 1 || pipelineID == 0 {
+		return len(ids)
+	}
+	return 1
+}
+
+// fetchJobs fetches jobs of one pipeline: the pipeline's jobs (retried
+// attempts included) in one request when several are named, else each
+// job (also when the pipeline is not known, 0). got is called for every id,
+// with nil for a job GitLab does not have in this project.
+func (p *poll) fetchJobs(pipelineID int64, ids []int64, got func(id int64, j *gitlabapi.Job) error) error {
+	if fetchCost(pipelineID, ids) == len(ids) {
+		for _, id := range ids {
+			j, err := p.client.Job(p.ctx, p.key, id)
+			switch {
+			case errors.Is(err, gitlabapi.ErrNotFound):
+				j = nil
+			case err != nil:
+				return err
+			}
+			if err := got(id, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	list, err := p.client.PipelineJobs(p.ctx, p.key, pipelineID, gitlabapi.PipelineJobsOptions{IncludeRetried: true, Minimal: true})
+	if err != nil && !errors.Is(err, gitlabapi.ErrNotFound) {
+		return err
+	}
+	byID := make(map[int64]*gitlabapi.Job, len(list))
+	for i := range list {
+		byID[list[i].ID] = &list[i]
+	}
+	for _, id := range ids {
+		if err := got(id, byID[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serveHinted applies a job fetched for a hint exactly as the walk would:
+// a followed job moves on, a job no walk has handled is new, and a job
+// already counted is left alone.
+func (p *poll) serveHinted(j *gitlabapi.Job) error {
+	if f := p.st.Followed[j.ID]; f != nil && !f.Bridge {
+		p.apply(j, f, false)
+		return nil
+	}
+	created := createdAt(j)
+	if p.st.Handled(j.ID, created) {
+		return nil
+	}
+	if err := p.handleNew(j, false); err != nil {
+		return err
+	}
+	p.st.MarkHandled(j.ID, created)
+	return nil
+}
+
+// hintLatencies are the delivery-to-count times of the jobs this poll
+// counted finished that a delivery had announced finished.
+func (p *poll) hintLatencies(counted time.Time) []time.Duration {
+	var out []time.Duration
+	for _, id := range p.finishedIDs {
+		if jh, ok := p.hints.jobs[id]; ok && !jh.finished.IsZero() {
+			out = append(out, max(counted.Sub(jh.finished), 0))
+		}
+	}
+	return out
+}

@@ -1,0 +1,210 @@
+package scraper
+
+import (
+	"sync"
+	"time"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+)
+
+// Hint is what a webhook delivery says changed in a project. It is never
+// data: it only wakes the project's poll and names what that poll fetches.
+// What is counted still comes from the API, so a lost, duplicated,
+// reordered or forged delivery cannot change a count.
+type Hint struct {
+	ProjectID int64
+	// A Job Hook: the job, its pipeline, and the status the delivery
+	// claims (it decides only whether the job is worth a poll now). A
+	// Pipeline Hook: the pipeline, JobID 0; a pipeline made only of
+	// bridges has no job the walk could find it by.
+	JobID, PipelineID int64
+	JobStatus         gitlabapi.JobStatus
+	// BridgesOf is a pipeline whose bridges may have changed: the parent
+	// of a child pipeline that moved (Job Hooks do not cover bridges).
+	BridgesOf int64
+	// Received is when the delivery arrived; zero is now.
+	Received time.Time
+}
+
+// wakes reports whether the hint is worth a poll now: the job finished
+// (it is counted, its start too if no poll saw it running), or a bridge
+// may have moved. Other changes (a job created, pending, running) ride
+// along with the next poll that wakes the project, or wait for the
+// scheduled one: a wake costs requests, and serving a job when it
+// finishes costs one fetch where serving each change costs three.
+func (h Hint) wakes() bool {
+	switch {
+	case h.BridgesOf != 0:
+		return true
+	case h.JobID == 0:
+		return false
+	}
+	return h.JobStatus.Finished()
+}
+
+// maxPendingHints bounds the hints a project keeps between two polls, so
+// that memory stays bounded whatever the delivery rate; beyond it the next
+// poll is a full one, which misses nothing.
+const maxPendingHints = 256
+
+// pendingHints are a project's hints not yet served by a poll.
+type pendingHints struct {
+	mu        sync.Mutex
+	jobs      map[int64]jobHint // by job id
+	pipelines map[int64]bool    // pipelines to know (and list the bridges of, once)
+	bridges   map[int64]bool    // pipelines whose bridges to list
+	overflow  bool              // more than maxPendingHints: poll in full
+	// wake has a token while a hint waits for the project's loop.
+	wake chan struct{}
+}
+
+type jobHint struct {
+	pipeline int64
+	// finished is when the first delivery saying the job finished
+	// arrived, for the delivery-to-count latency; zero if none did.
+	finished time.Time
+}
+
+func newPendingHints() *pendingHints {
+	return &pendingHints{wake: make(chan struct{}, 1)}
+}
+
+// add records h and reports whether it should wake the project's poll.
+func (ph *pendingHints) add(h Hint) bool {
+	ph.mu.Lock()
+	defer ph.mu.Unlock()
+	ph.init()
+	if ph.size() >= maxPendingHints && !ph.has(h) {
+		ph.overflow = true
+		return true
+	}
+	switch {
+	case h.JobID != 0:
+		jh := ph.jobs[h.JobID]
+		jh.pipeline = h.PipelineID
+		if h.JobStatus.Finished() && jh.finished.IsZero() {
+			jh.finished = h.Received
+		}
+		ph.jobs[h.JobID] = jh
+	case h.PipelineID != 0:
+		ph.pipelines[h.PipelineID] = true
+	}
+	if h.BridgesOf != 0 {
+		ph.bridges[h.BridgesOf] = true
+	}
+	return h.wakes()
+}
+
+func (ph *pendingHints) init() {
+	if ph.jobs == nil {
+		ph.jobs, ph.pipelines, ph.bridges = map[int64]jobHint{}, map[int64]bool{}, map[int64]bool{}
+	}
+}
+
+// has reports whether h names nothing that is not pending already (a
+// duplicate delivery).
+func (ph *pendingHints) has(h Hint) bool {
+	_, job := ph.jobs[h.JobID]
+	switch {
+	case h.JobID != 0 && !job,
+		h.JobID == 0 && h.PipelineID != 0 && !ph.pipelines[h.PipelineID],
+		h.BridgesOf != 0 && !ph.bridges[h.BridgesOf]:
+		return false
+	}
+	return true
+}
+
+func (ph *pendingHints) size() int { return len(ph.jobs) + len(ph.pipelines) + len(ph.bridges) }
+
+// take returns the pending hints and starts a new set. A wake-up still
+// pending is for hints this set holds: it goes too, so that the loop does
+// not wake again for nothing.
+func (ph *pendingHints) take() hintSet {
+	ph.mu.Lock()
+	defer ph.mu.Unlock()
+	select {
+	case <-ph.wake:
+	default:
+	}
+	hs := hintSet{jobs: ph.jobs, pipelines: ph.pipelines, bridges: ph.bridges, overflow: ph.overflow}
+	ph.jobs, ph.pipelines, ph.bridges, ph.overflow = nil, nil, nil, false
+	return hs
+}
+
+// restore puts back the hints of a poll that failed, for the next one;
+// hints that arrived meanwhile are kept, within the bound.
+func (ph *pendingHints) restore(hs hintSet) {
+	ph.mu.Lock()
+	defer ph.mu.Unlock()
+	ph.init()
+	ph.overflow = ph.overflow || hs.overflow
+	for id, jh := range hs.jobs {
+		if _, newer := ph.jobs[id]; !newer && ph.size() < maxPendingHints {
+			ph.jobs[id] = jh
+		}
+	}
+	for _, from := range []struct{ src, dst map[int64]bool }{{hs.pipelines, ph.pipelines}, {hs.bridges, ph.bridges}} {
+		for id := range from.src {
+			if ph.size() < maxPendingHints {
+				from.dst[id] = true
+			}
+		}
+	}
+}
+
+// rewake wakes the project's loop if hints are pending.
+func (ph *pendingHints) rewake() {
+	ph.mu.Lock()
+	pending := ph.size() > 0 || ph.overflow
+	ph.mu.Unlock()
+	if pending {
+		select {
+		case ph.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// hintSet is what one poll serves.
+type hintSet struct {
+	jobs      map[int64]jobHint
+	pipelines map[int64]bool
+	bridges   map[int64]bool
+	overflow  bool
+}
+
+func (hs hintSet) empty() bool {
+	return len(hs.jobs) == 0 && len(hs.pipelines) == 0 && len(hs.bridges) == 0 && !hs.overflow
+}
+
+// Hint hands a webhook delivery's hint to the project's poll. It never
+// blocks: the poll runs later, on the project's own loop. It reports false
+// when the project is not polled (not configured, filtered out, owned by
+// another shard), so that the delivery is counted as ignored.
+func (s *Scraper) Hint(h Hint) bool {
+	s.mu.Lock()
+	t := s.projects[h.ProjectID]
+	now := s.opts.Now
+	s.mu.Unlock()
+	if t == nil {
+		return false
+	}
+	if h.Received.IsZero() {
+		h.Received = now()
+	}
+	if t.hints.add(h) {
+		select {
+		case t.hints.wake <- struct{}{}:
+		default: // a wake-up is pending already: the burst shares it
+		}
+	}
+	return true
+}
+
+func setOf(ids []int64) map[int64]bool {
+	m := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
+}
