@@ -36,6 +36,9 @@ type App struct {
 	metrics  *collector.Metrics
 	scraper  *scraper.Scraper
 	webhook  *webhook.Handler
+	// forwarder passes a sharded exporter's deliveries about other shards'
+	// projects on to them; nil when not sharded.
+	forwarder *webhook.Forwarder
 
 	reloadOK   prometheus.Gauge
 	reloadTime prometheus.Gauge
@@ -101,6 +104,11 @@ func New(configFile string, getenv func(string) string, logger log.Logger, opts 
 	}
 	a.webhook = webhook.NewHandler(a.scraper, a.metrics)
 	a.webhook.SetSecret(cfg.WebhookSecret())
+	if a.shard.Sharded() {
+		a.forwarder = webhook.NewForwarder(a.shard, nil, a.metrics, logger)
+		a.webhook.SetForwarder(a.forwarder)
+		a.setForwardURL(cfg)
+	}
 	a.reloadOK.Set(1)
 	a.reloadTime.SetToCurrentTime()
 	a.Registry.MustRegister(
@@ -145,6 +153,9 @@ func (a *App) scraperOptions(cfg *config.Config) scraper.Options {
 // than metrics.series_ttl.
 func (a *App) Run(ctx context.Context) {
 	go a.expireSeries(ctx)
+	if a.forwarder != nil {
+		go a.forwarder.Run(ctx)
+	}
 	a.scraper.Run(ctx)
 }
 
@@ -213,6 +224,24 @@ func (a *App) reload() error {
 	}
 	a.metrics.SetRefTracker(refTracker(cfg))
 	a.webhook.SetSecret(cfg.WebhookSecret())
+	a.setForwardURL(cfg)
 	a.cfg = cfg
 	return nil
+}
+
+// setForwardURL points a sharded exporter's forwarder at
+// webhook.forward_url; without one, deliveries about other shards'
+// projects are left to their scheduled polls.
+func (a *App) setForwardURL(cfg *config.Config) {
+	if a.forwarder == nil {
+		return
+	}
+	if cfg.Webhook.Enabled && cfg.Webhook.ForwardURL == "" {
+		_ = level.Warn(a.logger).Log("msg", "sharded with webhooks on but no webhook.forward_url: deliveries about other shards' projects wait for those shards' scheduled polls")
+	}
+	if cfg.Webhook.ForwardURL == "" {
+		a.forwarder.SetURL(nil)
+		return
+	}
+	a.forwarder.SetURL(cfg.Webhook.ForwardURLFor)
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/deploy/deploytest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/shard"
 )
 
 // TestExportedFamiliesMatchTheDeclaredList drives the real exporter against
@@ -94,10 +96,10 @@ func TestExportedFamiliesMatchTheDeclaredList(t *testing.T) {
 	// series: only they fetch a job by id here, and each delivery below
 	// wakes one unless a scheduled poll takes its hint first.
 	gl.InjectFault(gitlabtest.Fault{Endpoint: "/projects/:id/jobs/:job_id", Kind: gitlabtest.FaultServerError})
-	deliver := func() {
+	deliver := func(base string) {
 		body := fmt.Sprintf(`{"object_kind":"build","build_id":%d,"build_status":"success","pipeline_id":%d,"project_id":%d}`,
 			finished, pipeline, project)
-		r, err := http.NewRequest("POST", hookSrv.URL+"/webhook", strings.NewReader(body))
+		r, err := http.NewRequest("POST", base+"/webhook", strings.NewReader(body))
 		must(t, err)
 		r.Header.Set("X-Gitlab-Token", "hook-secret")
 		r.Header.Set("X-Gitlab-Event", "Job Hook")
@@ -106,11 +108,33 @@ func TestExportedFamiliesMatchTheDeclaredList(t *testing.T) {
 		resp.Body.Close()
 	}
 
+	// A shard of a sharded set that does not own g/app, passing a delivery
+	// about it on to an owner that does not answer, so that
+	// webhook_forwards_total has a series.
+	other := 1 - shard.Of(project, 2)
+	shardedFile := filepath.Join(dir, "sharded.yaml")
+	cfgText, err := os.ReadFile(configFile)
+	must(t, err)
+	must(t, os.WriteFile(shardedFile, []byte(strings.Replace(string(cfgText), "webhook:\n  enabled: true\n",
+		"webhook:\n  enabled: true\n  forward_url: http://127.0.0.1:1/{shard}\n", 1)), 0o600))
+	sharded, err := New(shardedFile, getenv, log.NewNopLogger(), WithShard(shard.Shard{Index: other, Total: 2}))
+	must(t, err)
+	must(t, sharded.OpenStorage(filepath.Join(dir, "sharded-data")))
+	shardedDone := make(chan struct{})
+	go func() { defer close(shardedDone); sharded.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-shardedDone })
+	shardedHandler, err := sharded.Handler("/metrics", false)
+	must(t, err)
+	shardedSrv := httptest.NewServer(shardedHandler)
+	t.Cleanup(shardedSrv.Close)
+
 	var got map[string]deploytest.Family
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		deliver()
+		deliver(hookSrv.URL)
+		deliver(shardedSrv.URL)
 		got = gathered(t, a)
+		maps.Copy(got, gathered(t, sharded))
 		missing := 0
 		for name := range want {
 			if _, ok := got[name]; !ok {

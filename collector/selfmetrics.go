@@ -32,6 +32,7 @@ type SelfMetrics struct {
 	webhookPolls      prometheus.Counter
 	webhookPollReqs   prometheus.Counter
 	webhookPollErrors *prometheus.CounterVec
+	webhookForwards   *prometheus.CounterVec
 	webhookLatency    prometheus.Histogram
 
 	rateLimitDesc *prometheus.Desc
@@ -45,7 +46,7 @@ func NewSelfMetrics() *SelfMetrics {
 	return &SelfMetrics{
 		webhookDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ns + "webhook_deliveries_total",
-			Help: "GitLab webhook deliveries to POST /webhook by event (job, pipeline, other) and result (accepted, ignored, unauthorized, bad_request, too_large).",
+			Help: "GitLab webhook deliveries to POST /webhook by event (job, pipeline, other) and result (accepted, ignored, forwarded, unauthorized, bad_request, too_large).",
 		}, []string{"event", "result"}),
 		webhookPolls: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: ns + "webhook_polls_total",
@@ -59,6 +60,10 @@ func NewSelfMetrics() *SelfMetrics {
 			Name: ns + "webhook_poll_errors_total",
 			Help: "Failed polls that served webhook deliveries, by reason (as poll_errors_total); their hints are tried again 30 s later and by the next scheduled poll.",
 		}, []string{"reason"}),
+		webhookForwards: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ns + "webhook_forwards_total",
+			Help: "Webhook deliveries about another shard's projects passed on to it, by that shard and result (ok, failed: no 2xx answer, dropped: too many waiting); never retried, the owner's scheduled poll repairs.",
+		}, []string{"shard", "result"}),
 		webhookLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    ns + "webhook_delivery_to_count_seconds",
 			Help:    "Time from a delivery saying a job finished to the job being counted.",
@@ -161,6 +166,12 @@ func (e *SelfMetrics) PollFinished(p scraper.ProjectInfo, r scraper.PollResult) 
 	e.lastSuccess.WithLabelValues(p.Path).Set(float64(r.Time.UnixMilli()) / 1000)
 }
 
+// WebhookForward counts a delivery passed on to the shard that owns its
+// project (webhook.ForwardObserver).
+func (e *SelfMetrics) WebhookForward(owner int, result string) {
+	e.webhookForwards.WithLabelValues(strconv.Itoa(owner), result).Inc()
+}
+
 // WebhookDelivery counts a webhook delivery (webhook.Observer).
 func (e *SelfMetrics) WebhookDelivery(event, result string) {
 	e.webhookDeliveries.WithLabelValues(event, result).Inc()
@@ -209,7 +220,7 @@ func (e *SelfMetrics) ProjectRemoved(path string) {
 func (e *SelfMetrics) vecs() []prometheus.Collector {
 	return []prometheus.Collector{e.apiRequests, e.apiDuration, e.polls, e.pollReqs, e.pollErrors,
 		e.pollTime, e.projectUp, e.lastSuccess, e.projects, e.groupUp, e.groupErrors, e.stateErrors,
-		e.webhookDeliveries, e.webhookPolls, e.webhookPollReqs, e.webhookPollErrors, e.webhookLatency}
+		e.webhookDeliveries, e.webhookPolls, e.webhookPollReqs, e.webhookPollErrors, e.webhookForwards, e.webhookLatency}
 }
 
 // Describe implements prometheus.Collector.

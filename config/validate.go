@@ -24,6 +24,7 @@ func (d *decoder) validate(c *Config) {
 		d.addAt("projects", "no projects or groups configured: list at least one entry under projects or groups")
 	}
 	d.validateMetrics(&c.Metrics)
+	d.validateWebhook(&c.Webhook)
 }
 
 func (d *decoder) validateGitLab(g *GitLab) {

@@ -57,3 +57,40 @@ func TestWebhookSecret(t *testing.T) {
 		})
 	}
 }
+
+func TestWebhookForwardURL(t *testing.T) {
+	getenv := func(k string) string { return map[string]string{EnvToken: "tok"}[k] }
+	for _, tc := range []struct {
+		name, url string
+		want      string // the URL for shard 2, or an error's text
+		wantErr   bool
+	}{
+		{"not set", "", "", false},
+		{"the pods' stable names", "http://gje-{shard}.gje-shards:9835/webhook", "http://gje-2.gje-shards:9835/webhook", false},
+		{"https", "https://gje-{shard}.gje-shards.monitoring.svc:9835/webhook", "https://gje-2.gje-shards.monitoring.svc:9835/webhook", false},
+		{"no placeholder", "http://gje-0.gje-shards:9835/webhook", "c.yaml:8: webhook.forward_url: must contain {shard}", true},
+		{"another scheme", "ftp://gje-{shard}/webhook", `c.yaml:8: webhook.forward_url: scheme "ftp": want http or https`, true},
+		{"no host", "http:///{shard}/webhook", "c.yaml:8: webhook.forward_url: no host", true},
+		{"credentials", "http://u:p@gje-{shard}/webhook", "c.yaml:8: webhook.forward_url: must not carry credentials", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := minimal + "webhook:\n  enabled: false\n"
+			if tc.url != "" {
+				doc += "  forward_url: " + tc.url + "\n"
+			}
+			cfg, _, err := Parse([]byte(doc), "c.yaml", getenv)
+			switch {
+			case tc.wantErr && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			case tc.wantErr:
+				if strings.Contains(err.Error(), "u:p") {
+					t.Errorf("the error shows the credentials: %v", err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case cfg.Webhook.ForwardURLFor(2) != tc.want:
+				t.Errorf("URL for shard 2 %q, want %q", cfg.Webhook.ForwardURLFor(2), tc.want)
+			}
+		})
+	}
+}

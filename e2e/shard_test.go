@@ -125,11 +125,12 @@ func (g *shardedGitLab) heldProjects(user string) map[int64]bool {
 // in a subgroup too, a project listed by path and one by id, and a token
 // file per shard.
 type shardedSetup struct {
-	t        *testing.T
-	gl       *shardedGitLab
-	cfgFile  string
-	dirs     map[int]string // storage by shard index
-	projects map[int64]string
+	t         *testing.T
+	gl        *shardedGitLab
+	cfgFile   string
+	tokensDir string         // a token file per shard
+	dirs      map[int]string // storage by shard index
+	projects  map[int64]string
 }
 
 func newShardedSetup(t *testing.T, maxShards int) *shardedSetup {
@@ -149,6 +150,7 @@ func newShardedSetup(t *testing.T, maxShards int) *shardedSetup {
 
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
+	s.tokensDir = tokens
 	if err := os.Mkdir(tokens, 0o700); err != nil {
 		t.Fatal(err)
 	}

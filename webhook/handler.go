@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"sync/atomic"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
@@ -26,6 +27,7 @@ const MaxBody = 4 << 20
 const (
 	Accepted     = "accepted"     // a hint for a polled project
 	Ignored      = "ignored"      // authenticated and well-formed, but nothing to do: another event, or a project not polled
+	Forwarded    = "forwarded"    // about a project another shard polls: passed on to it
 	Unauthorized = "unauthorized" // X-Gitlab-Token missing or wrong
 	BadRequest   = "bad_request"  // not POST, or the body is not a JSON object
 	TooLarge     = "too_large"    // the body is over MaxBody
@@ -54,7 +56,15 @@ type Handler struct {
 	sink   Sink
 	obs    Observer
 	secret atomic.Pointer[[sha256.Size]byte] // nil: the webhook is off
+	// forwarder, in a sharded exporter, passes deliveries about other
+	// shards' projects on to them; nil when not sharded.
+	forwarder *Forwarder
 }
+
+// SetForwarder makes a sharded exporter's handler keep only the hints of
+// the projects its shard owns and pass the others' deliveries on with f.
+// Call it before serving.
+func (h *Handler) SetForwarder(f *Forwarder) { h.forwarder = f }
 
 // NewHandler returns a handler that hands hints to sink. It answers 404
 // until SetSecret turns it on.
@@ -122,9 +132,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		event = kind // a delivery without the header (a replay by hand)
 	}
 	result := Ignored
+	var owners []int // other shards the delivery concerns
 	for _, hint := range hints {
+		if f := h.forwarder; f != nil && !f.owns(hint.ProjectID) {
+			if owner := f.ownerOf(hint.ProjectID); !slices.Contains(owners, owner) {
+				owners = append(owners, owner)
+			}
+			continue
+		}
 		if h.sink.Hint(hint) {
 			result = Accepted
+		}
+	}
+	// Passed on once: a delivery that was passed on already is not (a
+	// receiver that counts shards differently, mid-reshard, ignores it).
+	if len(owners) > 0 && h.forwarder.enabled() && r.Header.Get(ForwardedHeader) == "" {
+		for _, owner := range owners {
+			h.forwarder.enqueue(owner, r.Header, body)
+		}
+		if result == Ignored {
+			result = Forwarded
 		}
 	}
 	h.answer(w, event, result, http.StatusAccepted)

@@ -1,7 +1,9 @@
 package kubernetes_test
 
 import (
+	"fmt"
 	"maps"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -33,6 +35,9 @@ func one(t *testing.T, objs map[string][]object, kind string) object {
 }
 
 type statefulSet struct {
+	Metadata struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
 	Spec struct {
 		Replicas            *int   `yaml:"replicas"`
 		ServiceName         string `yaml:"serviceName"`
@@ -214,6 +219,36 @@ func TestShardedVariant(t *testing.T) {
 		o.decode(t, &s)
 		services[s.Metadata.Name] = s
 	}
+
+	t.Run("a webhook delivery is passed on to its owner's stable name", func(t *testing.T) {
+		cfgPath, _ := argValue(c.Args, "config.file")
+		var cm struct {
+			Data map[string]string `yaml:"data"`
+		}
+		one(t, objs, "ConfigMap").decode(t, &cm)
+		var cfg struct {
+			Webhook struct {
+				ForwardURL string `yaml:"forward_url"`
+			} `yaml:"webhook"`
+		}
+		if err := yaml.Unmarshal([]byte(cm.Data[path.Base(cfgPath)]), &cfg); err != nil {
+			t.Fatalf("the ConfigMap's %s: %v", path.Base(cfgPath), err)
+		}
+		headless := services[spec.ServiceName]
+		for k := range replicas {
+			u, err := url.Parse(strings.ReplaceAll(cfg.Webhook.ForwardURL, "{shard}", strconv.Itoa(k)))
+			if err != nil {
+				t.Fatalf("webhook.forward_url %q: %v", cfg.Webhook.ForwardURL, err)
+			}
+			// <statefulset>-<K>.<headless service>, resolved in the pods' namespace.
+			if want := fmt.Sprintf("%s-%d.%s", ss.Metadata.Name, k, spec.ServiceName); u.Hostname() != want {
+				t.Errorf("shard %d is reached at %s, its stable name is %s", k, u.Hostname(), want)
+			}
+			if u.Path != "/webhook" || !slices.ContainsFunc(headless.Spec.Ports, func(p port) bool { return strconv.Itoa(p.Port) == u.Port() }) {
+				t.Errorf("webhook.forward_url %s: not /webhook on a port of the headless Service %v", u, headless.Spec.Ports)
+			}
+		}
+	})
 
 	t.Run("the ServiceMonitor scrapes every pod once, through the headless Service", func(t *testing.T) {
 		headless, ok := services[spec.ServiceName]
