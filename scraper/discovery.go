@@ -82,14 +82,35 @@ func (s *Scraper) Discover(ctx context.Context) {
 	}
 	maps.DeleteFunc(found, func(id int64, _ gitlabapi.Project) bool { return !opts.Shard.Owns(id) })
 
+	// Saved states are read and deleted outside the lock: webhook
+	// deliveries look projects up under it, and must not wait for a disk.
+	s.mu.Lock()
+	var added []gitlabapi.Project
+	for id, p := range found {
+		if s.projects[id] == nil {
+			added = append(added, p)
+		}
+	}
+	s.mu.Unlock()
+	restored := make([]*state.Project, len(added))
+	for i, p := range added {
+		restored[i] = s.restore(opts, p)
+	}
+
 	s.mu.Lock()
 	var removed []string
-	for id, p := range found {
-		if t := s.projects[id]; t != nil {
-			t.pending = &p
-			continue
+	var gone []*tracked
+	fresh := map[int64]bool{}
+	for _, st := range restored {
+		if s.projects[st.ID] == nil {
+			s.projects[st.ID] = newTracked(st)
+			fresh[st.ID] = true
 		}
-		s.projects[id] = newTracked(s.restore(opts, p))
+	}
+	for id, p := range found {
+		if t := s.projects[id]; t != nil && !fresh[id] {
+			t.pending = &p
+		}
 	}
 	if complete {
 		for id, t := range s.projects {
@@ -97,11 +118,7 @@ func (s *Scraper) Discover(ctx context.Context) {
 				removed = append(removed, t.st.Path)
 				t.removed.Store(true)
 				delete(s.projects, id)
-				if opts.Store != nil {
-					if err := opts.Store.Delete(id); err != nil {
-						_ = level.Warn(logger).Log("msg", "removing saved state failed", "project", t.st.Path, "err", err)
-					}
-				}
+				gone = append(gone, t)
 			}
 		}
 	}
@@ -111,6 +128,14 @@ func (s *Scraper) Discover(ctx context.Context) {
 	s.discoveryOK = s.discoveryOK || complete
 	n := len(s.projects)
 	s.mu.Unlock()
+
+	if opts.Store != nil {
+		for _, t := range gone {
+			if err := opts.Store.Delete(t.st.ID); err != nil {
+				_ = level.Warn(logger).Log("msg", "removing saved state failed", "project", t.st.Path, "err", err)
+			}
+		}
+	}
 
 	for _, path := range removed {
 		_ = level.Info(logger).Log("msg", "project no longer polled", "project", path)
