@@ -5,15 +5,13 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // histogramVec is a histogram family's series, kept compactly and exported
-// through client_golang's const histograms.
+// through client_golang as const metrics (histogram_dto.go).
 //
 // client_golang's HistogramVec keeps, per series, two copies of its counts
 // for lock-free writes, a sync.Map entry per native bucket in each copy, and
@@ -26,6 +24,7 @@ type histogramVec struct {
 	desc          *prometheus.Desc
 	bounds        []float64 // classic upper bounds, without +Inf
 	exemplarLabel string    // "" when exemplars are off
+	order         labelOrder
 	now           func() time.Time
 
 	seriesIndex[*histogramSeries]
@@ -108,6 +107,7 @@ func newHistogramVec(f *family, m Metric, exemplarLabel string, now func() time.
 		desc:          prometheus.NewDesc(m.Name, m.Help+fromPolling, f.labelNames(), nil),
 		bounds:        slices.Clone(f.Buckets),
 		exemplarLabel: exemplarLabel,
+		order:         newLabelOrder(f.labelNames()),
 		now:           now,
 		seriesIndex:   newSeriesIndex[*histogramSeries](),
 	}
@@ -169,89 +169,7 @@ func (v *histogramVec) collect(ch chan<- prometheus.Metric) {
 
 // metric is one series in the family's form, with its exemplars.
 func (v *histogramVec) metric(key string, s *histogramSeries) prometheus.Metric {
-	values := splitKey(key, len(v.labels))
-	created := time.Unix(0, s.created)
-	var (
-		m   prometheus.Metric
-		err error
-	)
-	if v.Form != Native {
-		m, err = prometheus.NewConstHistogramWithCreatedTimestamp(v.desc, s.count, s.sum, v.cumulative(s), created, values...)
-		if err == nil && len(s.exemplars) > 0 && v.exemplarLabel != "" {
-			m, err = prometheus.NewMetricWithExemplars(m, v.exemplarsOf(s)...)
-		}
-	}
-	if err == nil && v.Form != Classic {
-		var native prometheus.Metric
-		native, err = v.nativeMetric(s, created, values)
-		switch {
-		case err != nil:
-		case m != nil:
-			// Both: the exemplars stay on the classic buckets, which
-			// Prometheus reads for the native histogram too when it has
-			// none of its own; carrying them twice doubles their cost.
-			m = classicAndNative{m, native}
-		case len(s.exemplars) > 0 && v.exemplarLabel != "":
-			m, err = prometheus.NewMetricWithExemplars(native, v.exemplarsOf(s)...)
-		default:
-			m = native
-		}
-	}
-	if err != nil {
-		return prometheus.NewInvalidMetric(v.desc, err)
-	}
-	return m
-}
-
-// cumulative is the classic buckets as NewConstHistogram takes them.
-func (v *histogramVec) cumulative(s *histogramSeries) map[float64]uint64 {
-	out := make(map[float64]uint64, len(v.bounds))
-	var sum uint64
-	for i, bound := range v.bounds {
-		sum += s.buckets[i]
-		out[bound] = sum
-	}
-	return out
-}
-
-func (v *histogramVec) nativeMetric(s *histogramSeries, created time.Time, values []string) (prometheus.Metric, error) {
-	n := s.native
-	return prometheus.NewConstNativeHistogram(v.desc, s.count, s.sum, n.pos.counts(), n.neg.counts(), n.zero,
-		n.schema, nativeZeroThreshold, created, values...)
-}
-
-func (v *histogramVec) exemplarsOf(s *histogramSeries) []prometheus.Exemplar {
-	out := make([]prometheus.Exemplar, len(s.exemplars))
-	for k, e := range s.exemplars {
-		out[k] = prometheus.Exemplar{
-			Value:     e.value,
-			Labels:    prometheus.Labels{v.exemplarLabel: strconv.FormatInt(e.id, 10)},
-			Timestamp: time.UnixMilli(e.at),
-		}
-	}
-	return out
-}
-
-// classicAndNative is one series with classic buckets and a native
-// histogram, as client_golang's own histograms expose it: client_golang
-// builds each half, and the native half's fields join the classic one.
-type classicAndNative struct{ classic, native prometheus.Metric }
-
-func (m classicAndNative) Desc() *prometheus.Desc { return m.classic.Desc() }
-
-func (m classicAndNative) Write(out *dto.Metric) error {
-	if err := m.classic.Write(out); err != nil {
-		return err
-	}
-	var n dto.Metric
-	if err := m.native.Write(&n); err != nil {
-		return err
-	}
-	h, nh := out.Histogram, n.Histogram
-	h.Schema, h.ZeroThreshold, h.ZeroCount = nh.Schema, nh.ZeroThreshold, nh.ZeroCount
-	h.PositiveSpan, h.PositiveDelta = nh.PositiveSpan, nh.PositiveDelta
-	h.NegativeSpan, h.NegativeDelta = nh.NegativeSpan, nh.NegativeDelta
-	return nil
+	return builtMetric{v.desc, v.build(key, s)}
 }
 
 // observe counts x into its native bucket, as client_golang does.
@@ -321,13 +239,4 @@ func (b *sparseBuckets) halveResolution() {
 		out++
 	}
 	b.packed = b.packed[:out]
-}
-
-// counts is the buckets as NewConstNativeHistogram takes them.
-func (b *sparseBuckets) counts() map[int]int64 {
-	out := make(map[int]int64, len(b.packed))
-	for _, p := range b.packed {
-		out[int(packedIndex(p))] = int64(p & countMask)
-	}
-	return out
 }
