@@ -152,11 +152,13 @@ func (a *App) scraperOptions(cfg *config.Config) scraper.Options {
 // Run polls GitLab until ctx ends, and drops job series idle for longer
 // than metrics.series_ttl.
 func (a *App) Run(ctx context.Context) {
-	go a.expireSeries(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { a.expireSeries(ctx) })
 	if a.forwarder != nil {
-		go a.forwarder.Run(ctx)
+		wg.Go(func() { a.forwarder.Run(ctx) })
 	}
 	a.scraper.Run(ctx)
+	wg.Wait()
 }
 
 // expiryInterval is how often idle series are looked for; a series lives

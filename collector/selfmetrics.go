@@ -62,8 +62,8 @@ func NewSelfMetrics() *SelfMetrics {
 		}, []string{"reason"}),
 		webhookForwards: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ns + "webhook_forwards_total",
-			Help: "Webhook deliveries about another shard's projects passed on to it, by that shard and result (ok, failed: no 2xx answer, dropped: too many waiting); never retried, the owner's scheduled poll repairs.",
-		}, []string{"shard", "result"}),
+			Help: "Webhook deliveries about another shard's projects passed on to it, by the shard that owns the project and result (ok, failed: no 2xx answer, dropped: too many waiting); never retried, the owner's scheduled poll repairs.",
+		}, []string{"owner_shard", "result"}),
 		webhookLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    ns + "webhook_delivery_to_count_seconds",
 			Help:    "Time from a delivery saying a job finished to the job being counted.",

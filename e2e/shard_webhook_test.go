@@ -1,4 +1,4 @@
-//go:build unix
+//go:build linux
 
 package e2e
 
@@ -28,14 +28,10 @@ func TestShardedWebhooksReachTheirOwners(t *testing.T) {
 	const n = 3
 	s := newShardedSetup(t, n)
 	// Each shard on a loopback address of its own, on one port:
-	// 127.0.0.1{shard} is 127.0.0.10, .11, .12.
-	l, err := net.Listen("tcp", "127.0.0.10:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	addr := func(k int) string { return fmt.Sprintf("127.0.0.1%d:%d", k, port) }
+	// 127.0.0.1{shard} is 127.0.0.10, .11, .12 (Linux routes 127/8 to lo).
+	addr := func(k, port int) string { return fmt.Sprintf("127.0.0.1%d:%d", k, port) }
+	port := freePortOnEvery(t, n, addr)
+	addrOf := func(k int) string { return addr(k, port) }
 	secretFile := filepath.Join(t.TempDir(), "webhook-secret")
 	writeFile(t, secretFile, webhookSecret+"\n")
 	s.cfgFile = filepath.Join(t.TempDir(), "config.yml")
@@ -58,11 +54,11 @@ webhook:
 	procs := make([]*process, n)
 	for k := range n {
 		procs[k] = start(t, fmt.Sprintf("shard %d of %d", k, n), bins.exporter, []string{"GITLAB_TOKEN="},
-			"--config.file="+s.cfgFile, "--web.listen-address="+addr(k), "--storage.path="+s.dirs[k],
+			"--config.file="+s.cfgFile, "--web.listen-address="+addrOf(k), "--storage.path="+s.dirs[k],
 			fmt.Sprintf("--shard=%d", k), fmt.Sprintf("--total-shards=%d", n))
 	}
 	for k, p := range procs {
-		shards[k] = &exporter{process: p, base: "http://" + addr(k)}
+		shards[k] = &exporter{process: p, base: "http://" + addrOf(k)}
 		waitHTTP200(t, shards[k].base+"/-/ready", 60*time.Second, p)
 	}
 	var projects []int64
@@ -108,7 +104,7 @@ webhook:
 	}, procs...)
 
 	first := scrapeExporter(t, shards[0])
-	forwards := first.byLabel("gitlab_jobs_exporter_webhook_forwards_total", "shard")
+	forwards := first.byLabel("gitlab_jobs_exporter_webhook_forwards_total", "owner_shard")
 	results := first.byLabel("gitlab_jobs_exporter_webhook_forwards_total", "result")
 	t.Logf("shard 0 passed on %v deliveries by owner, %v by result; GitLab: %+v", forwards, results, hook.Stats())
 	for k := 1; k < n; k++ {
@@ -122,4 +118,30 @@ webhook:
 	if results["failed"]+results["dropped"] != 0 {
 		t.Errorf("forwards %v, want every one ok", results)
 	}
+}
+
+// freePortOnEvery finds a port free on each of the n addresses addr gives.
+func freePortOnEvery(t *testing.T, n int, addr func(k, port int) string) int {
+	t.Helper()
+	for range 20 {
+		l, err := net.Listen("tcp", addr(0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		ls := []net.Listener{l}
+		for k := 1; k < n; k++ {
+			if l, err := net.Listen("tcp", addr(k, port)); err == nil {
+				ls = append(ls, l)
+			}
+		}
+		for _, l := range ls {
+			l.Close()
+		}
+		if len(ls) == n {
+			return port
+		}
+	}
+	t.Fatal("no port free on every shard's address")
+	return 0
 }

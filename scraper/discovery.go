@@ -80,6 +80,7 @@ func (s *Scraper) Discover(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
+	s.noteConfigured(found, complete)
 	maps.DeleteFunc(found, func(id int64, _ gitlabapi.Project) bool { return !opts.Shard.Owns(id) })
 
 	// Saved states are read and deleted outside the lock: webhook
@@ -239,4 +240,26 @@ func (s *Scraper) restore(opts Options, p gitlabapi.Project) *state.Project {
 		s.rec.StateFailed("load")
 	}
 	return fresh
+}
+
+// noteConfigured remembers every project the configuration names, whichever
+// shard owns it, for Configured. An incomplete discovery only adds.
+func (s *Scraper) noteConfigured(found map[int64]gitlabapi.Project, complete bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if complete || s.configured == nil {
+		s.configured = make(map[int64]bool, len(found))
+	}
+	for id := range found {
+		s.configured[id] = true
+	}
+}
+
+// Configured reports whether the configuration names the project, as of the
+// last discovery, whichever shard polls it: a webhook delivery about a
+// project no shard polls is not worth passing on.
+func (s *Scraper) Configured(projectID int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.configured[projectID]
 }

@@ -99,10 +99,13 @@ func (o *Options) check() error {
 type Scraper struct {
 	rec Recorder
 
-	mu            sync.Mutex
-	client        GitLab
-	opts          Options
-	projects      map[int64]*tracked
+	mu       sync.Mutex
+	client   GitLab
+	opts     Options
+	projects map[int64]*tracked
+	// configured are the ids of every project the configuration names,
+	// whichever shard owns it.
+	configured    map[int64]bool
 	lastDiscovery time.Time
 	discoveryOK   bool
 

@@ -137,3 +137,19 @@ func TestNew(t *testing.T) {
 		}
 	}
 }
+
+// TestOfIsStable pins the owner of a few ids: scripts and receivers outside
+// the exporter compute it, so it must never change. The values were
+// computed independently (a Python FNV-1a 64 and Jump Consistent Hash).
+func TestOfIsStable(t *testing.T) {
+	for _, tc := range []struct {
+		id             int64
+		of3, of4, of10 int
+	}{
+		{1, 2, 2, 2}, {2, 2, 2, 9}, {42, 1, 1, 4}, {278964, 1, 1, 6}, {13083, 1, 3, 3}, {31537070, 0, 3, 3},
+	} {
+		if got := []int{Of(tc.id, 3), Of(tc.id, 4), Of(tc.id, 10)}; got[0] != tc.of3 || got[1] != tc.of4 || got[2] != tc.of10 {
+			t.Errorf("Of(%d, 3, 4, 10) = %v, want [%d %d %d]", tc.id, got, tc.of3, tc.of4, tc.of10)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,7 +26,7 @@ const ForwardedHeader = "X-Gitlab-Jobs-Exporter-Forwarded-By"
 // counter.
 const (
 	ForwardOK      = "ok"      // the owner answered 2xx
-	ForwardFailed  = "failed"  // no answer, or not 2xx; never retried
+	ForwardFailed  = "failed"  // no answer, or not 2xx, or the owner failed within 10 s; never retried
 	ForwardDropped = "dropped" // too much was waiting to be passed on
 )
 
@@ -51,6 +52,12 @@ type Forwarder struct {
 	queue    chan *forward
 	queued   atomic.Int64 // bytes of the bodies in queue
 	maxBytes int64
+
+	// failedAt is when passing on to each owner last failed: for
+	// forwardPause after, its deliveries fail at once, so that an owner
+	// that does not answer cannot hold the workers the others need.
+	mu       sync.Mutex
+	failedAt map[int]time.Time
 }
 
 type forward struct {
@@ -69,16 +76,30 @@ const (
 	// forwardTimeout is a request's whole time: the owner answers at once
 	// (its work happens after the answer).
 	forwardTimeout = 5 * time.Second
+	forwardPause   = 10 * time.Second
 )
 
 // NewForwarder returns a forwarder for shard self; client nil is a client
 // of its own. Run sends what it queues.
 func NewForwarder(self shard.Shard, client *http.Client, obs ForwardObserver, logger log.Logger) *Forwarder {
 	if client == nil {
-		client = &http.Client{Timeout: forwardTimeout}
+		client = newForwardClient()
 	}
 	return &Forwarder{self: self, client: client, obs: obs, logger: logger,
-		queue: make(chan *forward, forwardQueueLen), maxBytes: forwardQueueBytes}
+		queue: make(chan *forward, forwardQueueLen), maxBytes: forwardQueueBytes, failedAt: map[int]time.Time{}}
+}
+
+// newForwardClient reaches the shards directly: never through the proxy
+// the environment may set for reaching GitLab (it would see the token),
+// and never following a redirect elsewhere.
+func newForwardClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	return &http.Client{
+		Transport:     t,
+		Timeout:       forwardTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 // SetURL sets where the owner of a project is reached (config
@@ -159,6 +180,10 @@ func (f *Forwarder) send(ctx context.Context, fw *forward) {
 		return
 	}
 	url := (*p)(fw.owner)
+	if f.paused(fw.owner) {
+		f.obs.WebhookForward(fw.owner, ForwardFailed)
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, forwardTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(fw.body))
@@ -182,9 +207,20 @@ func (f *Forwarder) send(ctx context.Context, fw *forward) {
 	f.obs.WebhookForward(fw.owner, ForwardOK)
 }
 
+// paused reports whether passing on to owner failed within forwardPause.
+func (f *Forwarder) paused(owner int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	at, ok := f.failedAt[owner]
+	return ok && time.Since(at) < forwardPause
+}
+
 // failed counts and logs a delivery that did not reach its owner. The
 // request's headers (the token) are never logged.
 func (f *Forwarder) failed(owner int, url, why string) {
+	f.mu.Lock()
+	f.failedAt[owner] = time.Now()
+	f.mu.Unlock()
 	f.obs.WebhookForward(owner, ForwardFailed)
 	_ = level.Debug(f.logger).Log("msg", "passing a webhook delivery on to its project's shard failed; its next scheduled poll counts what it announced",
 		"shard", owner, "url", url, "err", why)

@@ -169,32 +169,6 @@ func TestDeliveriesReachTheirShard(t *testing.T) {
 		t.Errorf("requests %v, want one to shard 2", s.reached)
 	}
 
-	// Its own project's delivery stays with the shard.
-	if code := post(s.handlers[1], jobHook(owned[1], 43), nil); code != 202 {
-		t.Fatalf("status %d, want 202", code)
-	}
-	if got := s.counts[1].delivered(); got["job accepted"] != 1 || len(s.reached) != 1 {
-		t.Errorf("shard 1 counted %v and requests went to %v, want one accepted and nothing passed on", got, s.reached)
-	}
-
-	// A delivery passed on already is never passed on again, even by a
-	// shard that does not own its project (one counting shards
-	// differently, mid-reshard): it is ignored.
-	if code := post(s.handlers[1], jobHook(owned[0], 44), map[string]string{ForwardedHeader: "2"}); code != 202 {
-		t.Fatalf("status %d, want 202", code)
-	}
-	if got := s.counts[1].delivered(); got["job ignored"] != 1 || len(s.reached) != 1 || len(s.fwds[1].queue) != 0 {
-		t.Errorf("shard 1 counted %v, requests %v: want the passed-on delivery ignored and not passed on", got, s.reached)
-	}
-
-	// A wrong token is refused before anything is passed on.
-	if code := post(s.handlers[0], jobHook(owned[2], 45), map[string]string{"X-Gitlab-Token": "guess"}); code != 401 {
-		t.Fatalf("status %d, want 401", code)
-	}
-	if len(s.fwds[0].queue) != 0 || s.fwds[0].queued.Load() != 0 {
-		t.Error("a delivery with a wrong token was queued to be passed on")
-	}
-
 	// An owner that fails is tried once; its scheduled poll repairs.
 	s.mu.Lock()
 	s.down["shard-1.test"] = true
@@ -205,10 +179,72 @@ func TestDeliveriesReachTheirShard(t *testing.T) {
 	if got := <-s.counts[0].done; got != "1 failed" {
 		t.Fatalf("forward %q, want 1 failed", got)
 	}
+	// For a while after, its deliveries fail without holding a worker;
+	// the other owners' pass as before.
+	post(s.handlers[0], jobHook(owned[1], 47), nil)
+	if got := <-s.counts[0].done; got != "1 failed" {
+		t.Fatalf("forward %q, want 1 failed", got)
+	}
+	post(s.handlers[0], jobHook(owned[2], 48), nil)
+	if got := <-s.counts[0].done; got != "2 ok" {
+		t.Fatalf("forward %q, want 2 ok", got)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.reached["shard-1.test"] != 1 {
 		t.Errorf("the failing owner was asked %d times, want once", s.reached["shard-1.test"])
+	}
+}
+
+// TestDeliveriesNotPassedOn: what a shard keeps, and what it refuses, is
+// never queued. The forwarder does not run, so anything queued stays.
+func TestDeliveriesNotPassedOn(t *testing.T) {
+	owned := projectsOfShards(3)
+	newShard := func(k int) (*Handler, *Forwarder, *shardCounts) {
+		c := newShardCounts()
+		self := shard.Shard{Index: k, Total: 3}
+		polled := map[int64]bool{}
+		for i, id := range owned {
+			polled[id] = i == k
+		}
+		h := NewHandler(&sink{polled: polled}, c)
+		h.SetSecret(secret)
+		f := NewForwarder(self, nil, c, log.NewNopLogger())
+		f.SetURL(func(owner int) string { return fmt.Sprintf("http://shard-%d.test/webhook", owner) })
+		h.SetForwarder(f)
+		return h, f, c
+	}
+	for _, tc := range []struct {
+		name    string
+		project int64
+		header  map[string]string
+		off     bool // no forward URL
+		code    int
+		result  string
+		queued  int
+	}{
+		{"another shard's project (the control)", owned[2], nil, false, 202, "job forwarded", 1},
+		{"its own project", owned[0], nil, false, 202, "job accepted", 0},
+		{"passed on already, by a shard counting differently", owned[2], map[string]string{ForwardedHeader: "1"}, false, 202, "job ignored", 0},
+		{"a wrong token", owned[2], map[string]string{"X-Gitlab-Token": "guess"}, false, 401, "job unauthorized", 0},
+		{"no forward URL", owned[2], nil, true, 202, "job ignored", 0},
+		{"a project no shard polls", 1 << 40, nil, false, 202, "job ignored", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, f, c := newShard(0)
+			if tc.off {
+				f.SetURL(nil)
+			}
+			if code := post(h, jobHook(tc.project, 1), tc.header); code != tc.code {
+				t.Errorf("status %d, want %d", code, tc.code)
+			}
+			if got := c.delivered(); len(got) != 1 || got[tc.result] != 1 {
+				t.Errorf("counted %v, want %q", got, tc.result)
+			}
+			if len(f.queue) != tc.queued {
+				t.Errorf("%d deliveries queued to be passed on, want %d", len(f.queue), tc.queued)
+			}
+		})
 	}
 }
 
@@ -228,7 +264,7 @@ func TestForwardedDeliveryKeepsItsCredentials(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go f.Run(ctx)
-	h := NewHandler(&sink{}, c)
+	h := NewHandler(&sink{polled: map[int64]bool{owned[1]: false}}, c)
 	h.SetSecret(secret)
 	h.SetForwarder(f)
 	post(h, jobHook(owned[1], 1), map[string]string{"Authorization": "Basic Z2l0bGFiOnB3", "X-Gitlab-Event-UUID": "u-1"})
@@ -254,7 +290,7 @@ func TestForwardQueueIsBounded(t *testing.T) {
 	f := NewForwarder(shard.Shard{Index: 0, Total: 2}, nil, c, log.NewNopLogger()) // not running: nothing leaves the queue
 	f.SetURL(func(int) string { return "http://shard-1.test/webhook" })
 	f.maxBytes = 10 * 1024
-	h := NewHandler(&sink{}, c)
+	h := NewHandler(&sink{polled: map[int64]bool{owned[1]: false}}, c)
 	h.SetSecret(secret)
 	h.SetForwarder(f)
 	body := jobHook(owned[1], 1)

@@ -41,9 +41,11 @@ const (
 	EventOther    = "other"
 )
 
-// Sink takes the hints; *scraper.Scraper is one. Hint must not block.
+// Sink takes the hints; *scraper.Scraper is one. Neither method may block.
 type Sink interface {
 	Hint(h scraper.Hint) (polled bool)
+	// Configured reports whether any shard polls the project.
+	Configured(projectID int64) bool
 }
 
 // Observer counts deliveries by event and result.
@@ -135,6 +137,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var owners []int // other shards the delivery concerns
 	for _, hint := range hints {
 		if f := h.forwarder; f != nil && !f.owns(hint.ProjectID) {
+			if !h.sink.Configured(hint.ProjectID) {
+				continue // no shard polls it
+			}
 			if owner := f.ownerOf(hint.ProjectID); !slices.Contains(owners, owner) {
 				owners = append(owners, owner)
 			}

@@ -27,6 +27,14 @@ type sink struct {
 	hints  []scraper.Hint
 }
 
+// Configured: every project in polled, polled by this shard or not.
+func (s *sink) Configured(id int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.polled[id]
+	return ok
+}
+
 func (s *sink) Hint(h scraper.Hint) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -63,7 +63,7 @@ func ExportedMetricNames() []Family {
 		{"gitlab_jobs_exporter_webhook_polls_total", "counter", nil},
 		{"gitlab_jobs_exporter_webhook_poll_requests_total", "counter", nil},
 		{"gitlab_jobs_exporter_webhook_poll_errors_total", "counter", []string{"reason"}},
-		{"gitlab_jobs_exporter_webhook_forwards_total", "counter", []string{"shard", "result"}},
+		{"gitlab_jobs_exporter_webhook_forwards_total", "counter", []string{"owner_shard", "result"}},
 		{"gitlab_jobs_exporter_webhook_delivery_to_count_seconds", "histogram", nil},
 		{"gitlab_jobs_exporter_state_errors_total", "counter", []string{"op"}},
 		{"gitlab_jobs_exporter_config_last_reload_successful", "gauge", nil},
