@@ -293,6 +293,7 @@ func (r *Report) rows() []row {
 		e := last.Exposition
 		add("/metrics: series / families", fmt.Sprintf("%d / %d", e.Series, e.Families), "", "")
 		add("/metrics: largest families (series)", e.topFamilies(4), "", "")
+		add("/metrics: job families (series)", e.familiesWithPrefix("gitlab_ci_job"), "", "")
 		add("/metrics: runner-pool families (series)", e.familiesWithPrefix("gitlab_ci_runner_"), "", "")
 		add("/metrics: text / gzip / protobuf size", fmt.Sprintf("%.2f / %.2f / %.2f MiB", mib(int64(e.TextBytes)), mib(int64(e.GzipBytes)), mib(int64(e.ProtoSize))), "", "")
 		add("/metrics: text / OpenMetrics / protobuf (gather+encode)", fmt.Sprintf("%s / %s / %s", e.Text.Round(time.Millisecond),
