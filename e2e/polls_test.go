@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"net/http"
 	"testing"
 	"time"
 )
@@ -30,13 +29,5 @@ func waitFullPoll(t *testing.T, e *exporter, projects ...string) {
 // pollsTotal is gitlab_jobs_exporter_polls_total by project.
 func pollsTotal(t *testing.T, e *exporter) map[string]float64 {
 	t.Helper()
-	code, body, err := get(e.base + "/metrics")
-	if err != nil || code != http.StatusOK {
-		t.Fatalf("GET %s/metrics: %d %v", e.base, code, err)
-	}
-	fams, err := parseMetrics(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fams.byLabel("gitlab_jobs_exporter_polls_total", "project")
+	return scrapeExporter(t, e).byLabel("gitlab_jobs_exporter_polls_total", "project")
 }

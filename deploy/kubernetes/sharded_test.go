@@ -284,25 +284,7 @@ func TestShardedVariant(t *testing.T) {
 	})
 
 	t.Run("the webhook path reaches the pods", func(t *testing.T) {
-		var ing struct {
-			Spec struct {
-				Rules []struct {
-					HTTP struct {
-						Paths []struct {
-							Path    string `yaml:"path"`
-							Backend struct {
-								Service struct {
-									Name string `yaml:"name"`
-									Port struct {
-										Name string `yaml:"name"`
-									} `yaml:"port"`
-								} `yaml:"service"`
-							} `yaml:"backend"`
-						} `yaml:"paths"`
-					} `yaml:"http"`
-				} `yaml:"rules"`
-			} `yaml:"spec"`
-		}
+		var ing ingressObject
 		one(t, objs, "Ingress").decode(t, &ing)
 		n := 0
 		for _, r := range ing.Spec.Rules {

@@ -32,26 +32,7 @@ func TestWebhookComponent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kubectl kustomize: %v\n%s", err, out)
 	}
-	var ingress struct {
-		Spec struct {
-			Rules []struct {
-				HTTP struct {
-					Paths []struct {
-						Path     string `yaml:"path"`
-						PathType string `yaml:"pathType"`
-						Backend  struct {
-							Service struct {
-								Name string `yaml:"name"`
-								Port struct {
-									Name string `yaml:"name"`
-								} `yaml:"port"`
-							} `yaml:"service"`
-						} `yaml:"backend"`
-					} `yaml:"paths"`
-				} `yaml:"http"`
-			} `yaml:"rules"`
-		} `yaml:"spec"`
-	}
+	var ingress ingressObject
 	var service, port string
 	found := false
 	for _, o := range decodeAll(t, "kustomize output", []byte(out)) {
@@ -104,4 +85,26 @@ func TestWebhookComponent(t *testing.T) {
 	if !cfg.Webhook.Enabled || !strings.HasPrefix(cfg.Webhook.SecretTokenFile, "/var/run/secrets/gitlab/") {
 		t.Errorf("webhook settings %+v: want enabled, the secret beside the token", cfg.Webhook)
 	}
+}
+
+// ingressObject is what the tests read of an Ingress.
+type ingressObject struct {
+	Spec struct {
+		Rules []struct {
+			HTTP struct {
+				Paths []struct {
+					Path     string `yaml:"path"`
+					PathType string `yaml:"pathType"`
+					Backend  struct {
+						Service struct {
+							Name string `yaml:"name"`
+							Port struct {
+								Name string `yaml:"name"`
+							} `yaml:"port"`
+						} `yaml:"service"`
+					} `yaml:"backend"`
+				} `yaml:"paths"`
+			} `yaml:"http"`
+		} `yaml:"rules"`
+	} `yaml:"spec"`
 }
