@@ -292,6 +292,7 @@ func (r *Report) rows() []row {
 		}
 		e := last.Exposition
 		add("/metrics: series / families", fmt.Sprintf("%d / %d", e.Series, e.Families), "", "")
+		add("/metrics: series Prometheus stores from protobuf (a native histogram is one)", fmt.Sprint(e.ProtoSeries), "", "")
 		add("/metrics: largest families (series)", e.topFamilies(4), "", "")
 		add("/metrics: job families (series)", e.familiesWithPrefix("gitlab_ci_job"), "", "")
 		add("/metrics: runner-pool families (series)", e.familiesWithPrefix("gitlab_ci_runner_"), "", "")

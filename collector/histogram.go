@@ -54,7 +54,7 @@ type histogramSeries struct {
 	count     uint64
 	sum       float64
 	buckets   []uint64   // per classic bucket, not cumulative; the last is +Inf; nil in the native form
-	exemplars []exemplar // at most one per classic bucket, by bucket
+	exemplars []exemplar // at most one per classic bucket, by bucket; the native form's latest
 	native    *nativeHistogram
 }
 
@@ -143,7 +143,16 @@ func (v *histogramVec) observe(values *labelValues, x float64, exemplarID int64)
 	s.count++
 	s.sum += x
 	if exemplarID != 0 && v.exemplarLabel != "" {
-		s.setExemplar(exemplar{bucket: int32(b), id: exemplarID, value: x, at: now.UnixMilli()})
+		e := exemplar{bucket: int32(b), id: exemplarID, value: x, at: now.UnixMilli()}
+		if s.buckets == nil {
+			// The native form keeps the latest only: Prometheus stores
+			// each new one it scrapes, so every job's exemplar still
+			// reaches it unless two jobs of one series finish between
+			// two scrapes, and a scrape carries one per series.
+			s.exemplars = append(s.exemplars[:0], e)
+		} else {
+			s.setExemplar(e)
+		}
 	}
 	if s.native != nil && !math.IsNaN(x) {
 		s.native.observe(x)

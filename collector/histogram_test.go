@@ -207,6 +207,24 @@ func TestHistogramExemplarsInOpenMetrics(t *testing.T) {
 	}
 }
 
+// TestNativeFormKeepsTheLatestExemplar: without classic buckets a series
+// carries one exemplar, its latest job's, on the native histogram.
+func TestNativeFormKeepsTheLatestExemplar(t *testing.T) {
+	v := testVec(t, []float64{10, 60}, Native, "job_id")
+	v.now = func() time.Time { return time.Unix(1700000000, 0) }
+	for i, x := range []float64{42, 5, 100} {
+		v.observe(values("g/app", "x"), x, int64(7+i))
+	}
+	h := collectOne(t, v).GetHistogram()
+	if len(h.GetBucket()) != 0 || len(h.GetExemplars()) != 1 {
+		t.Fatalf("%d classic buckets and %d exemplars, want 0 and 1", len(h.GetBucket()), len(h.GetExemplars()))
+	}
+	e := h.GetExemplars()[0]
+	if e.GetValue() != 100 || e.GetLabel()[0].GetValue() != "9" || e.GetTimestamp().AsTime().Unix() != 1700000000 {
+		t.Errorf("exemplar %v, want job 9's 100 at 1700000000", e)
+	}
+}
+
 func TestHistogramConcurrentObserveAndGather(t *testing.T) {
 	v := testVec(t, []float64{1, 10}, Both, "job_id")
 	reg := prometheus.NewPedanticRegistry()
