@@ -25,7 +25,7 @@ type counterSeries struct {
 func (s *counterSeries) meta() *seriesMeta { return &s.seriesMeta }
 
 func newCounterVec(f *family, m Metric, now func() time.Time) *counterVec {
-	return &counterVec{family: f, now: now, seriesIndex: newSeriesIndex[*counterSeries](),
+	return &counterVec{family: f, now: now, seriesIndex: newSeriesIndex[*counterSeries](f.labelNames()),
 		desc: prometheus.NewDesc(m.Name, m.Help+fromPolling, f.labelNames(), nil)}
 }
 
@@ -38,7 +38,7 @@ func (v *counterVec) inc(values *labelValues) {
 	s := v.series[key]
 	if s == nil {
 		s = &counterSeries{seriesMeta: newSeriesMeta(now)}
-		v.series[key] = s
+		v.add(key, s)
 	}
 	s.touch(now)
 	s.value++
@@ -49,7 +49,8 @@ func (v *counterVec) describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
 func (v *counterVec) collect(ch chan<- prometheus.Metric) {
 	v.mu.Lock()
 	metrics := make([]prometheus.Metric, 0, len(v.series))
-	for key, s := range v.series {
+	for _, key := range v.inOrder() {
+		s := v.series[key]
 		m, err := prometheus.NewConstMetricWithCreatedTimestamp(v.desc, prometheus.CounterValue,
 			s.value, time.Unix(0, s.created), splitKey(key, len(v.labels))...)
 		if err != nil {

@@ -34,7 +34,7 @@ func newLastJobs(f *family, now func() time.Time) *lastJobs {
 	desc := func(m Metric, extra ...string) *prometheus.Desc {
 		return prometheus.NewDesc(m.Name, m.Help+fromPolling, f.labelNames(extra...), nil)
 	}
-	return &lastJobs{family: f, now: now, seriesIndex: newSeriesIndex[*lastJob](),
+	return &lastJobs{family: f, now: now, seriesIndex: newSeriesIndex[*lastJob](f.labelNames()),
 		statusDesc:   desc(f.Metrics[0], LabelStatus),
 		durationDesc: desc(f.Metrics[1]),
 		finishedDesc: desc(f.Metrics[2]),
@@ -48,7 +48,10 @@ func (l *lastJobs) record(values *labelValues, job lastJob) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if prev := l.series[key]; prev == nil || job.id > prev.id {
+	switch prev := l.series[key]; {
+	case prev == nil:
+		l.add(key, &job)
+	case job.id > prev.id:
 		l.series[key] = &job
 	}
 	l.series[key].touch(now)
@@ -63,7 +66,8 @@ func (l *lastJobs) describe(ch chan<- *prometheus.Desc) {
 func (l *lastJobs) collect(ch chan<- prometheus.Metric) {
 	l.mu.Lock()
 	metrics := make([]prometheus.Metric, 0, 3*len(l.series))
-	for key, s := range l.series {
+	for _, key := range l.inOrder() {
+		s := l.series[key]
 		values := splitKey(key, len(l.labels))
 		metrics = append(metrics,
 			gauge(l.statusDesc, 1, append(values, s.status)...),

@@ -24,7 +24,6 @@ type histogramVec struct {
 	desc          *prometheus.Desc
 	bounds        []float64 // classic upper bounds, without +Inf
 	exemplarLabel string    // "" when exemplars are off
-	order         labelOrder
 	now           func() time.Time
 
 	seriesIndex[*histogramSeries]
@@ -107,9 +106,8 @@ func newHistogramVec(f *family, m Metric, exemplarLabel string, now func() time.
 		desc:          prometheus.NewDesc(m.Name, m.Help+fromPolling, f.labelNames(), nil),
 		bounds:        slices.Clone(f.Buckets),
 		exemplarLabel: exemplarLabel,
-		order:         newLabelOrder(f.labelNames()),
 		now:           now,
-		seriesIndex:   newSeriesIndex[*histogramSeries](),
+		seriesIndex:   newSeriesIndex[*histogramSeries](f.labelNames()),
 	}
 	if n := len(v.bounds); n > 0 && math.IsInf(v.bounds[n-1], +1) {
 		v.bounds = v.bounds[:n-1] // +Inf is implicit
@@ -133,7 +131,7 @@ func (v *histogramVec) observe(values *labelValues, x float64, exemplarID int64)
 		if v.Form != Classic {
 			s.native = &nativeHistogram{schema: nativeSchema}
 		}
-		v.series[key] = s
+		v.add(key, s)
 	}
 	s.touch(now)
 	b := sort.SearchFloat64s(v.bounds, x) // first bound >= x; len(bounds) is +Inf
@@ -167,8 +165,8 @@ func (v *histogramVec) describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
 func (v *histogramVec) collect(ch chan<- prometheus.Metric) {
 	v.mu.Lock()
 	metrics := make([]prometheus.Metric, 0, len(v.series))
-	for key, s := range v.series {
-		metrics = append(metrics, v.metric(key, s))
+	for _, key := range v.inOrder() {
+		metrics = append(metrics, v.metric(key, v.series[key]))
 	}
 	v.mu.Unlock()
 	for _, m := range metrics {

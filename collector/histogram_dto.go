@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,6 +53,17 @@ func newLabelOrder(names []string) labelOrder {
 	return o
 }
 
+// compare orders keys as the registry orders their metrics: value by value,
+// labels by name.
+func (o *labelOrder) compare(a, b string) int {
+	for _, p := range o.pos {
+		if c := strings.Compare(keyField(a, p), keyField(b, p)); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
 // pairs are the label pairs of the series with this key. The values point
 // into one slice, the names into the family's: the messages are read, never
 // changed.
@@ -81,7 +93,7 @@ func (v *histogramVec) build(key string, s *histogramSeries) *dto.Metric {
 	if len(s.exemplars) > 0 && v.exemplarLabel != "" {
 		v.addExemplars(h, s)
 	}
-	return &dto.Metric{Label: v.order.pairs(key), Histogram: h}
+	return &dto.Metric{Label: v.byName.pairs(key), Histogram: h}
 }
 
 // classicBuckets are the cumulative buckets, without +Inf (implied by the
