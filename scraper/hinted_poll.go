@@ -31,12 +31,15 @@ func (p *poll) runHinted() error {
 		ids := byPipeline[pipelineID]
 		cost := fetchCost(pipelineID, ids)
 		if cost > p.hintBudget {
-			// Left to the scheduled poll, which finds every job: a burst
-			// of deliveries (or forged ones) cannot spend the rate limit.
+			// Left to the next poll: a burst of deliveries (or forged
+			// ones) cannot spend the rate limit at once.
+			for _, id := range ids {
+				p.deferJob(id)
+			}
 			continue
 		}
 		p.hintBudget -= cost
-		err := p.fetchJobs(pipelineID, ids, func(_ int64, j *gitlabapi.Job) error {
+		others, err := p.fetchJobs(pipelineID, ids, func(_ int64, j *gitlabapi.Job) error {
 			if j == nil {
 				return nil // not in this project: deleted, or a forged delivery
 			}
@@ -44,6 +47,14 @@ func (p *poll) runHinted() error {
 		})
 		if err != nil {
 			return fmt.Errorf("fetching hinted jobs: %w", err)
+		}
+		// The pipeline's other jobs are the API's word too: serving them
+		// counts those whose delivery is late or lost, and those that move
+		// on later cost no fetch of their own now that they are followed.
+		for i := range others {
+			if err := p.serveHinted(&others[i]); err != nil {
+				return fmt.Errorf("fetching hinted jobs: %w", err)
+			}
 		}
 	}
 	if err := p.knowHintedPipelines(); err != nil {
@@ -65,17 +76,19 @@ const firstPageFromPipelines = 2
 
 // maxHintedFetches bounds the requests a poll spends on what deliveries
 // named beyond its first page: jobs (manual jobs played far down the list,
-// usually one) and pipelines not known yet (usually none: their jobs are
-// on the first page). Named pipelines over the bound wait for the next
-// poll; named jobs, for the scheduled walk.
-const maxHintedFetches = 4
+// or jobs of a busy project below its newest hundred) and pipelines not
+// known yet (usually none: their jobs are on the first page). What is over
+// the bound waits for the next poll, which in a busy project the next
+// delivery wakes soon.
+const maxHintedFetches = 8
 
 // serveFirstPage reads one page of the project's newest jobs and serves
 // every row as a hinted job: the named ones, followed ones, and new ones
-// alike (a row is the API's word, whoever named it). Named jobs the page
-// carried are struck off byPipeline, and so are named jobs the exporter
-// does not follow: below the newest hundred, a job not followed is old
-// news or a job GitLab does not have, which the scheduled poll settles.
+// alike (a row is the API's word, whoever named it). What is left to fetch
+// is the named jobs still followed that a delivery said finished: a job
+// the page counted is followed no more; below the newest hundred, a job not
+// followed is old news or one GitLab does not have, which the scheduled
+// poll settles; a running job waits for its finishing delivery.
 func (p *poll) serveFirstPage(byPipeline map[int64][]int64) error {
 	for page, err := range p.client.ProjectJobPages(p.ctx, p.key, gitlabapi.ListJobsOptions{PerPage: 100, Minimal: true}) {
 		if err != nil {
@@ -89,7 +102,9 @@ func (p *poll) serveFirstPage(byPipeline map[int64][]int64) error {
 		break // one page
 	}
 	for pipelineID, ids := range byPipeline {
-		ids = slices.DeleteFunc(ids, func(id int64) bool { return p.st.Followed[id] == nil })
+		ids = slices.DeleteFunc(ids, func(id int64) bool {
+			return p.st.Followed[id] == nil || p.hints.jobs[id].finished.IsZero()
+		})
 		if len(ids) == 0 {
 			delete(byPipeline, pipelineID)
 		} else {
@@ -110,7 +125,7 @@ func (p *poll) knowHintedPipelines() error {
 			continue
 		}
 		if p.hintBudget == 0 {
-			p.deferredPipelines = append(p.deferredPipelines, id)
+			p.deferPipeline(id)
 			continue
 		}
 		p.hintBudget--
@@ -130,6 +145,20 @@ func (p *poll) knowHintedPipelines() error {
 	return nil
 }
 
+func (p *poll) deferJob(id int64) {
+	if p.deferred.jobs == nil {
+		p.deferred.jobs = map[int64]jobHint{}
+	}
+	p.deferred.jobs[id] = p.hints.jobs[id]
+}
+
+func (p *poll) deferPipeline(id int64) {
+	if p.deferred.pipelines == nil {
+		p.deferred.pipelines = map[int64]bool{}
+	}
+	p.deferred.pipelines[id] = true
+}
+
 // fetchCost is the requests fetchJobs makes for ids of one pipeline.
 func fetchCost(pipelineID int64, ids []int64) int {
 	if len(ids) == 1 || pipelineID == 0 {
@@ -141,8 +170,9 @@ func fetchCost(pipelineID int64, ids []int64) int {
 // fetchJobs fetches jobs of one pipeline: the pipeline's jobs (retried
 // attempts included) in one request when several are named, else each
 // job (also when the pipeline is not known, 0). got is called for every id,
-// with nil for a job GitLab does not have in this project.
-func (p *poll) fetchJobs(pipelineID int64, ids []int64, got func(id int64, j *gitlabapi.Job) error) error {
+// with nil for a job GitLab does not have in this project. When it listed
+// the pipeline, it returns the pipeline's jobs that were not named.
+func (p *poll) fetchJobs(pipelineID int64, ids []int64, got func(id int64, j *gitlabapi.Job) error) (others []gitlabapi.Job, err error) {
 	if fetchCost(pipelineID, ids) == len(ids) {
 		for _, id := range ids {
 			j, err := p.client.Job(p.ctx, p.key, id)
@@ -150,28 +180,33 @@ func (p *poll) fetchJobs(pipelineID int64, ids []int64, got func(id int64, j *gi
 			case errors.Is(err, gitlabapi.ErrNotFound):
 				j = nil
 			case err != nil:
-				return err
+				return nil, err
 			}
 			if err := got(id, j); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		return nil
+		return nil, nil
 	}
 	list, err := p.client.PipelineJobs(p.ctx, p.key, pipelineID, gitlabapi.PipelineJobsOptions{IncludeRetried: true, Minimal: true})
 	if err != nil && !errors.Is(err, gitlabapi.ErrNotFound) {
-		return err
+		return nil, err
 	}
+	named := setOf(ids)
 	byID := make(map[int64]*gitlabapi.Job, len(list))
 	for i := range list {
-		byID[list[i].ID] = &list[i]
+		if named[list[i].ID] {
+			byID[list[i].ID] = &list[i]
+		} else {
+			others = append(others, list[i])
+		}
 	}
 	for _, id := range ids {
 		if err := got(id, byID[id]); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return others, nil
 }
 
 // serveHinted applies a job fetched for a hint exactly as the walk would:

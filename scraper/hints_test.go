@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -472,7 +473,7 @@ func TestForgedHintsCostLittle(t *testing.T) {
 		}, 1}, // the newest jobs, which do not have them
 		{"pipelines", func(i int) scraper.Hint {
 			return scraper.Hint{ProjectID: 1, PipelineID: int64(1<<40 + i), BridgesOf: int64(1<<40 + i)}
-		}, 4}, // the bridges of as many as a poll affords (404); the rest wait for the next poll
+		}, 8}, // the bridges of as many as a poll affords (404); the rest wait for the next poll
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, []string{"g/app"}, scraper.Options{})
@@ -502,4 +503,107 @@ func TestForgedHintsCostLittle(t *testing.T) {
 			e.assertExactlyOnce(time.Time{})
 		})
 	}
+}
+
+// TestNamedJobsBelowTheFirstPage: in a busy project, jobs that finish below
+// the newest hundred are fetched as far as one poll affords, and the rest by
+// the next hinted poll, not left to the reconciliation; jobs the deliveries
+// name only as running are not fetched at all.
+func TestNamedJobsBelowTheFirstPage(t *testing.T) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{})
+	e.run(e.pipelineOfJobs(1, 1)[0], "success")
+	e.cycle(time.Second)
+	const old = 12 // more pipelines than one hinted poll fetches
+	var running, waiting []int64
+	for range old {
+		ids := e.pipelineOfJobs(1, 2)
+		e.must(e.gl.Enqueue(ids[0]))
+		e.must(e.gl.Start(ids[0]))
+		running = append(running, ids[0])
+		waiting = append(waiting, ids[1])
+	}
+	e.cycle(30 * time.Second) // all followed now
+	for _, id := range e.pipelineOfJobs(1, 120) {
+		e.must(e.gl.Enqueue(id)) // newer jobs fill the first page
+	}
+	e.cycle(30 * time.Second)
+	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
+	for _, id := range waiting {
+		e.must(e.gl.Enqueue(id)) // deliveries that ride along, worth no fetch
+		e.must(e.gl.Start(id))
+	}
+	for _, id := range running {
+		e.must(e.gl.Finish(id, "success", gitlabtest.FinishOptions{}))
+	}
+	deliver()
+
+	e.gl.ResetRequests()
+	e.hintedCycle(time.Second)
+	byEndpoint := e.requestsByEndpoint()
+	if got, want := byEndpoint["/projects/:id/jobs"], 1; got != want {
+		t.Errorf("job-list requests %d, want %d", got, want)
+	}
+	fetched := byEndpoint["/projects/:id/jobs/:job_id"]
+	if fetched == 0 || fetched >= old {
+		t.Fatalf("the hinted poll fetched %d named jobs one by one, want some but fewer than %d: %v", fetched, old, byEndpoint)
+	}
+	counted := 0
+	for _, id := range running {
+		counted += e.rec.finished[id]
+	}
+	if counted != fetched {
+		t.Errorf("%d of the finished jobs counted after %d fetches", counted, fetched)
+	}
+
+	// The next delivery's poll serves the rest.
+	e.run(e.pipelineOfJobs(1, 1)[0], "success")
+	deliver()
+	for range old / fetched {
+		e.hintedCycle(time.Second)
+		e.run(e.pipelineOfJobs(1, 1)[0], "success")
+		deliver()
+	}
+	for _, id := range running {
+		if e.rec.finished[id] != 1 {
+			t.Errorf("job %d finished below the first page was counted %d times before any scheduled poll, want 1", id, e.rec.finished[id])
+		}
+	}
+	for _, r := range e.gl.Requests() {
+		for _, id := range waiting {
+			if r.Endpoint == "/projects/:id/jobs/:job_id" && strings.HasSuffix(r.Path, fmt.Sprintf("/jobs/%d", id)) {
+				t.Errorf("running job %d was fetched for its delivery", id)
+			}
+		}
+	}
+	e.cycle(30 * time.Second)
+	e.assertExactlyOnce(time.Time{})
+}
+
+// TestAPipelineListCountsItsOtherJobs: a pipeline's jobs, listed for the
+// jobs deliveries named, count its other finished jobs too, whose
+// deliveries are late or lost.
+func TestAPipelineListCountsItsOtherJobs(t *testing.T) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{})
+	e.run(e.pipelineOfJobs(1, 1)[0], "success")
+	e.cycle(time.Second)
+	jobs := e.pipelineOfJobs(1, 3) // created before the hook: no delivery names the third
+	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
+	e.run(jobs[0], "success")
+	e.run(jobs[1], "failed")
+	deliver()
+	e.run(jobs[2], "success") // its deliveries not sent yet
+	e.gl.ResetRequests()
+	e.hintedCycle(time.Second)
+	if got := e.gl.RequestCount("/projects/:id/pipelines/:pipeline_id/jobs"); got != 1 {
+		t.Errorf("pipeline-job lists %d, want 1: %v", got, e.requestsByEndpoint())
+	}
+	for _, id := range jobs {
+		if e.rec.finished[id] != 1 {
+			t.Errorf("job %d counted %d times, want 1", id, e.rec.finished[id])
+		}
+	}
+	deliver()
+	e.hintedCycle(time.Second)
+	e.cycle(30 * time.Second)
+	e.assertExactlyOnce(time.Time{})
 }

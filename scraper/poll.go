@@ -55,10 +55,10 @@ type poll struct {
 	// bridgesListed are pipelines whose bridges this poll has listed.
 	bridgesListed map[int64]bool
 	// hintBudget is the requests left for what deliveries named beyond
-	// the first page (maxHintedFetches); deferredPipelines, the named
-	// pipelines it could not afford, for the next poll.
-	hintBudget        int
-	deferredPipelines []int64
+	// the first page (maxHintedFetches); deferred, the named jobs and
+	// pipelines it could not afford, for the next hinted poll.
+	hintBudget int
+	deferred   hintSet
 
 	// hints are the webhook hints this poll serves; hintedOnly: it serves
 	// them alone (runHinted) instead of walking.
@@ -430,7 +430,7 @@ func (p *poll) fetchFinal(jobs []*state.FollowedJob) error {
 		byPipeline[f.PipelineID] = append(byPipeline[f.PipelineID], f.ID)
 	}
 	for pipelineID, ids := range byPipeline {
-		err := p.fetchJobs(pipelineID, ids, func(id int64, j *gitlabapi.Job) error {
+		_, err := p.fetchJobs(pipelineID, ids, func(id int64, j *gitlabapi.Job) error {
 			if f := p.st.Followed[id]; j == nil {
 				p.vanished(f)
 			} else {

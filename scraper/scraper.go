@@ -350,8 +350,10 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked, hintedOnly bool) erro
 	}
 	if err != nil {
 		t.hints.restore(hints) // the next poll tries them again
-	} else if len(p.deferredPipelines) > 0 {
-		t.hints.restore(hintSet{pipelines: setOf(p.deferredPipelines)})
+	} else if !p.deferred.empty() {
+		// For the next poll: in a busy project, which can name more than
+		// one poll affords, the next delivery wakes one soon.
+		t.hints.restore(p.deferred)
 	}
 	if opts.Store != nil {
 		if serr := opts.Store.Save(t.st); serr != nil {
