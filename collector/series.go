@@ -33,7 +33,7 @@ type seriesIndex[S series] struct {
 	mu     sync.Mutex
 	series map[string]S
 	byName labelOrder
-	sorted []string // the keys, in byName order, as of the last inOrder
+	sorted []string // the keys, in byName order, as of the last inOrder (less those deleted since)
 	added  []string // keys added since
 }
 

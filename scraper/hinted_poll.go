@@ -12,11 +12,11 @@ import (
 
 // runHinted serves the poll's hints without walking the job list, whose
 // requests GitLab limits separately: it fetches the jobs the deliveries
-// named (a pipeline's jobs when several of one pipeline are named, else the
-// job) and lists the bridges of the pipelines named, and applies what it
-// finds as the walk would. A job it counts is marked handled, so the next
-// walk passes it by; what it misses (a lost delivery) the next scheduled
-// poll finds.
+// named (a pipeline's jobs when several of one pipeline are named, serving
+// the pipeline's other jobs too, else the job) and lists the bridges of the
+// pipelines named, and applies what it finds as the walk would. A job it
+// counts is marked handled, so the next walk passes it by; what it misses
+// (a lost delivery) the next scheduled poll finds.
 func (p *poll) runHinted() error {
 	byPipeline := map[int64][]int64{}
 	for id, jh := range p.hints.jobs {
@@ -32,11 +32,19 @@ func (p *poll) runHinted() error {
 		cost := fetchCost(pipelineID, ids)
 		if cost > p.hintBudget {
 			// Left to the next poll: a burst of deliveries (or forged
-			// ones) cannot spend the rate limit at once.
-			for _, id := range ids {
+			// ones) cannot spend the rate limit at once. Jobs fetched one
+			// by one go as far as the budget does.
+			affordable := 0
+			if cost == len(ids) {
+				affordable = p.hintBudget
+			}
+			for _, id := range ids[affordable:] {
 				p.deferJob(id)
 			}
-			continue
+			ids, cost = ids[:affordable], affordable
+			if affordable == 0 {
+				continue
+			}
 		}
 		p.hintBudget -= cost
 		others, err := p.fetchJobs(pipelineID, ids, func(_ int64, j *gitlabapi.Job) error {
@@ -49,8 +57,7 @@ func (p *poll) runHinted() error {
 			return fmt.Errorf("fetching hinted jobs: %w", err)
 		}
 		// The pipeline's other jobs are the API's word too: serving them
-		// counts those whose delivery is late or lost, and those that move
-		// on later cost no fetch of their own now that they are followed.
+		// counts those whose delivery is late or lost.
 		for i := range others {
 			if err := p.serveHinted(&others[i]); err != nil {
 				return fmt.Errorf("fetching hinted jobs: %w", err)
@@ -85,9 +92,10 @@ const maxHintedFetches = 8
 // serveFirstPage reads one page of the project's newest jobs and serves
 // every row as a hinted job: the named ones, followed ones, and new ones
 // alike (a row is the API's word, whoever named it). What is left to fetch
-// is the named jobs still followed that a delivery said finished: a job
-// the page counted is followed no more; below the newest hundred, a job not
-// followed is old news or one GitLab does not have, which the scheduled
+// is the named jobs still followed that a delivery said finished, or that
+// were manual or scheduled (a delivery about one says it was played): a
+// job the page counted is followed no more; below the newest hundred, a job
+// not followed is old news or one GitLab does not have, which the scheduled
 // poll settles; a running job waits for its finishing delivery.
 func (p *poll) serveFirstPage(byPipeline map[int64][]int64) error {
 	for page, err := range p.client.ProjectJobPages(p.ctx, p.key, gitlabapi.ListJobsOptions{PerPage: 100, Minimal: true}) {
@@ -103,7 +111,8 @@ func (p *poll) serveFirstPage(byPipeline map[int64][]int64) error {
 	}
 	for pipelineID, ids := range byPipeline {
 		ids = slices.DeleteFunc(ids, func(id int64) bool {
-			return p.st.Followed[id] == nil || p.hints.jobs[id].finished.IsZero()
+			f := p.st.Followed[id]
+			return f == nil || (p.hints.jobs[id].finished.IsZero() && !gitlabapi.JobStatus(f.Status).Blocked())
 		})
 		if len(ids) == 0 {
 			delete(byPipeline, pipelineID)

@@ -29,9 +29,10 @@ type Hint struct {
 // wakes reports whether the hint is worth a poll now: the job finished
 // (it is counted, its start too if no poll saw it running), or a bridge
 // may have moved. Other changes (a job created, pending, running) ride
-// along with the next poll that wakes the project, or wait for the
-// scheduled one: a wake costs requests, and serving a job when it
-// finishes costs one fetch where serving each change costs three.
+// along with the next poll that wakes the project (which fetches them only
+// when that costs nothing more, or when they are manual jobs played), or
+// wait for the scheduled one: a wake costs requests, and serving a job when
+// it finishes costs one fetch where serving each change costs three.
 func (h Hint) wakes() bool {
 	switch {
 	case h.BridgesOf != 0:
@@ -131,8 +132,9 @@ func (ph *pendingHints) take() hintSet {
 	return hs
 }
 
-// restore puts back the hints of a poll that failed, for the next one;
-// hints that arrived meanwhile are kept, within the bound.
+// restore puts back hints for the next poll (those of a poll that failed,
+// or what a poll could not afford); hints that arrived meanwhile are kept,
+// within the bound.
 func (ph *pendingHints) restore(hs hintSet) {
 	ph.mu.Lock()
 	defer ph.mu.Unlock()

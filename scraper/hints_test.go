@@ -467,7 +467,7 @@ func TestForgedHintsCostLittle(t *testing.T) {
 		}, 1}, // the pipeline's jobs: 404
 		{"jobs without a pipeline", func(i int) scraper.Hint {
 			return scraper.Hint{ProjectID: 1, JobID: int64(1<<40 + i), JobStatus: gitlabapi.StatusSuccess}
-		}, 0}, // more than a hinted poll fetches one by one: left to the scheduled poll
+		}, 8}, // one by one, as many as a poll affords (404); the rest wait for the next poll
 		{"jobs of many pipelines", func(i int) scraper.Hint {
 			return scraper.Hint{ProjectID: 1, JobID: int64(1<<40 + i), PipelineID: int64(1<<40 + i), JobStatus: gitlabapi.StatusSuccess}
 		}, 1}, // the newest jobs, which do not have them
@@ -605,5 +605,39 @@ func TestAPipelineListCountsItsOtherJobs(t *testing.T) {
 	deliver()
 	e.hintedCycle(time.Second)
 	e.cycle(30 * time.Second)
+	e.assertExactlyOnce(time.Time{})
+}
+
+// TestPlayedManualJobRidesAlong: a manual job far below the first page that
+// a delivery says was played is fetched by the next poll a delivery wakes,
+// even when that poll reads the newest jobs, rather than waiting for the
+// parked recheck.
+func TestPlayedManualJobRidesAlong(t *testing.T) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{ParkedRecheckInterval: 10 * time.Minute})
+	e.cycle(time.Second)
+	pid := e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{})
+	build := e.gl.CreateJob(pid, gitlabtest.JobSpec{Name: "build", Stage: "build"})
+	deploy := e.gl.CreateJob(pid, gitlabtest.JobSpec{Name: "deploy", Stage: "deploy", When: "manual"})
+	e.startThenBury(build)
+	e.must(e.gl.Finish(build, "success", gitlabtest.FinishOptions{}))
+	e.cycle(30 * time.Second)
+	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
+
+	e.must(e.gl.Play(deploy))
+	e.must(e.gl.Start(deploy)) // running: a delivery that wakes nothing
+	for range 2 {              // two other pipelines finish a job: one page of the newest jobs
+		e.run(e.pipelineOfJobs(1, 1)[0], "success")
+	}
+	deliver()
+	e.gl.ResetRequests()
+	e.hintedCycle(time.Second)
+	if e.rec.started[deploy] != 1 {
+		t.Errorf("the played deploy's start was seen %d times after the hinted poll, want 1: %v", e.rec.started[deploy], e.requestsByEndpoint())
+	}
+	e.must(e.gl.Finish(deploy, "success", gitlabtest.FinishOptions{}))
+	e.cycle(30 * time.Second) // the scheduled poll follows it as any running job
+	if n := e.rec.finished[deploy]; n != 1 {
+		t.Errorf("the deploy was counted %d times by the scheduled poll after it, want 1", n)
+	}
 	e.assertExactlyOnce(time.Time{})
 }

@@ -56,7 +56,7 @@ type poll struct {
 	bridgesListed map[int64]bool
 	// hintBudget is the requests left for what deliveries named beyond
 	// the first page (maxHintedFetches); deferred, the named jobs and
-	// pipelines it could not afford, for the next hinted poll.
+	// pipelines it could not afford, for the next poll.
 	hintBudget int
 	deferred   hintSet
 
