@@ -42,6 +42,29 @@ func (e *env) withWebhooks(faults gitlabtest.WebhookFaults) (deliver func()) {
 	}
 }
 
+// newWalkedEnv is one project whose first poll has walked it (it has a
+// finished job), so that deliveries make hinted polls.
+func newWalkedEnv(t *testing.T) *env {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{})
+	e.run(e.pipelineOfJobs(1, 1)[0], "success")
+	e.cycle(time.Second) // discovery and the first walk (a project without jobs is walked until it has one)
+	return e
+}
+
+// newQuietManualDeploy is a project with nothing running whose only
+// followed job is a manual deploy far below its first page.
+func newQuietManualDeploy(t *testing.T) (*env, int64) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{ParkedRecheckInterval: 10 * time.Minute})
+	e.cycle(time.Second)
+	pid := e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{})
+	build := e.gl.CreateJob(pid, gitlabtest.JobSpec{Name: "build", Stage: "build"})
+	deploy := e.gl.CreateJob(pid, gitlabtest.JobSpec{Name: "deploy", Stage: "deploy", When: "manual"})
+	e.startThenBury(build)
+	e.must(e.gl.Finish(build, "success", gitlabtest.FinishOptions{}))
+	e.cycle(30 * time.Second)
+	return e, deploy
+}
+
 // hintedCycle advances the clock and serves the pending hints.
 func (e *env) hintedCycle(d time.Duration) {
 	e.clock.Advance(d)
@@ -58,9 +81,7 @@ func (e *env) requestsByEndpoint() map[string]int {
 }
 
 func TestHintedPollCountsWithoutWalking(t *testing.T) {
-	e := newEnv(t, []string{"g/app"}, scraper.Options{})
-	e.run(e.pipelineOfJobs(1, 1)[0], "success")
-	e.cycle(time.Second) // discovery and the first walk (a project without jobs is walked until it has one)
+	e := newWalkedEnv(t)
 	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
 
 	jobs := e.pipelineOfJobs(1, 3)
@@ -121,14 +142,7 @@ func TestHintedPollServesABurstOnce(t *testing.T) {
 }
 
 func TestHintFindsAPlayedManualJobBelowTheFirstPage(t *testing.T) {
-	e := newEnv(t, []string{"g/app"}, scraper.Options{ParkedRecheckInterval: 10 * time.Minute})
-	e.cycle(time.Second)
-	pid := e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{})
-	build := e.gl.CreateJob(pid, gitlabtest.JobSpec{Name: "build", Stage: "build"})
-	deploy := e.gl.CreateJob(pid, gitlabtest.JobSpec{Name: "deploy", Stage: "deploy", When: "manual"})
-	e.startThenBury(build)
-	e.must(e.gl.Finish(build, "success", gitlabtest.FinishOptions{}))
-	e.cycle(30 * time.Second) // the project is quiet now; only the manual deploy is followed
+	e, deploy := newQuietManualDeploy(t)
 	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
 
 	e.must(e.gl.Play(deploy))
@@ -314,9 +328,7 @@ func describe(m map[int64]int) string {
 }
 
 func TestHintsOfManyPipelinesReadTheNewestJobs(t *testing.T) {
-	e := newEnv(t, []string{"g/app"}, scraper.Options{})
-	e.run(e.pipelineOfJobs(1, 1)[0], "success")
-	e.cycle(time.Second)
+	e := newWalkedEnv(t)
 	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
 	for range 4 { // four pipelines: one page of the newest jobs serves them
 		e.run(e.pipelineOfJobs(1, 1)[0], "success")
@@ -341,9 +353,7 @@ func TestHintsOfManyPipelinesReadTheNewestJobs(t *testing.T) {
 // a poll of its own; the next wake of the project (a job finishing) or the
 // scheduled poll serves it.
 func TestStartsRideAlongWithAWake(t *testing.T) {
-	e := newEnv(t, []string{"g/app"}, scraper.Options{})
-	e.run(e.pipelineOfJobs(1, 1)[0], "success")
-	e.cycle(time.Second)
+	e := newWalkedEnv(t)
 	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
 	waiting := e.pipelineOfJobs(1, 1)[0]
 	e.must(e.gl.Enqueue(waiting))
@@ -476,9 +486,7 @@ func TestForgedHintsCostLittle(t *testing.T) {
 		}, 8}, // the bridges of as many as a poll affords (404); the rest wait for the next poll
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, []string{"g/app"}, scraper.Options{})
-			e.run(e.pipelineOfJobs(1, 1)[0], "success")
-			e.cycle(time.Second)
+			e := newWalkedEnv(t)
 			e.gl.ResetRequests()
 			for i := range 255 {
 				if h := tc.hint(i); h.BridgesOf == 0 || i < 127 {
@@ -510,9 +518,7 @@ func TestForgedHintsCostLittle(t *testing.T) {
 // the next hinted poll, not left to the reconciliation; jobs the deliveries
 // name only as running are not fetched at all.
 func TestNamedJobsBelowTheFirstPage(t *testing.T) {
-	e := newEnv(t, []string{"g/app"}, scraper.Options{})
-	e.run(e.pipelineOfJobs(1, 1)[0], "success")
-	e.cycle(time.Second)
+	e := newWalkedEnv(t)
 	const old = 12 // more pipelines than one hinted poll fetches
 	var running, waiting []int64
 	for range old {
@@ -583,9 +589,7 @@ func TestNamedJobsBelowTheFirstPage(t *testing.T) {
 // jobs deliveries named, count its other finished jobs too, whose
 // deliveries are late or lost.
 func TestAPipelineListCountsItsOtherJobs(t *testing.T) {
-	e := newEnv(t, []string{"g/app"}, scraper.Options{})
-	e.run(e.pipelineOfJobs(1, 1)[0], "success")
-	e.cycle(time.Second)
+	e := newWalkedEnv(t)
 	jobs := e.pipelineOfJobs(1, 3) // created before the hook: no delivery names the third
 	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
 	e.run(jobs[0], "success")
@@ -613,14 +617,7 @@ func TestAPipelineListCountsItsOtherJobs(t *testing.T) {
 // even when that poll reads the newest jobs, rather than waiting for the
 // parked recheck.
 func TestPlayedManualJobRidesAlong(t *testing.T) {
-	e := newEnv(t, []string{"g/app"}, scraper.Options{ParkedRecheckInterval: 10 * time.Minute})
-	e.cycle(time.Second)
-	pid := e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{})
-	build := e.gl.CreateJob(pid, gitlabtest.JobSpec{Name: "build", Stage: "build"})
-	deploy := e.gl.CreateJob(pid, gitlabtest.JobSpec{Name: "deploy", Stage: "deploy", When: "manual"})
-	e.startThenBury(build)
-	e.must(e.gl.Finish(build, "success", gitlabtest.FinishOptions{}))
-	e.cycle(30 * time.Second)
+	e, deploy := newQuietManualDeploy(t)
 	deliver := e.withWebhooks(gitlabtest.WebhookFaults{})
 
 	e.must(e.gl.Play(deploy))
