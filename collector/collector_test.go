@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -65,12 +67,12 @@ func at(s string) *time.Time {
 // everyLabel enables every family with every label it supports, classic
 // histograms with two buckets each.
 func everyLabel() Options {
-	o := Options{Families: map[string]FamilyOptions{}}
-	for _, f := range Families {
-		fo := FamilyOptions{Enabled: true, Labels: slices.Clone(f.Labels)}
+	o := Options{Families: map[string]family.Options{}}
+	for _, f := range family.All {
+		fo := family.Options{Enabled: true, Labels: slices.Clone(f.Labels)}
 		if f.Histogram {
-			fo.Form, fo.Buckets = Classic, []float64{10, 60}
-			if f.Key == FamilyArtifactSize {
+			fo.Form, fo.Buckets = family.Classic, []float64{10, 60}
+			if f.Key == family.ArtifactSize {
 				fo.Buckets = []float64{1024, 1 << 20}
 			}
 		}
@@ -80,8 +82,8 @@ func everyLabel() Options {
 }
 
 // with returns o with family key changed by change.
-func with(o Options, key string, change func(*FamilyOptions)) Options {
-	fams := map[string]FamilyOptions{}
+func with(o Options, key string, change func(*family.Options)) Options {
+	fams := map[string]family.Options{}
 	for k, v := range o.Families {
 		fams[k] = v
 	}
@@ -220,11 +222,11 @@ gitlab_jobs_exporter_series{family="runners"} 2
 // stay those of every job.
 func TestFewerLabelsAggregate(t *testing.T) {
 	o := everyLabel()
-	for _, key := range []string{FamilyDuration, FamilyFailures, FamilyRetries, FamilyLastJob} {
-		o = with(o, key, func(f *FamilyOptions) { f.Labels = []string{LabelProject} })
+	for _, key := range []string{family.Duration, family.Failures, family.Retries, family.LastJob} {
+		o = with(o, key, func(f *family.Options) { f.Labels = []string{family.LabelProject} })
 	}
-	o = with(o, FamilyQueuedDuration, func(f *FamilyOptions) { f.Labels = nil })
-	o = with(o, FamilyArtifactSize, func(f *FamilyOptions) { f.Labels = []string{LabelFileType} })
+	o = with(o, family.QueuedDuration, func(f *family.Options) { f.Labels = nil })
+	o = with(o, family.ArtifactSize, func(f *family.Options) { f.Labels = []string{family.LabelFileType} })
 	m := newMetrics(t, o)
 	record(m)
 	// Another project with the same jobs: the projectless queue histogram
@@ -307,8 +309,8 @@ gitlab_ci_jobs{project="g/busy",status="running"} 0
 
 func TestDisabledFamiliesAreNotExported(t *testing.T) {
 	o := everyLabel()
-	for _, f := range Families {
-		o = with(o, f.Key, func(f *FamilyOptions) { f.Enabled = false })
+	for _, f := range family.All {
+		o = with(o, f.Key, func(f *family.Options) { f.Enabled = false })
 	}
 	m := newMetrics(t, o)
 	record(m)
@@ -334,13 +336,13 @@ func TestOptionsAreChecked(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{"unsupported label", with(everyLabel(), FamilyQueuedDuration, func(f *FamilyOptions) { f.Labels = []string{"status"} }),
+		{"unsupported label", with(everyLabel(), family.QueuedDuration, func(f *family.Options) { f.Labels = []string{"status"} }),
 			`family queued_duration has no label "status"`},
-		{"jobs by name", with(everyLabel(), FamilyJobs, func(f *FamilyOptions) { f.Labels = []string{"job_name"} }),
+		{"jobs by name", with(everyLabel(), family.Jobs, func(f *family.Options) { f.Labels = []string{"job_name"} }),
 			`family jobs has no label "job_name"`},
-		{"unknown form", with(everyLabel(), FamilyDuration, func(f *FamilyOptions) { f.Form = "sparse" }),
+		{"unknown form", with(everyLabel(), family.Duration, func(f *family.Options) { f.Form = "sparse" }),
 			`family duration: unknown histogram form "sparse"`},
-		{"family missing", Options{Families: map[string]FamilyOptions{}}, "no options for family duration"},
+		{"family missing", Options{Families: map[string]family.Options{}}, "no options for family duration"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(tc.o)
@@ -425,13 +427,13 @@ func (f collectorFunc) Collect(ch chan<- prometheus.Metric) { f(ch) }
 // only the native histogram (its exemplars beside it), both has both, and
 // the counts agree.
 func TestHistogramForms(t *testing.T) {
-	for _, form := range HistogramForms {
+	for _, form := range family.Forms {
 		t.Run(string(form), func(t *testing.T) {
-			m := newMetrics(t, with(everyLabel(), FamilyDuration, func(f *FamilyOptions) { f.Form = form }))
+			m := newMetrics(t, with(everyLabel(), family.Duration, func(f *family.Options) { f.Form = form }))
 			record(m)
 			h := gatherOne(t, m, "gitlab_ci_job_duration_seconds", "job_name", "rspec", "status", "success").GetHistogram()
 			classic, native := len(h.GetBucket()) > 0, h.Schema != nil
-			if classic != (form != Native) || native != (form != Classic) {
+			if classic != (form != family.Native) || native != (form != family.Classic) {
 				t.Errorf("classic buckets %v, native histogram %v", classic, native)
 			}
 			if h.GetSampleCount() != 1 || h.GetSampleSum() != 42 || h.GetCreatedTimestamp() == nil {
@@ -441,7 +443,7 @@ func TestHistogramForms(t *testing.T) {
 			// are some (Prometheus reads them for the native histogram too),
 			// else beside the native histogram.
 			wantNativeExemplars := 0
-			if form == Native {
+			if form == family.Native {
 				wantNativeExemplars = 1
 			}
 			if native && (h.GetSchema() != nativeSchema || len(h.GetPositiveDelta()) != 1 || len(h.GetExemplars()) != wantNativeExemplars) {
@@ -556,7 +558,7 @@ func TestExpiredSeriesFreeTheirMemory(t *testing.T) {
 	c := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	o := everyLabel()
 	o.SeriesTTL, o.Now = time.Hour, c.now
-	o = with(o, FamilyDuration, func(f *FamilyOptions) { f.Form, f.Buckets = Both, []float64{5, 10, 30, 60, 120, 300, 600} })
+	o = with(o, family.Duration, func(f *family.Options) { f.Form, f.Buckets = family.Both, []float64{5, 10, 30, 60, 120, 300, 600} })
 	m := newMetrics(t, o)
 	base := heapInUse()
 	const n = 20_000

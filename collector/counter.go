@@ -3,6 +3,8 @@ package collector
 import (
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -11,7 +13,7 @@ import (
 // pairs, created timestamp, self-collector) per series, which was 14 % of
 // the exporter's heap for two counters at 2,000 projects.
 type counterVec struct {
-	*family
+	*configured
 	desc *prometheus.Desc
 	now  func() time.Time
 	seriesIndex[*counterSeries]
@@ -24,8 +26,8 @@ type counterSeries struct {
 
 func (s *counterSeries) meta() *seriesMeta { return &s.seriesMeta }
 
-func newCounterVec(f *family, m Metric, now func() time.Time) *counterVec {
-	return &counterVec{family: f, now: now, seriesIndex: newSeriesIndex[*counterSeries](f.labelNames()),
+func newCounterVec(f *configured, m family.Metric, now func() time.Time) *counterVec {
+	return &counterVec{configured: f, now: now, seriesIndex: newSeriesIndex[*counterSeries](f.labelNames()),
 		desc: prometheus.NewDesc(m.Name, m.Help+fromPolling, f.labelNames(), nil)}
 }
 

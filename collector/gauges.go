@@ -5,6 +5,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
@@ -14,7 +16,7 @@ import (
 // lastJobs are the latest finished job of each label set (family
 // last_job): its status, duration and finish time.
 type lastJobs struct {
-	*family
+	*configured
 	now                                    func() time.Time
 	statusDesc, durationDesc, finishedDesc *prometheus.Desc
 	seriesIndex[*lastJob]
@@ -30,12 +32,12 @@ type lastJob struct {
 
 func (l *lastJob) meta() *seriesMeta { return &l.seriesMeta }
 
-func newLastJobs(f *family, now func() time.Time) *lastJobs {
-	desc := func(m Metric, extra ...string) *prometheus.Desc {
+func newLastJobs(f *configured, now func() time.Time) *lastJobs {
+	desc := func(m family.Metric, extra ...string) *prometheus.Desc {
 		return prometheus.NewDesc(m.Name, m.Help+fromPolling, f.labelNames(extra...), nil)
 	}
-	return &lastJobs{family: f, now: now, seriesIndex: newSeriesIndex[*lastJob](f.labelNames()),
-		statusDesc:   desc(f.Metrics[0], LabelStatus),
+	return &lastJobs{configured: f, now: now, seriesIndex: newSeriesIndex[*lastJob](f.labelNames()),
+		statusDesc:   desc(f.Metrics[0], family.LabelStatus),
 		durationDesc: desc(f.Metrics[1]),
 		finishedDesc: desc(f.Metrics[2]),
 	}
@@ -97,8 +99,8 @@ func gauge(desc *prometheus.Desc, v float64, values ...string) prometheus.Metric
 // activeJobs are what is unfinished now (family jobs): jobs by status and
 // the oldest pending job, from the scraper's last report per project.
 type activeJobs struct {
-	*family
-	oldest     *family // the family's labels but status
+	*configured
+	oldest     *configured // the family's labels but status
 	jobsDesc   *prometheus.Desc
 	oldestDesc *prometheus.Desc
 	zeros      bool // pending and running are 0 rather than absent, per project (with the status label)
@@ -120,10 +122,10 @@ type projectJobs struct {
 // of what is pending or running has no gaps.
 var zeroStatuses = []gitlabapi.JobStatus{gitlabapi.StatusPending, gitlabapi.StatusRunning}
 
-func newActiveJobs(f *family) *activeJobs {
-	oldest := &family{Family: f.Family, FamilyOptions: f.FamilyOptions,
+func newActiveJobs(f *configured) *activeJobs {
+	oldest := &configured{Family: f.Family, Options: f.Options,
 		labels: slices.DeleteFunc(slices.Clone(f.labels), func(i labelIndex) bool { return i == status })}
-	a := &activeJobs{family: f, oldest: oldest, byProject: map[string]projectJobs{},
+	a := &activeJobs{configured: f, oldest: oldest, byProject: map[string]projectJobs{},
 		jobsDesc:   prometheus.NewDesc(f.Metrics[0].Name, f.Metrics[0].Help+fromPolling, f.labelNames(), nil),
 		oldestDesc: prometheus.NewDesc(f.Metrics[1].Name, f.Metrics[1].Help+fromPolling, oldest.labelNames(), nil),
 	}

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -20,7 +22,7 @@ import (
 // (one per job), so a mutex and plain slices do: the same exposition at an
 // eighth of the memory.
 type histogramVec struct {
-	*family
+	*configured
 	desc          *prometheus.Desc
 	bounds        []float64 // classic upper bounds, without +Inf
 	exemplarLabel string    // "" when exemplars are off
@@ -29,7 +31,7 @@ type histogramVec struct {
 	seriesIndex[*histogramSeries]
 }
 
-// Native histograms as client_golang builds them with a bucket factor of
+// family.Native histograms as client_golang builds them with a bucket factor of
 // 1.1 and its default zero threshold; a series that needs more than
 // maxNativeBuckets buckets halves its resolution instead of being reset, so
 // nothing counted is ever lost.
@@ -100,9 +102,9 @@ const (
 func packedIndex(p uint64) int32          { return int32(p>>countBits) - indexShift }
 func packBucket(i int32, n uint64) uint64 { return uint64(i+indexShift)<<countBits | n }
 
-func newHistogramVec(f *family, m Metric, exemplarLabel string, now func() time.Time) *histogramVec {
+func newHistogramVec(f *configured, m family.Metric, exemplarLabel string, now func() time.Time) *histogramVec {
 	v := &histogramVec{
-		family:        f,
+		configured:    f,
 		desc:          prometheus.NewDesc(m.Name, m.Help+fromPolling, f.labelNames(), nil),
 		bounds:        slices.Clone(f.Buckets),
 		exemplarLabel: exemplarLabel,
@@ -125,10 +127,10 @@ func (v *histogramVec) observe(values *labelValues, x float64, exemplarID int64)
 	s := v.series[key]
 	if s == nil {
 		s = &histogramSeries{seriesMeta: newSeriesMeta(now)}
-		if v.Form != Native {
+		if v.Form != family.Native {
 			s.buckets = make([]uint64, len(v.bounds)+1)
 		}
-		if v.Form != Classic {
+		if v.Form != family.Classic {
 			s.native = &nativeHistogram{schema: nativeSchema}
 		}
 		v.add(key, s)

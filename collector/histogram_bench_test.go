@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 )
@@ -32,15 +34,15 @@ func fillHistograms(observe observeFunc) {
 	}
 }
 
-var benchLabels = []string{LabelProject, LabelRef, LabelStage, LabelJobName, LabelStatus}
+var benchLabels = []string{family.LabelProject, family.LabelRef, family.LabelStage, family.LabelJobName, family.LabelStatus}
 
 func benchVec(b testing.TB) *histogramVec {
-	f, err := newFamily(Family{Key: "bench", Labels: benchLabels, Histogram: true},
-		FamilyOptions{Enabled: true, Labels: benchLabels, Form: Both, Buckets: benchBounds})
+	f, err := newFamily(family.Family{Key: "bench", Labels: benchLabels, Histogram: true},
+		family.Options{Enabled: true, Labels: benchLabels, Form: family.Both, Buckets: benchBounds})
 	if err != nil {
 		b.Fatal(err)
 	}
-	return newHistogramVec(f, Metric{"h", "h"}, "job_id", time.Now)
+	return newHistogramVec(f, family.Metric{Name: "h", Help: "h"}, "job_id", time.Now)
 }
 
 func implementations() map[string]func(testing.TB) (prometheus.Collector, observeFunc) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -84,10 +86,10 @@ func (o *labelOrder) pairs(key string) []*dto.LabelPair {
 func (v *histogramVec) build(key string, s *histogramSeries) *dto.Metric {
 	count, sum := s.count, s.sum
 	h := &dto.Histogram{SampleCount: &count, SampleSum: &sum, CreatedTimestamp: timestamppb.New(time.Unix(0, s.created))}
-	if v.Form != Native {
+	if v.Form != family.Native {
 		h.Bucket = v.classicBuckets(s)
 	}
-	if v.Form != Classic {
+	if v.Form != family.Classic {
 		v.native(h, s.native)
 	}
 	if len(s.exemplars) > 0 && v.exemplarLabel != "" {
@@ -171,7 +173,7 @@ func (v *histogramVec) addExemplars(h *dto.Histogram, s *histogramSeries) {
 			Timestamp: timestamppb.New(time.UnixMilli(e.at)),
 		}
 		switch {
-		case v.Form == Native:
+		case v.Form == family.Native:
 			h.Exemplars = append(h.Exemplars, ex)
 		case int(e.bucket) < len(h.Bucket):
 			h.Bucket[e.bucket].Exemplar = ex

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -29,15 +31,15 @@ func clientGolangHistogram(bounds []float64, native bool) *prometheus.HistogramV
 }
 
 // testVec is a histogram family with labels project and job_name.
-func testVec(t testing.TB, bounds []float64, form HistogramForm, exemplarLabel string) *histogramVec {
+func testVec(t testing.TB, bounds []float64, form family.Form, exemplarLabel string) *histogramVec {
 	t.Helper()
-	labels := []string{LabelProject, LabelJobName}
-	f, err := newFamily(Family{Key: "test", Labels: labels, Histogram: true},
-		FamilyOptions{Enabled: true, Labels: labels, Form: form, Buckets: bounds})
+	labels := []string{family.LabelProject, family.LabelJobName}
+	f, err := newFamily(family.Family{Key: "test", Labels: labels, Histogram: true},
+		family.Options{Enabled: true, Labels: labels, Form: form, Buckets: bounds})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newHistogramVec(f, Metric{"h", "h"}, exemplarLabel, time.Now)
+	return newHistogramVec(f, family.Metric{Name: "h", Help: "h"}, exemplarLabel, time.Now)
 }
 
 func values(projectPath, job string) *labelValues {
@@ -75,7 +77,7 @@ func collectOne(t *testing.T, c prometheus.Collector) *dto.Metric {
 }
 
 // withoutTimestamps clears what depends on the wall clock: the created
-// timestamp and the exemplars' timestamps. Native exemplars, which
+// timestamp and the exemplars' timestamps. family.Native exemplars, which
 // histogramVec does not keep (the classic buckets' exemplars serve), are
 // dropped too.
 func withoutTimestamps(m *dto.Metric) *dto.Metric {
@@ -113,12 +115,12 @@ func TestHistogramMatchesClientGolang(t *testing.T) {
 		{"native form", nil, true, []float64{1, 2, 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			form := Classic
+			form := family.Classic
 			switch {
 			case tc.bounds == nil:
-				form = Native
+				form = family.Native
 			case tc.native:
-				form = Both
+				form = family.Both
 			}
 			ours := testVec(t, tc.bounds, form, "job_id")
 			ref := clientGolangHistogram(tc.bounds, tc.native)
@@ -129,7 +131,7 @@ func TestHistogramMatchesClientGolang(t *testing.T) {
 					ObserveWithExemplar(x, prometheus.Labels{"job_id": strconv.FormatInt(id, 10)})
 			}
 			got, want := withoutTimestamps(collectOne(t, ours)), withoutTimestamps(collectOne(t, ref))
-			if form == Native {
+			if form == family.Native {
 				// client_golang without classic buckets still writes a +Inf
 				// bucket to carry an exemplar; the native form's exemplars
 				// are the native histogram's own.
@@ -154,7 +156,7 @@ func defaultArtifactBounds() []float64 {
 }
 
 func TestHistogramCountsNothingTwiceWhenResolutionDrops(t *testing.T) {
-	v := testVec(t, nil, Native, "")
+	v := testVec(t, nil, family.Native, "")
 	var n uint64
 	for x := 1e-6; x < 1e12; x *= 1.01 {
 		v.observe(values("p", "j"), x, 0)
@@ -178,7 +180,7 @@ func TestHistogramCountsNothingTwiceWhenResolutionDrops(t *testing.T) {
 }
 
 func TestHistogramExemplarsInOpenMetrics(t *testing.T) {
-	v := testVec(t, []float64{10, 60}, Classic, "job_id")
+	v := testVec(t, []float64{10, 60}, family.Classic, "job_id")
 	v.now = func() time.Time { return time.Unix(1700000000, 0) }
 	v.observe(values("g/app", "x"), 42, 7)
 	v.observe(values("g/app", "x"), 45, 8) // same bucket: the newer exemplar wins
@@ -210,7 +212,7 @@ func TestHistogramExemplarsInOpenMetrics(t *testing.T) {
 // TestNativeFormKeepsTheLatestExemplar: without classic buckets a series
 // carries one exemplar, its latest job's, on the native histogram.
 func TestNativeFormKeepsTheLatestExemplar(t *testing.T) {
-	v := testVec(t, []float64{10, 60}, Native, "job_id")
+	v := testVec(t, []float64{10, 60}, family.Native, "job_id")
 	v.now = func() time.Time { return time.Unix(1700000000, 0) }
 	for i, x := range []float64{42, 5, 100} {
 		v.observe(values("g/app", "x"), x, int64(7+i))
@@ -226,7 +228,7 @@ func TestNativeFormKeepsTheLatestExemplar(t *testing.T) {
 }
 
 func TestHistogramConcurrentObserveAndGather(t *testing.T) {
-	v := testVec(t, []float64{1, 10}, Both, "job_id")
+	v := testVec(t, []float64{1, 10}, family.Both, "job_id")
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(v)
 	const writers, each = 4, 500

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
@@ -38,7 +40,7 @@ type Jobs struct {
 
 	pools pools
 
-	families []jobFamily // the enabled ones, in the order of Families
+	families []jobFamily // the enabled ones, in the order of family.All
 
 	observed     prometheus.Counter
 	followedDesc *prometheus.Desc
@@ -57,10 +59,10 @@ type jobFamily interface {
 	// expire drops series last updated before cutoff (expiring families).
 	expire(cutoff time.Time)
 	len() int
-	spec() *family
+	spec() *configured
 }
 
-func (f *family) spec() *family { return f }
+func (f *configured) spec() *configured { return f }
 
 // NewJobs builds the job metrics. Options must name every family.
 func NewJobs(o Options) (*Jobs, error) {
@@ -84,7 +86,7 @@ func NewJobs(o Options) (*Jobs, error) {
 		pools:    pools{tags: o.TagPools, runners: o.RunnerPools},
 	}
 	j.refs.Store(&o.Refs)
-	for _, spec := range Families {
+	for _, spec := range family.All {
 		opts, ok := o.Families[spec.Key]
 		if !ok {
 			return nil, fmt.Errorf("collector: no options for family %s", spec.Key)
@@ -98,35 +100,35 @@ func NewJobs(o Options) (*Jobs, error) {
 		}
 		var jf jobFamily
 		switch spec.Key {
-		case FamilyDuration:
+		case family.Duration:
 			j.duration = newHistogramVec(f, spec.Metrics[0], "job_id", now)
 			jf = j.duration
-		case FamilyQueuedDuration:
+		case family.QueuedDuration:
 			j.queued = newHistogramVec(f, spec.Metrics[0], "job_id", now)
 			jf = j.queued
-		case FamilyArtifactSize:
+		case family.ArtifactSize:
 			// No exemplars: one job has several artifacts.
 			j.artifacts = newHistogramVec(f, spec.Metrics[0], "", now)
 			jf = j.artifacts
-		case FamilyFailures:
+		case family.Failures:
 			j.failures = newCounterVec(f, spec.Metrics[0], now)
 			jf = j.failures
-		case FamilyRetries:
+		case family.Retries:
 			j.retries = newCounterVec(f, spec.Metrics[0], now)
 			jf = j.retries
-		case FamilyLastJob:
+		case family.LastJob:
 			j.last = newLastJobs(f, now)
 			jf = j.last
-		case FamilyJobs:
+		case family.Jobs:
 			j.active = newActiveJobs(f)
 			jf = j.active
-		case FamilyQueueByPool:
+		case family.QueueByPool:
 			j.queueByPool = newHistogramVec(f, spec.Metrics[0], "job_id", now)
 			jf = j.queueByPool
-		case FamilyPendingByPool:
+		case family.PendingByPool:
 			j.pending = newPendingPools(f, j.pools, now)
 			jf = j.pending
-		case FamilyRunners:
+		case family.Runners:
 			j.runners = newHistogramVec(f, spec.Metrics[0], "job_id", now)
 			jf = j.runners
 		default:

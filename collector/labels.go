@@ -3,22 +3,8 @@ package collector
 import (
 	"regexp"
 	"strings"
-)
 
-// The labels job families can carry. Each family supports a subset (see
-// Families) and exports the subset configured for it.
-const (
-	LabelProject       = "project"        // path_with_namespace
-	LabelRef           = "ref"            // tracked branch or tag, else OtherRef
-	LabelStage         = "stage"          // the job's stage
-	LabelJobName       = "job_name"       // the job's name without parallel or matrix suffix
-	LabelStatus        = "status"         // the job's status
-	LabelFailureReason = "failure_reason" // GitLab's failure_reason of a failed job
-	LabelAllowFailure  = "allow_failure"  // "true" or "false"
-	LabelFileType      = "file_type"      // an artifact's file_type
-	LabelTags          = "tags"           // the runner tags a job asks for, sorted and comma-joined, or their pool
-	LabelRunnerType    = "runner_type"    // instance_type, group_type, project_type or unknown
-	LabelRunner        = "runner"         // the runner's description, or its pool
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 )
 
 // labelIndex numbers the labels so that an observation carries all its
@@ -41,17 +27,17 @@ const (
 )
 
 var labelNames = [numLabels]string{
-	project:       LabelProject,
-	ref:           LabelRef,
-	stage:         LabelStage,
-	jobName:       LabelJobName,
-	status:        LabelStatus,
-	failureReason: LabelFailureReason,
-	allowFailure:  LabelAllowFailure,
-	fileType:      LabelFileType,
-	tags:          LabelTags,
-	runnerType:    LabelRunnerType,
-	runner:        LabelRunner,
+	project:       family.LabelProject,
+	ref:           family.LabelRef,
+	stage:         family.LabelStage,
+	jobName:       family.LabelJobName,
+	status:        family.LabelStatus,
+	failureReason: family.LabelFailureReason,
+	allowFailure:  family.LabelAllowFailure,
+	fileType:      family.LabelFileType,
+	tags:          family.LabelTags,
+	runnerType:    family.LabelRunnerType,
+	runner:        family.LabelRunner,
 }
 
 func labelByName(name string) (labelIndex, bool) {

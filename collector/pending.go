@@ -16,7 +16,7 @@ import (
 // of a later stage is created with its pipeline but queued only when the
 // stages before it are done, so its wait counts from its queueing.
 type pendingPools struct {
-	*family
+	*configured
 	pools      pools
 	now        func() time.Time
 	jobsDesc   *prometheus.Desc
@@ -34,8 +34,8 @@ type poolWait struct {
 	oldest time.Time // the earliest queueing
 }
 
-func newPendingPools(f *family, p pools, now func() time.Time) *pendingPools {
-	return &pendingPools{family: f, pools: p, now: now,
+func newPendingPools(f *configured, p pools, now func() time.Time) *pendingPools {
+	return &pendingPools{configured: f, pools: p, now: now,
 		jobsDesc:   prometheus.NewDesc(f.Metrics[0].Name, f.Metrics[0].Help+fromPolling, f.labelNames(), nil),
 		oldestDesc: prometheus.NewDesc(f.Metrics[1].Name, f.Metrics[1].Help+fromPolling, f.labelNames(), nil),
 		byProject:  map[string]map[string]poolWait{}, seen: map[string]int64{},

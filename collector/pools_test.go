@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
+
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
@@ -171,7 +173,7 @@ gitlab_ci_job_queued_duration_seconds_count{job_name="build",project="g/other",r
 	// With pools: free-form tags fold into the configured pools or other.
 	o := everyLabel()
 	o.TagPools = []PoolRule{rule(`docker(,.*)?`, "docker")}
-	o = with(o, FamilyQueueByPool, func(f *FamilyOptions) { f.Labels = []string{LabelTags} })
+	o = with(o, family.QueueByPool, func(f *family.Options) { f.Labels = []string{family.LabelTags} })
 	pooled := newMetrics(t, o)
 	for i, tags := range [][]string{{"docker"}, {"docker", "linux"}, {"windows"}, {"gpu", "linux"}, nil} {
 		pooled.JobStarted(app, poolJob(int64(i+1), tags, shared, 1, "running"))
@@ -292,7 +294,7 @@ gitlab_ci_runner_pool_pending_jobs{tags="docker,linux"} 0
 func TestRunners(t *testing.T) {
 	o := everyLabel()
 	o.RunnerPools = []PoolRule{rule(`[0-9]+-[a-z]+\.([^.]+)\.runners-manager\..*`, "$1")}
-	o = with(o, FamilyRunners, func(f *FamilyOptions) { f.Labels = []string{LabelRunner, LabelRunnerType} })
+	o = with(o, family.Runners, func(f *family.Options) { f.Labels = []string{family.LabelRunner, family.LabelRunnerType} })
 	m := newMetrics(t, o)
 	for _, job := range []*gitlabapi.Job{
 		poolJob(1, []string{"docker"}, shared, 1, "success"),

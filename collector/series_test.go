@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -17,9 +19,9 @@ import (
 // in the order of the label names), each once, as series come, expire and
 // go with their project: the registry's sort then costs one pass.
 func TestSeriesComeInTheRegistrysOrder(t *testing.T) {
-	labels := []string{LabelProject, LabelRef, LabelStage, LabelJobName, LabelStatus} // job_name sorts first
-	f, err := newFamily(Family{Key: "test", Labels: labels, Histogram: true},
-		FamilyOptions{Enabled: true, Labels: labels, Form: Both, Buckets: []float64{1, 10}})
+	labels := []string{family.LabelProject, family.LabelRef, family.LabelStage, family.LabelJobName, family.LabelStatus} // job_name sorts first
+	f, err := newFamily(family.Family{Key: "test", Labels: labels, Histogram: true},
+		family.Options{Enabled: true, Labels: labels, Form: family.Both, Buckets: []float64{1, 10}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,10 +36,10 @@ func TestSeriesComeInTheRegistrysOrder(t *testing.T) {
 		len     func() int
 		per     int // metrics a series sends
 	}
-	hist := newHistogramVec(f, Metric{"h", "h"}, "job_id", clock)
-	counter := newCounterVec(f, Metric{"c", "c"}, clock)
-	lastFamily := &family{Family: Family{Key: "last", Metrics: []Metric{{"s", "s"}, {"d", "d"}, {"f", "f"}}},
-		FamilyOptions: f.FamilyOptions, labels: f.labels[:4]} // last_status adds status itself
+	hist := newHistogramVec(f, family.Metric{Name: "h", Help: "h"}, "job_id", clock)
+	counter := newCounterVec(f, family.Metric{Name: "c", Help: "c"}, clock)
+	lastFamily := &configured{Family: family.Family{Key: "last", Metrics: []family.Metric{{Name: "s", Help: "s"}, {Name: "d", Help: "d"}, {Name: "f", Help: "f"}}},
+		Options: f.Options, labels: f.labels[:4]} // last_status adds status itself
 	last := newLastJobs(lastFamily, clock)
 	var id int64
 	kinds := []kind{

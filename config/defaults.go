@@ -3,7 +3,7 @@ package config
 import (
 	"time"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 )
 
 // Defaults, kept in one place so config.yaml and the code can be compared.
@@ -74,27 +74,27 @@ func DefaultMetrics() Metrics { return defaultMetrics() }
 // are on; finished jobs by runner cost a histogram per runner and are off.
 func defaultMetrics() Metrics {
 	const (
-		project, ref, stage, jobName = collector.LabelProject, collector.LabelRef, collector.LabelStage, collector.LabelJobName
+		project, ref, stage, jobName = family.LabelProject, family.LabelRef, family.LabelStage, family.LabelJobName
 	)
-	both := string(collector.Both)
+	both := string(family.Both)
 	return Metrics{
 		SeriesTTL: Duration(defaultSeriesTTL),
 		Duration: HistogramFamily{Enabled: true, Histogram: both, Buckets: defaultDurationBuckets(),
-			Labels: []string{project, ref, stage, jobName, collector.LabelStatus}},
+			Labels: []string{project, ref, stage, jobName, family.LabelStatus}},
 		QueuedDuration: HistogramFamily{Enabled: true, Histogram: both, Buckets: defaultQueuedDurationBuckets(),
 			Labels: []string{project}},
 		ArtifactSize: HistogramFamily{Enabled: true, Histogram: both, Buckets: defaultArtifactSizeBuckets(),
-			Labels: []string{project, collector.LabelFileType}},
+			Labels: []string{project, family.LabelFileType}},
 		Failures: Family{Enabled: true,
-			Labels: []string{project, ref, stage, jobName, collector.LabelFailureReason, collector.LabelAllowFailure}},
+			Labels: []string{project, ref, stage, jobName, family.LabelFailureReason, family.LabelAllowFailure}},
 		Retries: Family{Enabled: true, Labels: []string{project, ref, stage, jobName}},
 		LastJob: Family{Enabled: true, Labels: []string{project, ref, stage, jobName}},
-		Jobs:    Family{Enabled: true, Labels: []string{project, collector.LabelStatus}},
+		Jobs:    Family{Enabled: true, Labels: []string{project, family.LabelStatus}},
 		QueueByPool: HistogramFamily{Enabled: true, Histogram: both, Buckets: defaultQueuedDurationBuckets(),
-			Labels: []string{collector.LabelTags, collector.LabelRunnerType}},
-		PendingByPool: Family{Enabled: true, Labels: []string{collector.LabelTags}},
+			Labels: []string{family.LabelTags, family.LabelRunnerType}},
+		PendingByPool: Family{Enabled: true, Labels: []string{family.LabelTags}},
 		Runners: HistogramFamily{Enabled: false, Histogram: both, Buckets: defaultDurationBuckets(),
-			Labels: []string{collector.LabelRunner, collector.LabelRunnerType}},
+			Labels: []string{family.LabelRunner, family.LabelRunnerType}},
 		RunnerPools: defaultRunnerPools(),
 	}
 }

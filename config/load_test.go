@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
 	"io/fs"
 	"math/big"
 	"os"
@@ -20,6 +19,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 )
 
 const minimal = "gitlab:\n  url: https://gitlab.example.com/\nprojects: [a/b]\ngroups:\n  - path: g\n"
@@ -431,9 +433,9 @@ func TestEveryFamilyIsConfigurable(t *testing.T) {
 		keys = append(keys, f.key)
 	}
 	// Off by default: a histogram per runner.
-	offByDefault := map[string]bool{collector.FamilyRunners: true}
+	offByDefault := map[string]bool{family.Runners: true}
 	var want []string
-	for _, f := range collector.Families {
+	for _, f := range family.All {
 		want = append(want, f.Key)
 		if c := m.CollectorOptions()[f.Key]; c.Enabled == offByDefault[f.Key] || len(c.Labels) == 0 {
 			t.Errorf("family %s: default options %+v", f.Key, c)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
+
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
 )
 
@@ -38,7 +40,7 @@ type PoolRule struct {
 	Pool  string  `yaml:"pool"`
 }
 
-// Family configures a family of counters or gauges (see collector.Families).
+// Family configures a family of counters or gauges (see family.All).
 type Family struct {
 	Enabled bool     `yaml:"enabled"`
 	Labels  []string `yaml:"labels,flow"`
@@ -70,16 +72,16 @@ func (m *Metrics) families() []familyConfig {
 		return familyConfig{key: key, enabled: f.Enabled, labels: f.Labels}
 	}
 	return []familyConfig{
-		h(collector.FamilyDuration, &m.Duration),
-		h(collector.FamilyQueuedDuration, &m.QueuedDuration),
-		h(collector.FamilyArtifactSize, &m.ArtifactSize),
-		c(collector.FamilyFailures, &m.Failures),
-		c(collector.FamilyRetries, &m.Retries),
-		c(collector.FamilyLastJob, &m.LastJob),
-		c(collector.FamilyJobs, &m.Jobs),
-		h(collector.FamilyQueueByPool, &m.QueueByPool),
-		c(collector.FamilyPendingByPool, &m.PendingByPool),
-		h(collector.FamilyRunners, &m.Runners),
+		h(family.Duration, &m.Duration),
+		h(family.QueuedDuration, &m.QueuedDuration),
+		h(family.ArtifactSize, &m.ArtifactSize),
+		c(family.Failures, &m.Failures),
+		c(family.Retries, &m.Retries),
+		c(family.LastJob, &m.LastJob),
+		c(family.Jobs, &m.Jobs),
+		h(family.QueueByPool, &m.QueueByPool),
+		c(family.PendingByPool, &m.PendingByPool),
+		h(family.Runners, &m.Runners),
 	}
 }
 
@@ -96,12 +98,12 @@ func (m *Metrics) CollectorPools() (tags, runners []collector.PoolRule) {
 }
 
 // CollectorOptions maps the section onto the collector's family options.
-func (m *Metrics) CollectorOptions() map[string]collector.FamilyOptions {
-	out := map[string]collector.FamilyOptions{}
+func (m *Metrics) CollectorOptions() map[string]family.Options {
+	out := map[string]family.Options{}
 	for _, f := range m.families() {
-		o := collector.FamilyOptions{Enabled: f.enabled, Labels: slices.Clone(f.labels)}
+		o := family.Options{Enabled: f.enabled, Labels: slices.Clone(f.labels)}
 		if f.histogram != nil {
-			o.Form = collector.HistogramForm(f.histogram.Histogram)
+			o.Form = family.Form(f.histogram.Histogram)
 			o.Buckets = slices.Clone(f.histogram.Buckets)
 		}
 		out[f.key] = o
@@ -115,14 +117,14 @@ func (m *Metrics) TTL() time.Duration { return time.Duration(m.SeriesTTL) }
 func (d *decoder) validateMetrics(m *Metrics) {
 	d.minDuration("metrics.series_ttl", m.SeriesTTL, 0)
 	for _, f := range m.families() {
-		spec, _ := collector.FamilyByKey(f.key) // every key is one: TestEveryFamilyIsConfigurable
+		spec, _ := family.ByKey(f.key) // every key is one: TestEveryFamilyIsConfigurable
 		prefix := "metrics." + f.key
 		d.validateLabels(prefix+".labels", spec, f.labels)
 		if f.histogram == nil {
 			continue
 		}
-		if key := prefix + ".histogram"; !d.skip(key) && !slices.Contains(collector.HistogramForms, collector.HistogramForm(f.histogram.Histogram)) {
-			d.addAt(key, fmt.Sprintf("unknown histogram form %q: want %s", f.histogram.Histogram, quotedList(collector.HistogramForms)))
+		if key := prefix + ".histogram"; !d.skip(key) && !slices.Contains(family.Forms, family.Form(f.histogram.Histogram)) {
+			d.addAt(key, fmt.Sprintf("unknown histogram form %q: want %s", f.histogram.Histogram, quotedList(family.Forms)))
 		}
 		d.validateBuckets(prefix+".buckets", f.histogram.Buckets)
 	}
@@ -130,7 +132,7 @@ func (d *decoder) validateMetrics(m *Metrics) {
 	d.validatePools("metrics.runner_pools", m.RunnerPools)
 }
 
-func (d *decoder) validateLabels(key string, spec collector.Family, labels []string) {
+func (d *decoder) validateLabels(key string, spec family.Family, labels []string) {
 	if d.skip(key) {
 		return
 	}

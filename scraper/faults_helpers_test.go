@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -149,7 +151,7 @@ func newFaultEnv(t *testing.T, projects []string, timeout time.Duration) *faultE
 	defaults := config.DefaultMetrics()
 	families := defaults.CollectorOptions()
 	for key, o := range families {
-		spec, _ := collector.FamilyByKey(key)
+		spec, _ := family.ByKey(key)
 		o.Labels = spec.Labels
 		families[key] = o
 	}
