@@ -25,9 +25,9 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 )
 
 // Environment overrides for a longer manual run, e.g.
@@ -102,7 +102,7 @@ func newLoadEnv(tb testing.TB, series int) *loadEnv {
 
 // syntheticJob is one label set of the synthetic projects.
 type syntheticJob struct {
-	info scraper.ProjectInfo
+	info event.Project
 	job  gitlabapi.Job
 }
 
@@ -119,8 +119,8 @@ func populate(m *collector.Metrics, series int) []syntheticJob {
 	var out []syntheticJob
 	id := int64(1 << 40)
 	for p := range projects {
-		info := scraper.ProjectInfo{ID: int64(100000 + p), Path: fmt.Sprintf("%sproject-%03d", syntheticPrefix, p), DefaultBranch: "main"}
-		var followed []scraper.ActiveJob
+		info := event.Project{ID: int64(100000 + p), Path: fmt.Sprintf("%sproject-%03d", syntheticPrefix, p), DefaultBranch: "main"}
+		var followed []event.ActiveJob
 		for n := range names {
 			id++
 			started, finished := now.Add(-time.Minute), now
@@ -141,11 +141,11 @@ func populate(m *collector.Metrics, series int) []syntheticJob {
 				out = append(out, syntheticJob{info, f})
 			}
 			if n < 3 {
-				followed = append(followed, scraper.ActiveJob{ID: id + 1<<31, Status: "running", CreatedAt: now})
+				followed = append(followed, event.ActiveJob{ID: id + 1<<31, Status: "running", CreatedAt: now})
 			}
 		}
 		m.ProjectActive(info, followed)
-		m.PollFinished(info, scraper.PollResult{Requests: 1, Duration: 100 * time.Millisecond, Time: now})
+		m.PollFinished(info, event.PollResult{Requests: 1, Duration: 100 * time.Millisecond, Time: now})
 	}
 	return out
 }
@@ -170,7 +170,7 @@ func (e *loadEnv) mutate(ctx context.Context, m *collector.Metrics, jobs []synth
 			m.JobStarted(sj.info, &j)
 			m.JobRetried(sj.info, &j)
 		}
-		m.PollFinished(sj.info, scraper.PollResult{Requests: 2, Time: time.Now()})
+		m.PollFinished(sj.info, event.PollResult{Requests: 2, Time: time.Now()})
 		// About a thousand recordings a second: far more than polls make,
 		// without turning the mutator into a CPU hog that slows every scrape.
 		e.mutations.Add(1)

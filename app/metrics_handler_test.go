@@ -13,8 +13,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 )
 
 // TestMetricsFormats scrapes /metrics in each format Prometheus may ask for
@@ -25,9 +25,9 @@ func TestMetricsFormats(t *testing.T) {
 	a := newQuietApp(t)
 	d, q := 42.0, 3.0
 	finished := time.Date(2026, 3, 2, 9, 0, 42, 0, time.UTC)
-	a.metrics.JobStarted(scraper.ProjectInfo{ID: 1, Path: "g/app", DefaultBranch: "main"},
+	a.metrics.JobStarted(event.Project{ID: 1, Path: "g/app", DefaultBranch: "main"},
 		&gitlabapi.Job{ID: 7, Name: "rspec 1/2", Stage: "test", Ref: "main", QueuedDuration: &q, StartedAt: &finished})
-	a.metrics.JobFinished(scraper.ProjectInfo{ID: 1, Path: "g/app", DefaultBranch: "main"},
+	a.metrics.JobFinished(event.Project{ID: 1, Path: "g/app", DefaultBranch: "main"},
 		&gitlabapi.Job{ID: 7, Name: "rspec 1/2", Stage: "test", Ref: "main", Status: "success", Duration: &d, FinishedAt: &finished,
 			Artifacts: []gitlabapi.Artifact{{FileType: "trace", Size: 2000}}})
 	h, err := a.Handler("/metrics", false)

@@ -4,8 +4,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 )
 
 // lagBuckets is the resolution of the freshness histogram: one bucket per
@@ -19,7 +19,7 @@ const lagBuckets = 3601
 type recorder struct {
 	// inner is the exporter's collector; methods not overridden below go
 	// straight to it.
-	inner scraper.Recorder
+	inner event.Recorder
 	now   func() time.Time
 
 	mu       sync.Mutex
@@ -63,9 +63,9 @@ type follows struct {
 	recheck int
 }
 
-var _ scraper.Recorder = (*recorder)(nil)
+var _ event.Recorder = (*recorder)(nil)
 
-func newRecorder(inner scraper.Recorder, now func() time.Time) *recorder {
+func newRecorder(inner event.Recorder, now func() time.Time) *recorder {
 	return &recorder{inner: inner, now: now, polls: map[int64]int{}, late: map[int64]map[int64]bool{}, follows: map[int64]follows{}, paths: map[int64]string{}}
 }
 
@@ -124,7 +124,7 @@ func (c idCounts) get(id int64) uint8 {
 	return c[i]
 }
 
-func (r *recorder) JobStarted(p scraper.ProjectInfo, j *gitlabapi.Job) {
+func (r *recorder) JobStarted(p event.Project, j *gitlabapi.Job) {
 	r.inner.JobStarted(p, j)
 	if j.QueuedDuration == nil {
 		return // the collector observes nothing for it either
@@ -134,7 +134,7 @@ func (r *recorder) JobStarted(p scraper.ProjectInfo, j *gitlabapi.Job) {
 	r.started.add(j.ID)
 }
 
-func (r *recorder) JobFinished(p scraper.ProjectInfo, j *gitlabapi.Job) {
+func (r *recorder) JobFinished(p event.Project, j *gitlabapi.Job) {
 	r.inner.JobFinished(p, j)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -161,14 +161,14 @@ func (r *recorder) JobFinished(p scraper.ProjectInfo, j *gitlabapi.Job) {
 	r.lag[min(max(int(lag/time.Second), 0), lagBuckets-1)]++
 }
 
-func (r *recorder) JobRetried(p scraper.ProjectInfo, j *gitlabapi.Job) {
+func (r *recorder) JobRetried(p event.Project, j *gitlabapi.Job) {
 	r.inner.JobRetried(p, j)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.retried++
 }
 
-func (r *recorder) ProjectActive(p scraper.ProjectInfo, jobs []scraper.ActiveJob) {
+func (r *recorder) ProjectActive(p event.Project, jobs []event.ActiveJob) {
 	r.inner.ProjectActive(p, jobs)
 	var f follows
 	blockedJobs, bridgePipelines := false, map[int64]bool{}
@@ -195,7 +195,7 @@ func (r *recorder) ProjectActive(p scraper.ProjectInfo, jobs []scraper.ActiveJob
 	r.follows[p.ID] = f
 }
 
-func (r *recorder) PollFinished(p scraper.ProjectInfo, res scraper.PollResult) {
+func (r *recorder) PollFinished(p event.Project, res event.PollResult) {
 	r.inner.PollFinished(p, res)
 	r.mu.Lock()
 	defer r.mu.Unlock()

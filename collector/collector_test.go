@@ -8,14 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 )
 
 func TestJobName(t *testing.T) {
@@ -104,7 +103,7 @@ func newMetrics(t testing.TB, o Options) *Metrics {
 }
 
 var (
-	app   = scraper.ProjectInfo{ID: 1, Path: "g/app", DefaultBranch: "main"}
+	app   = event.Project{ID: 1, Path: "g/app", DefaultBranch: "main"}
 	okJob = &gitlabapi.Job{ID: 10, Name: "rspec 1/2", Stage: "test", Ref: "main", Status: "success",
 		Duration: f64(42), QueuedDuration: f64(3), StartedAt: at("2026-03-02T09:00:00Z"), FinishedAt: at("2026-03-02T09:00:42Z"),
 		Artifacts: []gitlabapi.Artifact{{FileType: "archive", Size: 2048}, {FileType: "trace", Size: 100}},
@@ -125,7 +124,7 @@ func record(m *Metrics) {
 	m.JobFinished(app, failedJob)
 	m.JobRetried(app, failedJob)
 	m.JobFinished(app, skippedJob)
-	m.ProjectActive(app, []scraper.ActiveJob{
+	m.ProjectActive(app, []event.ActiveJob{
 		{ID: 20, Status: "pending", CreatedAt: *at("2026-03-02T08:00:00Z"), Tags: "docker", QueuedAt: *at("2026-03-02T08:10:00Z")},
 		{ID: 21, Status: "pending", CreatedAt: *at("2026-03-02T08:30:00Z"), Tags: "docker", QueuedAt: *at("2026-03-02T08:30:00Z")},
 		{ID: 22, Status: "running"},
@@ -231,7 +230,7 @@ func TestFewerLabelsAggregate(t *testing.T) {
 	record(m)
 	// Another project with the same jobs: the projectless queue histogram
 	// and the artifacts by type sum over both.
-	other := scraper.ProjectInfo{ID: 2, Path: "g/other", DefaultBranch: "main"}
+	other := event.Project{ID: 2, Path: "g/other", DefaultBranch: "main"}
 	m.JobStarted(other, okJob)
 	m.JobFinished(other, okJob)
 	want := `
@@ -292,7 +291,7 @@ gitlab_ci_job_last_status{project="g/other",status="success"} 1
 func TestZeroForIdleProjects(t *testing.T) {
 	m := newMetrics(t, everyLabel())
 	m.ProjectActive(app, nil)
-	m.ProjectActive(scraper.ProjectInfo{Path: "g/busy"}, []scraper.ActiveJob{{ID: 1, Status: "manual"}})
+	m.ProjectActive(event.Project{Path: "g/busy"}, []event.ActiveJob{{ID: 1, Status: "manual"}})
 	want := `
 # HELP gitlab_ci_jobs Jobs and bridges now in each unfinished status (pending and running are 0 when none, for each project).` + fromPolling + `
 # TYPE gitlab_ci_jobs gauge
@@ -355,7 +354,7 @@ func TestOptionsAreChecked(t *testing.T) {
 
 func TestLastStatusKeepsNewestJob(t *testing.T) {
 	m := newMetrics(t, everyLabel())
-	p := scraper.ProjectInfo{Path: "g/app", DefaultBranch: "main"}
+	p := event.Project{Path: "g/app", DefaultBranch: "main"}
 	m.JobFinished(p, &gitlabapi.Job{ID: 20, Name: "build", Stage: "b", Ref: "main", Status: "failed", Duration: f64(5)})
 	m.JobFinished(p, &gitlabapi.Job{ID: 19, Name: "build", Stage: "b", Ref: "main", Status: "success", Duration: f64(9)})
 	want := `
@@ -371,14 +370,14 @@ gitlab_ci_job_last_duration_seconds{job_name="build",project="g/app",ref="main",
 func TestProjectRemovedDropsItsSeries(t *testing.T) {
 	m := newMetrics(t, everyLabel())
 	for _, path := range []string{"g/a", "g/b"} {
-		p := scraper.ProjectInfo{Path: path, DefaultBranch: "main"}
+		p := event.Project{Path: path, DefaultBranch: "main"}
 		j := &gitlabapi.Job{ID: 1, Name: "x", Stage: "s", Ref: "main", Status: "failed", Duration: f64(1), QueuedDuration: f64(1),
 			StartedAt: at("2026-03-02T09:00:00Z"), Artifacts: []gitlabapi.Artifact{{FileType: "trace", Size: 1}}}
 		m.JobStarted(p, j)
 		m.JobFinished(p, j)
 		m.JobRetried(p, j)
-		m.ProjectActive(p, []scraper.ActiveJob{{ID: 2, Status: "pending"}})
-		m.PollFinished(p, scraper.PollResult{Requests: 1, Time: time.Now()})
+		m.ProjectActive(p, []event.ActiveJob{{ID: 2, Status: "pending"}})
+		m.PollFinished(p, event.PollResult{Requests: 1, Time: time.Now()})
 	}
 	m.ProjectRemoved("g/a")
 	reg := prometheus.NewPedanticRegistry()
@@ -503,7 +502,7 @@ func TestSeriesExpire(t *testing.T) {
 	m := newMetrics(t, o)
 	record(m) // okJob, failedJob, skippedJob and four unfinished jobs of g/app
 	c.advance(50 * time.Minute)
-	b := scraper.ProjectInfo{ID: 2, Path: "g/b", DefaultBranch: "main"}
+	b := event.Project{ID: 2, Path: "g/b", DefaultBranch: "main"}
 	m.JobFinished(b, okJob)
 	m.JobFinished(app, skippedJob) // the skipped series of g/app is fresh again
 	seriesBefore := testutil.CollectAndCount(m, "gitlab_ci_job_duration_seconds")

@@ -3,9 +3,9 @@ package collector
 import (
 	"time"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 )
 
 // counterVec is a counter family kept as compactly as histogramVec, for

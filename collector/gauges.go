@@ -5,12 +5,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
-
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 )
 
 // lastJobs are the latest finished job of each label set (family
@@ -113,7 +112,7 @@ type activeJobs struct {
 // collector keeps no copy of each followed job, so the manual jobs
 // followed for weeks cost it nothing.
 type projectJobs struct {
-	info          scraper.ProjectInfo
+	info          event.Project
 	byStatus      map[gitlabapi.JobStatus]int
 	oldestPending time.Time // zero when nothing is pending
 }
@@ -133,7 +132,7 @@ func newActiveJobs(f *configured) *activeJobs {
 	return a
 }
 
-func (a *activeJobs) set(p scraper.ProjectInfo, jobs []scraper.ActiveJob) {
+func (a *activeJobs) set(p event.Project, jobs []event.ActiveJob) {
 	pj := projectJobs{info: p, byStatus: map[gitlabapi.JobStatus]int{}}
 	for _, job := range jobs {
 		pj.byStatus[job.Status]++

@@ -9,8 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 )
 
 // A project handed to another shard keeps the counters and histograms of
@@ -19,14 +19,14 @@ import (
 func TestProjectHandedOverKeepsOnlyCounts(t *testing.T) {
 	m := newMetrics(t, everyLabel())
 	for _, path := range []string{"g/moved", "g/stays"} {
-		p := scraper.ProjectInfo{Path: path, DefaultBranch: "main"}
+		p := event.Project{Path: path, DefaultBranch: "main"}
 		j := &gitlabapi.Job{ID: 1, Name: "x", Stage: "s", Ref: "main", Status: "failed", Duration: f64(1), QueuedDuration: f64(1),
 			StartedAt: at("2026-03-02T09:00:00Z"), FinishedAt: at("2026-03-02T09:00:01Z"), Artifacts: []gitlabapi.Artifact{{FileType: "trace", Size: 1}}}
 		m.JobStarted(p, j)
 		m.JobFinished(p, j)
 		m.JobRetried(p, j)
-		m.ProjectActive(p, []scraper.ActiveJob{{ID: 2, Status: "pending", CreatedAt: time.Now()}})
-		m.PollFinished(p, scraper.PollResult{Requests: 1, Time: time.Now()})
+		m.ProjectActive(p, []event.ActiveJob{{ID: 2, Status: "pending", CreatedAt: time.Now()}})
+		m.PollFinished(p, event.PollResult{Requests: 1, Time: time.Now()})
 	}
 	m.ProjectHandedOver("g/moved")
 

@@ -7,9 +7,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 )
 
 // histogramVec is a histogram family's series, kept compactly and exported

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 )
 
 // benchSeries is the label shape of the duration histogram in the large

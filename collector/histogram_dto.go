@@ -8,11 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
-
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 )
 
 // A series is handed to the registry as the protobuf message client_golang

@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
-
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 )
 
 // clientGolangHistogram is the reference: client_golang's own histogram with

@@ -11,12 +11,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
-
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 )
 
 // Jobs holds the job metrics. It implements prometheus.Collector and the
@@ -144,7 +143,7 @@ func NewJobs(o Options) (*Jobs, error) {
 func (j *Jobs) SetRefTracker(refs RefTracker) { j.refs.Store(&refs) }
 
 // values gives every job label its value for a job of project p.
-func (j *Jobs) values(p scraper.ProjectInfo, job *gitlabapi.Job) labelValues {
+func (j *Jobs) values(p event.Project, job *gitlabapi.Job) labelValues {
 	var v labelValues
 	v[project] = p.Path
 	v[ref] = j.refs.Load().Label(job.Ref, p.DefaultBranch)
@@ -156,7 +155,7 @@ func (j *Jobs) values(p scraper.ProjectInfo, job *gitlabapi.Job) labelValues {
 
 // JobStarted observes the job's queued duration, by project and, unless
 // it is a bridge (which waits for no runner), by runner pool.
-func (j *Jobs) JobStarted(p scraper.ProjectInfo, job *gitlabapi.Job) {
+func (j *Jobs) JobStarted(p event.Project, job *gitlabapi.Job) {
 	if (j.queued == nil && j.queueByPool == nil) || job.QueuedDuration == nil {
 		return // off, or GitLab has no queue time for it (never queued)
 	}
@@ -172,7 +171,7 @@ func (j *Jobs) JobStarted(p scraper.ProjectInfo, job *gitlabapi.Job) {
 }
 
 // JobFinished counts a finished job into the histograms and counters.
-func (j *Jobs) JobFinished(p scraper.ProjectInfo, job *gitlabapi.Job) {
+func (j *Jobs) JobFinished(p event.Project, job *gitlabapi.Job) {
 	v := j.values(p, job)
 	duration := 0.0
 	if job.Duration != nil {
@@ -211,7 +210,7 @@ func (j *Jobs) JobFinished(p scraper.ProjectInfo, job *gitlabapi.Job) {
 }
 
 // JobRetried counts a retried attempt.
-func (j *Jobs) JobRetried(p scraper.ProjectInfo, job *gitlabapi.Job) {
+func (j *Jobs) JobRetried(p event.Project, job *gitlabapi.Job) {
 	if j.retries == nil {
 		return
 	}
@@ -220,7 +219,7 @@ func (j *Jobs) JobRetried(p scraper.ProjectInfo, job *gitlabapi.Job) {
 }
 
 // ProjectActive replaces the project's unfinished jobs.
-func (j *Jobs) ProjectActive(p scraper.ProjectInfo, jobs []scraper.ActiveJob) {
+func (j *Jobs) ProjectActive(p event.Project, jobs []event.ActiveJob) {
 	j.mu.Lock()
 	j.followed[p.Path] = len(jobs)
 	j.mu.Unlock()

@@ -6,8 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 )
 
 // pendingPools are the jobs waiting for a runner now, by runner pool
@@ -45,7 +45,7 @@ func newPendingPools(f *configured, p pools, now func() time.Time) *pendingPools
 // set replaces what waits in the project's pools. A pending job without a
 // queue time has not been brought up to date since a restart from a state
 // that did not keep it; its pool is known at the project's next poll.
-func (p *pendingPools) set(path string, jobs []scraper.ActiveJob) {
+func (p *pendingPools) set(path string, jobs []event.ActiveJob) {
 	var byPool map[string]poolWait
 	for _, j := range jobs {
 		if j.Status != gitlabapi.StatusPending || j.Bridge || j.QueuedAt.IsZero() {

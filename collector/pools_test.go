@@ -6,12 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
-
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 )
 
 // rule is a PoolRule anchored as the configuration anchors it.
@@ -97,9 +96,9 @@ var (
 // queued) and bridges are not observed, nor anything at finish.
 func TestQueueByPool(t *testing.T) {
 	m := newMetrics(t, everyLabel())
-	other := scraper.ProjectInfo{ID: 2, Path: "g/other", DefaultBranch: "main"}
+	other := event.Project{ID: 2, Path: "g/other", DefaultBranch: "main"}
 	for _, e := range []struct {
-		p   scraper.ProjectInfo
+		p   event.Project
 		job *gitlabapi.Job
 	}{
 		{app, poolJob(1, []string{"docker", "linux"}, shared, 4, "running")},
@@ -204,9 +203,9 @@ gitlab_ci_runner_pool_queued_duration_seconds_count{tags="other"} 2
 
 // waitingSince is a pending job of a pool, queued at the given minute
 // past 08:00 and created an hour before.
-func waitingSince(id int64, tags string, minute int) scraper.ActiveJob {
+func waitingSince(id int64, tags string, minute int) event.ActiveJob {
 	queued := time.Date(2026, 3, 2, 8, minute, 0, 0, time.UTC)
-	return scraper.ActiveJob{ID: id, Status: gitlabapi.StatusPending, Tags: tags, QueuedAt: queued, CreatedAt: queued.Add(-time.Hour)}
+	return event.ActiveJob{ID: id, Status: gitlabapi.StatusPending, Tags: tags, QueuedAt: queued, CreatedAt: queued.Add(-time.Hour)}
 }
 
 // TestPendingByPool: what waits now is counted per pool over every
@@ -218,8 +217,8 @@ func TestPendingByPool(t *testing.T) {
 	o := everyLabel()
 	o.SeriesTTL, o.Now = time.Hour, c.now
 	m := newMetrics(t, o)
-	other := scraper.ProjectInfo{ID: 2, Path: "g/other", DefaultBranch: "main"}
-	m.ProjectActive(app, []scraper.ActiveJob{
+	other := event.Project{ID: 2, Path: "g/other", DefaultBranch: "main"}
+	m.ProjectActive(app, []event.ActiveJob{
 		waitingSince(1, "docker,linux", 30), waitingSince(2, "docker,linux", 45), waitingSince(3, "", 50),
 		{ID: 4, Status: gitlabapi.StatusRunning},
 		{ID: 5, Status: gitlabapi.StatusManual, CreatedAt: *at("2026-03-01T00:00:00Z")},
@@ -227,7 +226,7 @@ func TestPendingByPool(t *testing.T) {
 		// Pending, but not refreshed since a restart from an older state.
 		{ID: 7, Status: gitlabapi.StatusPending, CreatedAt: *at("2026-03-01T00:00:00Z")},
 	})
-	m.ProjectActive(other, []scraper.ActiveJob{waitingSince(8, "docker,linux", 20), waitingSince(9, "gpu", 5)})
+	m.ProjectActive(other, []event.ActiveJob{waitingSince(8, "docker,linux", 20), waitingSince(9, "gpu", 5)})
 	const (
 		min05 = "1.7724387e+09"
 		min20 = "1.7724396e+09"
@@ -270,7 +269,7 @@ gitlab_ci_runner_pool_oldest_pending_queued_timestamp_seconds{tags="docker,linux
 	// An hour after gpu last had a job waiting its zero expires; g/app,
 	// still reporting its jobs, keeps its pools. Then g/app goes.
 	c.advance(55 * time.Minute)
-	m.ProjectActive(app, []scraper.ActiveJob{waitingSince(1, "docker,linux", 30), waitingSince(3, "", 50)})
+	m.ProjectActive(app, []event.ActiveJob{waitingSince(1, "docker,linux", 30), waitingSince(3, "", 50)})
 	m.Expire()
 	want = head + `gitlab_ci_runner_pool_pending_jobs{tags=""} 1
 gitlab_ci_runner_pool_pending_jobs{tags="docker,linux"} 1

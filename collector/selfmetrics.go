@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 )
 
 // SelfMetrics holds the exporter's metrics about itself: what it asks of
@@ -142,7 +142,7 @@ func (e *SelfMetrics) ObserveRateLimitRemaining(remaining float64) {
 // say whether a project is up: a poll serving webhook deliveries reads
 // what they named, not the job list, and must not hide a project whose
 // scheduled polls fail.
-func (e *SelfMetrics) PollFinished(p scraper.ProjectInfo, r scraper.PollResult) {
+func (e *SelfMetrics) PollFinished(p event.Project, r event.PollResult) {
 	for _, d := range r.HintLatencies {
 		e.webhookLatency.Observe(d.Seconds())
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 )
 
 func TestUnresolvedProjectsAndGroups(t *testing.T) {
@@ -46,13 +46,13 @@ gitlab_jobs_exporter_group_errors_total{group="team",reason="not_found"} 1
 
 func TestPollMetrics(t *testing.T) {
 	m := newMetrics(t, everyLabel())
-	p := scraper.ProjectInfo{Path: "g/app"}
+	p := event.Project{Path: "g/app"}
 	when := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	m.PollFinished(p, scraper.PollResult{Requests: 3, Duration: time.Second, Time: when})
-	m.PollFinished(p, scraper.PollResult{Requests: 2, Reason: scraper.ReasonServerError, Time: when.Add(time.Minute)})
+	m.PollFinished(p, event.PollResult{Requests: 3, Duration: time.Second, Time: when})
+	m.PollFinished(p, event.PollResult{Requests: 2, Reason: event.ReasonServerError, Time: when.Add(time.Minute)})
 	// Polls serving webhook deliveries say nothing of the project's health.
-	m.PollFinished(p, scraper.PollResult{Hinted: true, Requests: 4, Time: when.Add(2 * time.Minute), HintLatencies: []time.Duration{time.Second}})
-	m.PollFinished(p, scraper.PollResult{Hinted: true, Requests: 1, Reason: scraper.ReasonTimeout, Time: when.Add(3 * time.Minute)})
+	m.PollFinished(p, event.PollResult{Hinted: true, Requests: 4, Time: when.Add(2 * time.Minute), HintLatencies: []time.Duration{time.Second}})
+	m.PollFinished(p, event.PollResult{Hinted: true, Requests: 1, Reason: event.ReasonTimeout, Time: when.Add(3 * time.Minute)})
 	m.ObserveRequest("/projects/:id/jobs", 200, time.Second)
 	m.ObserveRequest("/projects/:id/jobs", 502, time.Second)
 	m.ObserveRateLimitRemaining(1500)

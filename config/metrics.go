@@ -6,9 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
-
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 )
 
 // Metrics shapes the job metrics: which families are exported, with which

@@ -9,13 +9,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
-
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/config"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
@@ -62,29 +62,29 @@ func (c *sleepClock) longestSleep() time.Duration {
 
 // teeRecorder hands every event to the counting test recorder and to the
 // real metrics, so one run checks both exactly-once and what is exported.
-type teeRecorder struct{ a, b scraper.Recorder }
+type teeRecorder struct{ a, b event.Recorder }
 
-func (t teeRecorder) JobStarted(p scraper.ProjectInfo, j *gitlabapi.Job) {
+func (t teeRecorder) JobStarted(p event.Project, j *gitlabapi.Job) {
 	t.a.JobStarted(p, j)
 	t.b.JobStarted(p, j)
 }
 
-func (t teeRecorder) JobFinished(p scraper.ProjectInfo, j *gitlabapi.Job) {
+func (t teeRecorder) JobFinished(p event.Project, j *gitlabapi.Job) {
 	t.a.JobFinished(p, j)
 	t.b.JobFinished(p, j)
 }
 
-func (t teeRecorder) JobRetried(p scraper.ProjectInfo, j *gitlabapi.Job) {
+func (t teeRecorder) JobRetried(p event.Project, j *gitlabapi.Job) {
 	t.a.JobRetried(p, j)
 	t.b.JobRetried(p, j)
 }
 
-func (t teeRecorder) ProjectActive(p scraper.ProjectInfo, jobs []scraper.ActiveJob) {
+func (t teeRecorder) ProjectActive(p event.Project, jobs []event.ActiveJob) {
 	t.a.ProjectActive(p, jobs)
 	t.b.ProjectActive(p, jobs)
 }
 
-func (t teeRecorder) PollFinished(p scraper.ProjectInfo, r scraper.PollResult) {
+func (t teeRecorder) PollFinished(p event.Project, r event.PollResult) {
 	t.a.PollFinished(p, r)
 	t.b.PollFinished(p, r)
 }

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 )
 
 // Project ids in the fake, in creation order. The faults hit projA only
@@ -373,7 +373,7 @@ func runFaultCase(t *testing.T, tc faultCase) {
 
 // checkFailedPoll checks that a poll failed for the expected reason, that
 // the metrics say so, and that the error is fit for a log line.
-func checkFailedPoll(t *testing.T, f *faultEnv, path string, res scraper.PollResult, reason string) {
+func checkFailedPoll(t *testing.T, f *faultEnv, path string, res event.PollResult, reason string) {
 	t.Helper()
 	err := res.Err
 	if err == nil {

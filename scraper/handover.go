@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-kit/log/level"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
@@ -38,7 +39,7 @@ import (
 // unless the poll is a first walk of a project this shard took over
 // (state.Project.CountFrom); then only the events after the cut-off pass.
 // p.cutoff is set on a first walk only.
-func (p *poll) handedOver(rec Recorder) Recorder {
+func (p *poll) handedOver(rec event.Recorder) event.Recorder {
 	if p.cutoff.IsZero() || p.st.CountFrom.IsZero() {
 		return rec
 	}
@@ -59,26 +60,26 @@ func countFrom(opts Options, now time.Time) time.Time {
 // cutRecorder passes on the job events on one side of a cut-off (after it,
 // or up to and including it), and every other call.
 type cutRecorder struct {
-	Recorder
+	event.Recorder
 	cut   time.Time
 	after bool
 }
 
 func (c cutRecorder) keep(t time.Time) bool { return t.After(c.cut) == c.after }
 
-func (c cutRecorder) JobStarted(p ProjectInfo, j *gitlabapi.Job) {
+func (c cutRecorder) JobStarted(p event.Project, j *gitlabapi.Job) {
 	if c.keep(startedAt(j)) {
 		c.Recorder.JobStarted(p, j)
 	}
 }
 
-func (c cutRecorder) JobFinished(p ProjectInfo, j *gitlabapi.Job) {
+func (c cutRecorder) JobFinished(p event.Project, j *gitlabapi.Job) {
 	if c.keep(finishedAt(j)) {
 		c.Recorder.JobFinished(p, j)
 	}
 }
 
-func (c cutRecorder) JobRetried(p ProjectInfo, j *gitlabapi.Job) {
+func (c cutRecorder) JobRetried(p event.Project, j *gitlabapi.Job) {
 	if c.keep(createdAt(j)) { // j is the retry: its creation is the retry
 		c.Recorder.JobRetried(p, j)
 	}

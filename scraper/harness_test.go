@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
@@ -26,8 +27,8 @@ type recorder struct {
 	// retriedIn counts retries by "pipeline/name": what the metrics see,
 	// whichever of two attempts a poll happened to handle first.
 	retriedIn  map[string]int
-	active     map[string][]scraper.ActiveJob
-	polls      map[string][]scraper.PollResult
+	active     map[string][]event.ActiveJob
+	polls      map[string][]event.PollResult
 	removed    []string
 	handedOver []string
 	projects   int
@@ -39,37 +40,37 @@ type recorder struct {
 func newRecorder() *recorder {
 	return &recorder{
 		started: map[int64]int{}, finished: map[int64]int{}, status: map[int64]gitlabapi.JobStatus{},
-		retried: map[int64]int{}, retriedIn: map[string]int{}, stateErr: map[string]int{}, active: map[string][]scraper.ActiveJob{}, polls: map[string][]scraper.PollResult{},
+		retried: map[int64]int{}, retriedIn: map[string]int{}, stateErr: map[string]int{}, active: map[string][]event.ActiveJob{}, polls: map[string][]event.PollResult{},
 	}
 }
 
-func (r *recorder) JobStarted(_ scraper.ProjectInfo, j *gitlabapi.Job) {
+func (r *recorder) JobStarted(_ event.Project, j *gitlabapi.Job) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.started[j.ID]++
 }
 
-func (r *recorder) JobFinished(_ scraper.ProjectInfo, j *gitlabapi.Job) {
+func (r *recorder) JobFinished(_ event.Project, j *gitlabapi.Job) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.finished[j.ID]++
 	r.status[j.ID] = j.Status
 }
 
-func (r *recorder) JobRetried(_ scraper.ProjectInfo, j *gitlabapi.Job) {
+func (r *recorder) JobRetried(_ event.Project, j *gitlabapi.Job) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.retried[j.ID]++
 	r.retriedIn[fmt.Sprint(j.Pipeline.ID, "/", j.Name)]++
 }
 
-func (r *recorder) ProjectActive(p scraper.ProjectInfo, jobs []scraper.ActiveJob) {
+func (r *recorder) ProjectActive(p event.Project, jobs []event.ActiveJob) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.active[p.Path] = jobs
 }
 
-func (r *recorder) PollFinished(p scraper.ProjectInfo, res scraper.PollResult) {
+func (r *recorder) PollFinished(p event.Project, res event.PollResult) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.polls[p.Path] = append(r.polls[p.Path], res)
@@ -117,7 +118,7 @@ func (r *recorder) StateFailed(op string) {
 	r.stateErr[op]++
 }
 
-func (r *recorder) lastPoll(t *testing.T, path string) scraper.PollResult {
+func (r *recorder) lastPoll(t *testing.T, path string) event.PollResult {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -223,7 +224,7 @@ func withTestDefaults(o *scraper.Options) {
 }
 
 // newScraper builds a scraper with the env's options.
-func (e *env) newScraper(client scraper.GitLab, rec scraper.Recorder) *scraper.Scraper {
+func (e *env) newScraper(client scraper.GitLab, rec event.Recorder) *scraper.Scraper {
 	e.t.Helper()
 	s, err := scraper.New(client, rec, e.opts)
 	if err != nil {

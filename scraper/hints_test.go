@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
@@ -380,7 +381,7 @@ func TestStartsRideAlongWithAWake(t *testing.T) {
 }
 
 // pollsOf returns the number of scheduled and hinted polls of a project.
-func (r *recorder) pollsOf(path string) (scheduled, hinted int, last scraper.PollResult) {
+func (r *recorder) pollsOf(path string) (scheduled, hinted int, last event.PollResult) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, p := range r.polls[path] {

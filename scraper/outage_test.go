@@ -15,6 +15,7 @@ import (
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/config"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
@@ -43,9 +44,9 @@ func TestGitLabOutage(t *testing.T) {
 		fault  gitlabtest.Fault
 		reason string
 	}{
-		{"502 with an HTML body", gitlabtest.Fault{Kind: gitlabtest.FaultServerError, Status: 502}, scraper.ReasonServerError},
-		{"503 with an HTML body", gitlabtest.Fault{Kind: gitlabtest.FaultServerError, Status: 503}, scraper.ReasonServerError},
-		{"connections reset", gitlabtest.Fault{Kind: gitlabtest.FaultConnectionReset}, scraper.ReasonOther},
+		{"502 with an HTML body", gitlabtest.Fault{Kind: gitlabtest.FaultServerError, Status: 502}, event.ReasonServerError},
+		{"503 with an HTML body", gitlabtest.Fault{Kind: gitlabtest.FaultServerError, Status: 503}, event.ReasonServerError},
+		{"connections reset", gitlabtest.Fault{Kind: gitlabtest.FaultConnectionReset}, event.ReasonOther},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) { runOutage(t, tc.fault, tc.reason) })

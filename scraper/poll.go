@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-kit/log/level"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
@@ -36,7 +37,7 @@ type poll struct {
 	client GitLab
 	ctx    context.Context
 	st     *state.Project
-	info   ProjectInfo
+	info   event.Project
 	key    string // the project id as the API wants it
 	now    time.Time
 	cutoff time.Time // on a first walk, jobs created before it are history
@@ -69,13 +70,13 @@ type poll struct {
 
 	// events wait until the state that records them has been saved, so
 	// that a crash can lose a poll but never count a job twice.
-	events []func(Recorder)
+	events []func(event.Recorder)
 }
 
-func (p *poll) emit(e func(Recorder)) { p.events = append(p.events, e) }
+func (p *poll) emit(e func(event.Recorder)) { p.events = append(p.events, e) }
 
 // flush hands the poll's events to the recorder.
-func (p *poll) flush(r Recorder) {
+func (p *poll) flush(r event.Recorder) {
 	for _, e := range p.events {
 		e(r)
 	}
@@ -89,7 +90,7 @@ func (s *Scraper) newPoll(ctx context.Context, opts Options, st *state.Project, 
 		client:             s.currentClient(),
 		ctx:                ctx,
 		st:                 st,
-		info:               ProjectInfo{ID: st.ID, Path: st.Path, DefaultBranch: st.DefaultBranch},
+		info:               event.Project{ID: st.ID, Path: st.Path, DefaultBranch: st.DefaultBranch},
 		key:                strconv.FormatInt(st.ID, 10),
 		now:                opts.Now(),
 		highWaterAtStart:   st.HighWater,
@@ -250,7 +251,7 @@ func (p *poll) handleNew(j *gitlabapi.Job, bridge bool) error {
 	}
 	if retried := pl.RecordAttempt(j.Name, j.ID); retried != 0 {
 		retry := p.retryOf(j, retried, pl)
-		p.emit(func(r Recorder) { r.JobRetried(p.info, retry) })
+		p.emit(func(r event.Recorder) { r.JobRetried(p.info, retry) })
 	}
 	p.apply(j, nil, bridge)
 	return nil
@@ -289,7 +290,7 @@ func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
 	p.noteWaiting(j, bridge)
 	startSeen := f != nil && f.StartSeen
 	if j.StartedAt != nil && !startSeen {
-		p.emit(func(r Recorder) { r.JobStarted(p.info, j) })
+		p.emit(func(r event.Recorder) { r.JobStarted(p.info, j) })
 		startSeen = true
 	}
 	if f == nil || f.Status != string(j.Status) {
@@ -299,7 +300,7 @@ func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
 		}
 	}
 	if j.Status.Finished() {
-		p.emit(func(r Recorder) { r.JobFinished(p.info, j) })
+		p.emit(func(r event.Recorder) { r.JobFinished(p.info, j) })
 		p.finishedIDs = append(p.finishedIDs, j.ID)
 		delete(p.st.Followed, j.ID)
 		return
@@ -527,7 +528,7 @@ func (p *poll) applyBridges(pl *state.Pipeline, bridges []gitlabapi.Bridge) {
 		}
 		f := p.st.Followed[b.ID]
 		if f == nil && pl.RecordAttempt(j.Name, j.ID) != 0 {
-			p.emit(func(r Recorder) { r.JobRetried(p.info, &j) })
+			p.emit(func(r event.Recorder) { r.JobRetried(p.info, &j) })
 		}
 		p.apply(&j, f, true)
 		if j.Status.Finished() {

@@ -1,4 +1,4 @@
-// Package scraper walks GitLab on an interval and tells a Recorder, exactly
+// Package scraper walks GitLab on an interval and tells a event.Recorder, exactly
 // once per job, what started and what finished. It keeps per-project state
 // (package state) so that each poll costs requests in proportion to what
 // changed, not to history.
@@ -18,6 +18,7 @@ import (
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/shard"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
@@ -97,7 +98,7 @@ func (o *Options) check() error {
 
 // Scraper polls the configured projects.
 type Scraper struct {
-	rec Recorder
+	rec event.Recorder
 
 	mu       sync.Mutex
 	client   GitLab
@@ -137,7 +138,7 @@ type tracked struct {
 func newTracked(st *state.Project) *tracked { return &tracked{st: st, hints: newPendingHints()} }
 
 // New returns a Scraper; nothing is requested until Cycle or Run.
-func New(client GitLab, rec Recorder, opts Options) (*Scraper, error) {
+func New(client GitLab, rec event.Recorder, opts Options) (*Scraper, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
@@ -365,7 +366,7 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked, hintedOnly bool) erro
 	info := p.info
 	s.rec.ProjectActive(info, activeJobs(t.st))
 	end := opts.Now()
-	s.rec.PollFinished(info, PollResult{Reason: failureReason(err), Err: err, Requests: int(requests.Load()),
+	s.rec.PollFinished(info, event.PollResult{Reason: failureReason(err), Err: err, Requests: int(requests.Load()),
 		Duration: end.Sub(start), Time: end, Hinted: hintedOnly, HintLatencies: p.hintLatencies(end)})
 	if err != nil {
 		_ = level.Warn(opts.Logger).Log("msg", "poll failed", "project", info.Path, "hinted", hintedOnly, "err", err)
@@ -391,11 +392,11 @@ func (s *Scraper) applyDiscovered(t *tracked) (renamedFrom string) {
 	return renamedFrom
 }
 
-func activeJobs(st *state.Project) []ActiveJob {
-	out := make([]ActiveJob, 0, len(st.Followed))
+func activeJobs(st *state.Project) []event.ActiveJob {
+	out := make([]event.ActiveJob, 0, len(st.Followed))
 	for _, f := range st.Followed {
 		w := st.Waiting[f.ID]
-		out = append(out, ActiveJob{ID: f.ID, PipelineID: f.PipelineID,
+		out = append(out, event.ActiveJob{ID: f.ID, PipelineID: f.PipelineID,
 			Status: gitlabapi.JobStatus(f.Status), CreatedAt: f.CreatedAt, Bridge: f.Bridge,
 			Tags: w.Tags, QueuedAt: w.QueuedAt})
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 )
@@ -24,7 +25,7 @@ func TestUnresolvedProjectIsVisibleAndRetried(t *testing.T) {
 		reason  string
 	}{
 		{
-			name: "typo or rename (404)", configured: "g/late", reason: scraper.ReasonNotFound,
+			name: "typo or rename (404)", configured: "g/late", reason: event.ReasonNotFound,
 			breakIt: func(f *faultEnv) func() {
 				return func() { f.gl.CreateProject("g/late", gitlabtest.ProjectOptions{}) }
 			},
@@ -32,19 +33,19 @@ func TestUnresolvedProjectIsVisibleAndRetried(t *testing.T) {
 		{
 			// GitLab itself answers 404 for a project the token cannot see;
 			// a 403 comes from a token without read_api, or a proxy.
-			name: "refused (403)", configured: "g/late", reason: scraper.ReasonForbidden,
+			name: "refused (403)", configured: "g/late", reason: event.ReasonForbidden,
 			breakIt: lookupFails(403),
 		},
 		{
-			name: "configured by id, refused (403)", configured: "2", reason: scraper.ReasonForbidden,
+			name: "configured by id, refused (403)", configured: "2", reason: event.ReasonForbidden,
 			breakIt: lookupFails(403),
 		},
 		{
-			name: "GitLab failing (502)", configured: "g/late", reason: scraper.ReasonServerError,
+			name: "GitLab failing (502)", configured: "g/late", reason: event.ReasonServerError,
 			breakIt: lookupFails(502),
 		},
 		{
-			name: "token revoked (401)", configured: "g/late", reason: scraper.ReasonUnauthorized,
+			name: "token revoked (401)", configured: "g/late", reason: event.ReasonUnauthorized,
 			breakIt: func(f *faultEnv) func() {
 				f.gl.CreateProject("g/late", gitlabtest.ProjectOptions{})
 				f.gl.RevokeToken()
@@ -71,7 +72,7 @@ func TestUnresolvedProjectIsVisibleAndRetried(t *testing.T) {
 					t.Errorf("discovery %d: poll_errors_total{reason=%s} = %v, want %d (one per discovery)", discovery, tc.reason, errs, discovery)
 				}
 			}
-			if tc.reason != scraper.ReasonUnauthorized {
+			if tc.reason != event.ReasonUnauthorized {
 				if v, _ := f.value("gitlab_jobs_exporter_project_up", map[string]string{"project": "g/good"}); v != 1 {
 					t.Errorf("project_up{g/good} = %v while another project is unresolved, want 1", v)
 				}
