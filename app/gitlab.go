@@ -47,7 +47,7 @@ func newClient(cfg *config.Config, observer gitlabapi.Observer) (*gitlabapi.Clie
 		ForceAttemptHTTP2:     true,
 	}
 	mode := gitlabapi.AuthPrivateToken
-	if g.AuthMode == "bearer" {
+	if g.AuthMode == config.AuthBearer {
 		mode = gitlabapi.AuthBearer
 	}
 	return gitlabapi.New(gitlabapi.Options{

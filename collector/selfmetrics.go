@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"fmt"
 	"math"
 	"strconv"
 	"sync"
@@ -58,7 +59,7 @@ func NewSelfMetrics() *SelfMetrics {
 		}),
 		webhookPollErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ns + "webhook_poll_errors_total",
-			Help: "Failed polls that served webhook deliveries, by reason (as poll_errors_total); their hints are tried again 30 s later and by the next scheduled poll.",
+			Help: fmt.Sprintf("Failed polls that served webhook deliveries, by reason (as poll_errors_total); their hints are tried again %s later and by the next scheduled poll.", event.HintRetry),
 		}, []string{"reason"}),
 		webhookForwards: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ns + "webhook_forwards_total",

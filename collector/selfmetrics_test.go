@@ -83,7 +83,7 @@ gitlab_jobs_exporter_webhook_polls_total 2
 # HELP gitlab_jobs_exporter_webhook_poll_requests_total GitLab API requests made by the polls that served webhook deliveries, retries included.
 # TYPE gitlab_jobs_exporter_webhook_poll_requests_total counter
 gitlab_jobs_exporter_webhook_poll_requests_total 5
-# HELP gitlab_jobs_exporter_webhook_poll_errors_total Failed polls that served webhook deliveries, by reason (as poll_errors_total); their hints are tried again 30 s later and by the next scheduled poll.
+# HELP gitlab_jobs_exporter_webhook_poll_errors_total Failed polls that served webhook deliveries, by reason (as poll_errors_total); their hints are tried again 30s later and by the next scheduled poll.
 # TYPE gitlab_jobs_exporter_webhook_poll_errors_total counter
 gitlab_jobs_exporter_webhook_poll_errors_total{reason="timeout"} 1
 # HELP gitlab_jobs_exporter_projects Projects being polled: those this shard owns (all of them unless sharded).

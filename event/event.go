@@ -97,3 +97,8 @@ const (
 	ReasonDecode       = "decode"
 	ReasonOther        = "other"
 )
+
+// HintRetry is how long a failed hinted poll waits before it tries its
+// hints again: long enough not to press a GitLab that is failing, short
+// beside a reconciliation interval of ten minutes.
+const HintRetry = 30 * time.Second

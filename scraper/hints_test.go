@@ -404,7 +404,7 @@ func (r *recorder) finishedTimes(id int64) int {
 // TestDeliveriesWakeTheProjectLoop drives Run on synctest's clock: a burst
 // of deliveries wakes the project's loop once, a coalescing pause after
 // the first, ten minutes before the scheduled poll; a hinted poll that
-// fails tries its hints again after hintRetry, not at the reconciliation.
+// fails tries its hints again after event.HintRetry, not at the reconciliation.
 func TestDeliveriesWakeTheProjectLoop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newInProcessEnv(t, []string{"g/app"}, scraper.Options{Interval: 10 * time.Minute})

@@ -300,16 +300,11 @@ func (s *Scraper) projectLoop(ctx context.Context, t *tracked) {
 			if err := s.pollOne(ctx, t, true); err != nil && ctx.Err() == nil {
 				// Its hints are back in the pending set; wake for them
 				// again after a pause rather than at the reconciliation.
-				time.AfterFunc(hintRetry, t.hints.rewake)
+				time.AfterFunc(event.HintRetry, t.hints.rewake)
 			}
 		}
 	}
 }
-
-// hintRetry is how long a failed hinted poll waits before it tries its
-// hints again: long enough not to press a GitLab that is failing, short
-// beside a reconciliation interval of ten minutes.
-const hintRetry = 30 * time.Second
 
 // pollOne polls t: in full, or when hintedOnly just what its pending hints
 // name (a project never walked is walked first all the same).
