@@ -9,7 +9,6 @@ import (
 
 	"github.com/go-kit/log/level"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
@@ -35,17 +34,6 @@ import (
 // projects in between are counted twice (the new owner started first) or
 // not at all (the old owner did); README, "Resharding", gives the bound.
 
-// handedOver returns the recorder for this poll's events: rec itself,
-// unless the poll is a first walk of a project this shard took over
-// (state.Project.CountFrom); then only the events after the cut-off pass.
-// p.cutoff is set on a first walk only.
-func (p *poll) handedOver(rec event.Recorder) event.Recorder {
-	if p.cutoff.IsZero() || p.st.CountFrom.IsZero() {
-		return rec
-	}
-	return cutRecorder{Recorder: rec, cut: p.st.CountFrom, after: true}
-}
-
 // countFrom is the cut-off of a project that has no saved state: the
 // moment this shard took on its share, when that is within the lookback.
 // A shard that took on its share before then counts the lookback whole,
@@ -55,68 +43,6 @@ func countFrom(opts Options, now time.Time) time.Time {
 		return opts.ShardSince
 	}
 	return time.Time{}
-}
-
-// cutRecorder passes on the job events on one side of a cut-off (after it,
-// or up to and including it), and every other call.
-type cutRecorder struct {
-	event.Recorder
-	cut   time.Time
-	after bool
-}
-
-func (c cutRecorder) keep(t time.Time) bool { return t.After(c.cut) == c.after }
-
-func (c cutRecorder) JobStarted(p event.Project, j *gitlabapi.Job) {
-	if c.keep(startedAt(j)) {
-		c.Recorder.JobStarted(p, j)
-	}
-}
-
-func (c cutRecorder) JobFinished(p event.Project, j *gitlabapi.Job) {
-	if c.keep(finishedAt(j)) {
-		c.Recorder.JobFinished(p, j)
-	}
-}
-
-func (c cutRecorder) JobRetried(p event.Project, j *gitlabapi.Job) {
-	if c.keep(createdAt(j)) { // j is the retry: its creation is the retry
-		c.Recorder.JobRetried(p, j)
-	}
-}
-
-func startedAt(j *gitlabapi.Job) time.Time {
-	if j.StartedAt != nil {
-		return *j.StartedAt
-	}
-	return createdAt(j)
-}
-
-// finishedAt is when the job finished. GitLab sets no finished_at on a
-// skipped job; it finished no earlier than it was created.
-func finishedAt(j *gitlabapi.Job) time.Time {
-	if j.FinishedAt != nil {
-		return *j.FinishedAt
-	}
-	return createdAt(j)
-}
-
-// retryOf returns the attempt that retried another, for JobRetried. A walk
-// newest first that meets both attempts for the first time handles the
-// retry before the attempt it retried, and so recognises the retry when it
-// reaches the older job j; the event then names the retry, whose creation
-// (kept since the walk handled it) is when the retry happened.
-func (p *poll) retryOf(j *gitlabapi.Job, retried int64, pl *state.Pipeline) *gitlabapi.Job {
-	if retried != j.ID {
-		return j
-	}
-	newer := pl.Attempts[j.Name]
-	created, ok := p.st.Recent[newer]
-	if !ok {
-		return j
-	}
-	return &gitlabapi.Job{ID: newer, Name: j.Name, Stage: j.Stage, Ref: j.Ref, Tag: j.Tag,
-		Pipeline: j.Pipeline, CreatedAt: &created}
 }
 
 // handOff makes the catch-up poll of every project whose saved state this
@@ -186,36 +112,22 @@ func (s *Scraper) catchUp(ctx context.Context, opts Options, id int64) bool {
 		s.rec.StateFailed("load")
 		return s.forget(opts, id)
 	}
-	// Everything followed is looked at, manual and scheduled jobs too
-	// whatever their recheck schedule: the new owner never sees a job that
-	// finished before the cut-off as anything to count.
-	st.LastParkedCheck = time.Time{}
-	p := s.newPoll(ctx, opts, st, hintSet{})
+	now := opts.Now()
+	p := s.newPoll(ctx, opts, st, handOverPlan(opts, st, now), now)
 	err = p.run()
 	if ctx.Err() != nil && err != nil {
 		return false // shutting down: the next start catches up from the saved state
 	}
-	rec := p.handedOver(s.rec)
-	if !opts.ShardSince.IsZero() {
-		rec = cutRecorder{Recorder: rec, cut: opts.ShardSince, after: false}
-	}
 	if err != nil && !errors.Is(err, gitlabapi.ErrNotFound) {
 		// As any failed poll: what it counted stays counted, and the next
 		// attempt goes on from there.
-		if serr := opts.Store.Save(st); serr != nil {
-			_ = level.Error(logger).Log("msg", "saving state failed", "project", st.Path, "err", serr)
-			s.rec.StateFailed("save")
-		}
-		p.flush(rec)
+		s.commit(p, false)
 		_ = level.Warn(logger).Log("msg", "last poll of a project handed over failed; tried again at the next discovery", "project", st.Path, "err", err)
 		return false
 	}
-	// Forgotten before its counts are out: a crash in between loses them
-	// rather than counting them twice at the next start.
-	if !s.forget(opts, id) {
+	if !s.commit(p, true) {
 		return false
 	}
-	p.flush(rec)
 	s.rec.ProjectHandedOver(st.Path)
 	_ = level.Info(logger).Log("msg", "project handed over to its new shard after a last poll", "project", st.Path)
 	return true

@@ -50,11 +50,8 @@ const maxPendingHints = 256
 
 // pendingHints are a project's hints not yet served by a poll.
 type pendingHints struct {
-	mu        sync.Mutex
-	jobs      map[int64]jobHint // by job id
-	pipelines map[int64]bool    // pipelines to know (and list the bridges of, once)
-	bridges   map[int64]bool    // pipelines whose bridges to list
-	overflow  bool              // more than maxPendingHints: poll in full
+	mu sync.Mutex
+	hintSet
 	// wake has a token while a hint waits for the project's loop.
 	wake chan struct{}
 }
@@ -127,8 +124,8 @@ func (ph *pendingHints) take() hintSet {
 	case <-ph.wake:
 	default:
 	}
-	hs := hintSet{jobs: ph.jobs, pipelines: ph.pipelines, bridges: ph.bridges, overflow: ph.overflow}
-	ph.jobs, ph.pipelines, ph.bridges, ph.overflow = nil, nil, nil, false
+	hs := ph.hintSet
+	ph.hintSet = hintSet{}
 	return hs
 }
 
@@ -169,10 +166,10 @@ func (ph *pendingHints) rewake() {
 
 // hintSet is what one poll serves.
 type hintSet struct {
-	jobs      map[int64]jobHint
-	pipelines map[int64]bool
-	bridges   map[int64]bool
-	overflow  bool
+	jobs      map[int64]jobHint // by job id
+	pipelines map[int64]bool    // pipelines to know (and list the bridges of, once)
+	bridges   map[int64]bool    // pipelines whose bridges to list
+	overflow  bool              // more than maxPendingHints: poll in full
 }
 
 func (hs hintSet) empty() bool {

@@ -31,6 +31,7 @@ var (
 // poll is one poll of one project. It mutates the project's state as it
 // goes, so that whatever it counted stays counted if a later request fails.
 type poll struct {
+	plan
 	// opts are the options when the poll began: a reload during the poll
 	// takes effect at the next one.
 	opts   Options
@@ -40,31 +41,23 @@ type poll struct {
 	info   event.Project
 	key    string // the project id as the API wants it
 	now    time.Time
-	cutoff time.Time // on a first walk, jobs created before it are history
 
 	highWaterAtStart   int64
 	maxPipelineAtStart int64
 	blockedAtStart     bool
-	parkedDue          bool
 
-	// refreshed are followed jobs whose current state a walk page carried.
-	refreshed map[int64]*gitlabapi.Job
+	// served are jobs whose current state a page or fetch of this poll
+	// brought into the counts already.
+	served map[int64]bool
 	// changed are pipelines with a new job or a status change in this poll;
 	// discovered are pipelines first remembered in this poll.
 	changed    map[int64]bool
 	discovered map[int64]bool
 	// bridgesListed are pipelines whose bridges this poll has listed.
 	bridgesListed map[int64]bool
-	// hintBudget is the requests left for what deliveries named beyond
-	// the first page (maxHintedFetches); deferred, the named jobs and
-	// pipelines it could not afford, for the next poll.
-	hintBudget int
-	deferred   hintSet
-
-	// hints are the webhook hints this poll serves; hintedOnly: it serves
-	// them alone (runHinted) instead of walking.
-	hints      hintSet
-	hintedOnly bool
+	// deferred are the hinted jobs and pipelines the hint budget could not
+	// afford, for the next poll.
+	deferred hintSet
 	// finishedIDs are the jobs this poll counted finished.
 	finishedIDs []int64
 
@@ -73,50 +66,40 @@ type poll struct {
 	events []func(event.Recorder)
 }
 
-func (p *poll) emit(e func(event.Recorder)) { p.events = append(p.events, e) }
-
-// flush hands the poll's events to the recorder.
-func (p *poll) flush(r event.Recorder) {
-	for _, e := range p.events {
-		e(r)
-	}
-	p.events = nil
-}
-
-func (s *Scraper) newPoll(ctx context.Context, opts Options, st *state.Project, hints hintSet) *poll {
-	p := &poll{
-		hints:              hints,
+func (s *Scraper) newPoll(ctx context.Context, opts Options, st *state.Project, pl plan, now time.Time) *poll {
+	return &poll{
+		plan:               pl,
 		opts:               opts,
 		client:             s.currentClient(),
 		ctx:                ctx,
 		st:                 st,
 		info:               event.Project{ID: st.ID, Path: st.Path, DefaultBranch: st.DefaultBranch},
 		key:                strconv.FormatInt(st.ID, 10),
-		now:                opts.Now(),
+		now:                now,
 		highWaterAtStart:   st.HighWater,
 		maxPipelineAtStart: st.MaxPipelineID,
-		refreshed:          map[int64]*gitlabapi.Job{},
+		blockedAtStart:     st.HasBlocked(),
+		served:             map[int64]bool{},
 		changed:            map[int64]bool{},
 		discovered:         map[int64]bool{},
 		bridgesListed:      map[int64]bool{},
-		hintBudget:         maxHintedFetches,
 	}
-	if st.Fresh() {
-		p.cutoff = p.now.Add(-opts.InitialLookback)
-	}
-	p.blockedAtStart = p.hasBlocked()
-	p.parkedDue = p.blockedAtStart && p.now.Sub(st.LastParkedCheck) >= opts.ParkedRecheckInterval
-	return p
 }
 
-// run performs the poll: walk new jobs, follow unfinished ones, refresh
-// bridges, then forget what is no longer needed.
+// run performs the poll, the same steps for every plan: new jobs (walked,
+// or the ones hints name), the unfinished ones followed (when walking),
+// the pipelines hints name, bridges, then what is no longer needed is
+// forgotten.
 func (p *poll) run() error {
-	if err := p.walkNewJobs(); err != nil {
-		return fmt.Errorf("walking jobs: %w", err)
-	}
-	if err := p.followJobs(); err != nil {
-		return fmt.Errorf("following unfinished jobs: %w", err)
+	if p.walk {
+		if err := p.walkNewJobs(); err != nil {
+			return fmt.Errorf("walking jobs: %w", err)
+		}
+		if err := p.followJobs(); err != nil {
+			return fmt.Errorf("following unfinished jobs: %w", err)
+		}
+	} else if err := p.serveHintedJobs(); err != nil {
+		return fmt.Errorf("fetching hinted jobs: %w", err)
 	}
 	if err := p.knowHintedPipelines(); err != nil {
 		return err
@@ -124,18 +107,41 @@ func (p *poll) run() error {
 	if err := p.refreshBridges(); err != nil {
 		return fmt.Errorf("refreshing bridges: %w", err)
 	}
-	// The recheck clock moves only when a recheck was due (and done: the
-	// first page or the scoped walk showed every blocked job, the bridge
-	// lists every blocked bridge) or when the project starts following a
+	// The recheck clock moves only when a walk's recheck was due (and done:
+	// the first page or the scoped walk showed every blocked job, the
+	// bridge lists every blocked bridge) or when a walk starts following a
 	// blocked job, whose first recheck then comes an interval later. It
 	// stays put on every other poll, so that an idle poll leaves the saved
 	// state byte for byte as it was and costs no write.
-	if p.parkedDue || (!p.blockedAtStart && p.hasBlocked()) {
+	if p.walk && (p.parkedDue || (!p.blockedAtStart && p.st.HasBlocked())) {
 		p.st.LastParkedCheck = p.now
 	}
-	p.dropStaleParked()
+	p.st.DropStaleParked(p.now.Add(-p.opts.ParkedMaxAge))
 	p.st.ForgetPipelines(p.now.Add(-p.opts.PipelineTTL))
 	return nil
+}
+
+// The events of a job, held until the poll is committed (commit.go) and
+// counted only within the plan's cut-offs: a job's start by its
+// started_at, its end by its finished_at, a retry by the retry's creation.
+
+func (p *poll) emit(at time.Time, e func(event.Recorder)) {
+	if p.counts(at) {
+		p.events = append(p.events, e)
+	}
+}
+
+func (p *poll) started(j *gitlabapi.Job) {
+	p.emit(startedAt(j), func(r event.Recorder) { r.JobStarted(p.info, j) })
+}
+
+func (p *poll) finished(j *gitlabapi.Job) {
+	p.emit(finishedAt(j), func(r event.Recorder) { r.JobFinished(p.info, j) })
+}
+
+// retried: j is the retry, so its creation is when the retry happened.
+func (p *poll) retried(j *gitlabapi.Job) {
+	p.emit(createdAt(j), func(r event.Recorder) { r.JobRetried(p.info, j) })
 }
 
 // smallFirstPage is the first page of a quiet project's walk. Every poll
@@ -193,30 +199,27 @@ func (p *poll) walkNewJobs() error {
 		for i := range page {
 			j := &page[i]
 			created := createdAt(j)
-			if !stop && (p.st.BelowWindow(j.ID, created) || (!p.cutoff.IsZero() && created.Before(p.cutoff))) {
+			if !stop && (p.st.BelowWindow(j.ID, created) || (p.isFirstWalk() && created.Before(p.lookbackFrom))) {
 				stop = true
 			}
-			if stop && !p.cutoff.IsZero() {
-				// History before the lookback is never counted; remember the
-				// jobs of this page, or the next walk would take those inside
-				// the late-commit window of the newest one for late commits.
-				p.st.MarkHandled(j.ID, created)
-			}
-			if stop || p.st.Handled(j.ID, created) {
-				// Already handled: the page still tells a followed job's status for free.
-				if p.st.Followed[j.ID] != nil {
-					p.refreshed[j.ID] = j
+			if stop {
+				if p.isFirstWalk() {
+					// History before the lookback is never counted; remember
+					// the jobs of this page, or the next walk would take those
+					// inside the late-commit window of the newest one for
+					// late commits.
+					p.st.MarkHandled(j.ID, created)
 				}
+				p.refresh(j) // a row tells a followed job's status for free
 				continue
 			}
-			if err := p.handleNew(j, false); err != nil {
+			isNew, err := p.serveJob(j)
+			if err != nil {
 				return err
 			}
-			sawNew = true
-			news++
-			p.st.MarkHandled(j.ID, created)
-			if p.st.Followed[j.ID] != nil {
-				p.refreshed[j.ID] = j
+			if isNew {
+				sawNew = true
+				news++
 			}
 		}
 		if firstPage {
@@ -243,18 +246,56 @@ func (p *poll) walkNewJobs() error {
 	return nil
 }
 
-// handleNew handles a job or bridge seen for the first time.
-func (p *poll) handleNew(j *gitlabapi.Job, bridge bool) error {
+// serveJob brings a job as GitLab answered it (a row of a page, or a
+// fetched job) into the counts, whatever read it: a followed job moves on,
+// a job not handled yet is new, and one already counted is left alone. It
+// reports whether the job was new.
+func (p *poll) serveJob(j *gitlabapi.Job) (isNew bool, err error) {
+	if p.refresh(j) {
+		return false, nil
+	}
+	created := createdAt(j)
+	if p.st.Handled(j.ID, created) {
+		return false, nil
+	}
 	pl, err := p.pipeline(j.Pipeline.ID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if retried := pl.RecordAttempt(j.Name, j.ID); retried != 0 {
-		retry := p.retryOf(j, retried, pl)
-		p.emit(func(r event.Recorder) { r.JobRetried(p.info, retry) })
+		p.retried(p.retryOf(j, retried, pl))
 	}
-	p.apply(j, nil, bridge)
-	return nil
+	p.apply(j, nil, false)
+	p.st.MarkHandled(j.ID, created)
+	return true, nil
+}
+
+// refresh brings a followed job up to date and reports whether it was one.
+func (p *poll) refresh(j *gitlabapi.Job) bool {
+	f := p.st.Followed[j.ID]
+	if f == nil || f.Bridge {
+		return false
+	}
+	p.apply(j, f, false)
+	return true
+}
+
+// retryOf returns the attempt that retried another, for JobRetried. A walk
+// newest first that meets both attempts for the first time handles the
+// retry before the attempt it retried, and so recognises the retry when it
+// reaches the older job j; the event then names the retry, whose creation
+// (kept since the walk handled it) is when the retry happened.
+func (p *poll) retryOf(j *gitlabapi.Job, retried int64, pl *state.Pipeline) *gitlabapi.Job {
+	if retried != j.ID {
+		return j
+	}
+	newer := pl.Attempts[j.Name]
+	created, ok := p.st.Recent[newer]
+	if !ok {
+		return j
+	}
+	return &gitlabapi.Job{ID: newer, Name: j.Name, Stage: j.Stage, Ref: j.Ref, Tag: j.Tag,
+		Pipeline: j.Pipeline, CreatedAt: &created}
 }
 
 // pipeline returns the memory of a pipeline. A pipeline older than the last
@@ -266,17 +307,15 @@ func (p *poll) pipeline(id int64) (*state.Pipeline, error) {
 		return pl, nil
 	}
 	p.discovered[id] = true
-	if p.cutoff.IsZero() && id <= p.maxPipelineAtStart {
+	if !p.isFirstWalk() && id <= p.maxPipelineAtStart {
 		jobs, err := p.client.PipelineJobs(p.ctx, p.key, id, gitlabapi.PipelineJobsOptions{IncludeRetried: true, Minimal: true})
 		if err != nil && !errors.Is(err, gitlabapi.ErrNotFound) {
-			delete(p.st.Pipelines, id) // load it again next time
+			p.st.ForgetPipeline(id) // load it again next time
 			return nil, err
 		}
 		for i := range jobs {
 			if p.st.Handled(jobs[i].ID, createdAt(&jobs[i])) {
-				if jobs[i].ID > pl.Attempts[jobs[i].Name] {
-					pl.Attempts[jobs[i].Name] = jobs[i].ID
-				}
+				pl.RecordAttempt(jobs[i].Name, jobs[i].ID)
 			}
 		}
 	}
@@ -287,10 +326,11 @@ func (p *poll) pipeline(id int64) (*state.Pipeline, error) {
 // once, and otherwise keeps following it. f is the followed entry, nil for
 // a job seen for the first time.
 func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
+	p.served[j.ID] = true
 	p.noteWaiting(j, bridge)
 	startSeen := f != nil && f.StartSeen
 	if j.StartedAt != nil && !startSeen {
-		p.emit(func(r event.Recorder) { r.JobStarted(p.info, j) })
+		p.started(j)
 		startSeen = true
 	}
 	if f == nil || f.Status != string(j.Status) {
@@ -300,15 +340,15 @@ func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
 		}
 	}
 	if j.Status.Finished() {
-		p.emit(func(r event.Recorder) { r.JobFinished(p.info, j) })
+		p.finished(j)
 		p.finishedIDs = append(p.finishedIDs, j.ID)
-		delete(p.st.Followed, j.ID)
+		p.st.Unfollow(j.ID)
 		return
 	}
-	p.st.Followed[j.ID] = &state.FollowedJob{
+	p.st.Follow(&state.FollowedJob{
 		ID: j.ID, PipelineID: j.Pipeline.ID, Status: statusString(j.Status),
 		CreatedAt: createdAt(j), StartSeen: startSeen, Bridge: bridge,
-	}
+	})
 }
 
 // followJobs brings every followed job up to date. Jobs the walk's pages
@@ -319,11 +359,7 @@ func (p *poll) followJobs() error {
 	var query, direct, parked []*state.FollowedJob
 	queryBlocked := false
 	for id, f := range p.st.Followed {
-		if f.Bridge {
-			continue
-		}
-		if j := p.refreshed[id]; j != nil {
-			p.apply(j, f, false)
+		if f.Bridge || p.served[id] {
 			continue
 		}
 		status := gitlabapi.JobStatus(f.Status)
@@ -355,15 +391,6 @@ func (p *poll) followJobs() error {
 		direct = append(direct, gone...)
 	}
 	return p.fetchFinal(direct)
-}
-
-func (p *poll) hasBlocked() bool {
-	for _, f := range p.st.Followed {
-		if gitlabapi.JobStatus(f.Status).Blocked() {
-			return true
-		}
-	}
-	return false
 }
 
 // walkScoped lists the project's unfinished jobs down to the oldest one
@@ -447,8 +474,7 @@ func (p *poll) fetchFinal(jobs []*state.FollowedJob) error {
 }
 
 func (p *poll) vanished(f *state.FollowedJob) {
-	delete(p.st.Followed, f.ID)
-	p.st.StopWaiting(f.ID)
+	p.st.Unfollow(f.ID)
 	_ = level.Debug(p.opts.Logger).Log("msg", "followed job no longer exists in GitLab; not counted", "project", p.info.Path, "job_id", f.ID)
 }
 
@@ -474,7 +500,7 @@ func (p *poll) refreshBridges() error {
 		// A hinted poll lists them for a new pipeline and when a child
 		// pipeline's delivery names its parent; the rest waits for the
 		// scheduled poll.
-		scheduled := !p.hintedOnly && ((pl.HasBridges && p.changed[id]) || activeBridges[id])
+		scheduled := p.walk && ((pl.HasBridges && p.changed[id]) || activeBridges[id])
 		if p.bridgesListed[id] {
 			continue
 		}
@@ -499,7 +525,7 @@ func (p *poll) refreshPipelineBridges(pl *state.Pipeline) error {
 				p.vanished(p.st.Followed[id])
 			}
 		}
-		delete(p.st.Pipelines, pl.ID)
+		p.st.ForgetPipeline(pl.ID)
 		return nil
 	}
 	if err != nil {
@@ -522,29 +548,17 @@ func (p *poll) applyBridges(pl *state.Pipeline, bridges []gitlabapi.Bridge) {
 			continue
 		}
 		j := b.AsJob()
-		if !p.cutoff.IsZero() && createdAt(&j).Before(p.cutoff) {
-			pl.Bridges[b.ID] = true // history before the first walk
+		if p.isFirstWalk() && createdAt(&j).Before(p.lookbackFrom) {
+			pl.CountBridge(b.ID) // history before the first walk
 			continue
 		}
 		f := p.st.Followed[b.ID]
 		if f == nil && pl.RecordAttempt(j.Name, j.ID) != 0 {
-			p.emit(func(r event.Recorder) { r.JobRetried(p.info, &j) })
+			p.retried(&j)
 		}
 		p.apply(&j, f, true)
 		if j.Status.Finished() {
-			pl.Bridges[b.ID] = true
-		}
-	}
-}
-
-// dropStaleParked stops following manual and scheduled jobs older than
-// ParkedMaxAge, so that pipelines whose manual jobs nobody plays do not
-// make the state grow without bound.
-func (p *poll) dropStaleParked() {
-	cutoff := p.now.Add(-p.opts.ParkedMaxAge)
-	for id, f := range p.st.Followed {
-		if gitlabapi.JobStatus(f.Status).Blocked() && f.CreatedAt.Before(cutoff) {
-			delete(p.st.Followed, id)
+			pl.CountBridge(b.ID)
 		}
 	}
 }
@@ -566,4 +580,20 @@ func createdAt(j *gitlabapi.Job) time.Time {
 		return time.Time{}
 	}
 	return *j.CreatedAt
+}
+
+func startedAt(j *gitlabapi.Job) time.Time {
+	if j.StartedAt != nil {
+		return *j.StartedAt
+	}
+	return createdAt(j)
+}
+
+// finishedAt is when the job finished. GitLab sets no finished_at on a
+// skipped job; it finished no earlier than it was created.
+func finishedAt(j *gitlabapi.Job) time.Time {
+	if j.FinishedAt != nil {
+		return *j.FinishedAt
+	}
+	return createdAt(j)
 }

@@ -306,10 +306,10 @@ func (s *Scraper) projectLoop(ctx context.Context, t *tracked) {
 	}
 }
 
-// pollOne polls t: in full, or when hintedOnly just what its pending hints
-// name (a project never walked is walked first all the same).
-// It returns the poll's error.
-func (s *Scraper) pollOne(ctx context.Context, t *tracked, hintedOnly bool) error {
+// pollOne polls t: on its schedule, or hinted to serve what its pending
+// hints name (hintedPlan says when it walks all the same). It returns the
+// poll's error.
+func (s *Scraper) pollOne(ctx context.Context, t *tracked, hinted bool) error {
 	select {
 	case s.pollSlots <- struct{}{}:
 		defer func() { <-s.pollSlots }()
@@ -319,26 +319,23 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked, hintedOnly bool) erro
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	hints := t.hints.take()
-	if hintedOnly && hints.empty() {
+	if hinted && hints.empty() {
 		return nil // a poll in between served them
 	}
-	hintedOnly = hintedOnly && !hints.overflow && !t.st.Fresh()
 	if renamedFrom := s.applyDiscovered(t); renamedFrom != "" {
 		s.rec.ProjectRemoved(renamedFrom)
 	}
 	// One snapshot for the whole poll: a reload replaces the options, and
 	// a poll that read some before it and some after would mix them.
 	opts := s.options()
-	var requests atomic.Int64
 	start := opts.Now()
-	p := s.newPoll(gitlabapi.WithRequestCounter(ctx, &requests), opts, t.st, hints)
-	var err error
-	if hintedOnly {
-		p.hintedOnly, p.parkedDue = true, false
-		err = p.runHinted()
-	} else {
-		err = p.run()
+	pl := scheduledPlan(opts, t.st, hints, start)
+	if hinted {
+		pl = hintedPlan(opts, t.st, hints, start)
 	}
+	var requests atomic.Int64
+	p := s.newPoll(gitlabapi.WithRequestCounter(ctx, &requests), opts, t.st, pl, start)
+	err := p.run()
 	if (ctx.Err() != nil && err != nil) || t.removed.Load() {
 		// Shutting down, or no longer polled: the poll's events are dropped
 		// unsaved, so that the next start counts them from the saved state.
@@ -351,23 +348,40 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked, hintedOnly bool) erro
 		// one poll affords, the next delivery wakes one soon.
 		t.hints.restore(p.deferred)
 	}
-	if opts.Store != nil {
-		if serr := opts.Store.Save(t.st); serr != nil {
-			_ = level.Error(opts.Logger).Log("msg", "saving state failed; counts stay exact unless the exporter restarts", "project", p.info.Path, "err", serr)
-			s.rec.StateFailed("save")
-		}
-	}
-	p.flush(p.handedOver(s.rec))
-	info := p.info
-	s.rec.ProjectActive(info, activeJobs(t.st))
+	s.commit(p, false)
+	s.rec.ProjectActive(p.info, activeJobs(t.st))
 	end := opts.Now()
-	s.rec.PollFinished(info, event.PollResult{Reason: failureReason(err), Err: err, Requests: int(requests.Load()),
-		Duration: end.Sub(start), Time: end, Hinted: hintedOnly, HintLatencies: p.hintLatencies(end)})
+	s.rec.PollFinished(p.info, event.PollResult{Reason: failureReason(err), Err: err, Requests: int(requests.Load()),
+		Duration: end.Sub(start), Time: end, Hinted: !p.walk, HintLatencies: p.hintLatencies(end)})
 	if err != nil {
-		_ = level.Warn(opts.Logger).Log("msg", "poll failed", "project", info.Path, "hinted", hintedOnly, "err", err)
+		_ = level.Warn(opts.Logger).Log("msg", "poll failed", "project", p.info.Path, "hinted", !p.walk, "err", err)
 	}
 	t.polled.Store(true)
 	return err
+}
+
+// commit makes a poll's counts final: the state that records them is
+// saved first (or, for a project handed over, deleted), and only then do
+// its events reach the recorder, so that a crash in between loses the
+// poll's counts rather than counting them twice at the next start. It
+// reports false when a hand-over could not delete the state: its events
+// are dropped, and the next discovery tries again.
+func (s *Scraper) commit(p *poll, handedOver bool) bool {
+	if store := p.opts.Store; store != nil {
+		if handedOver {
+			if !s.forget(p.opts, p.st.ID) {
+				return false
+			}
+		} else if err := store.Save(p.st); err != nil {
+			_ = level.Error(p.opts.Logger).Log("msg", "saving state failed; counts stay exact unless the exporter restarts", "project", p.info.Path, "err", err)
+			s.rec.StateFailed("save")
+		}
+	}
+	for _, e := range p.events {
+		e(s.rec)
+	}
+	p.events = nil
+	return true
 }
 
 // applyDiscovered takes in the project's current path and default branch.

@@ -155,6 +155,40 @@ func (p *Project) Pipeline(id int64, floor int64, now time.Time) (pl *Pipeline, 
 	return pl, true
 }
 
+// Follow records an unfinished job or bridge, or its new status.
+func (p *Project) Follow(f *FollowedJob) { p.Followed[f.ID] = f }
+
+// Unfollow forgets a job that finished, or that GitLab no longer has.
+func (p *Project) Unfollow(id int64) {
+	delete(p.Followed, id)
+	p.StopWaiting(id)
+}
+
+// HasBlocked reports whether a followed job waits for a person or a clock.
+func (p *Project) HasBlocked() bool {
+	for _, f := range p.Followed {
+		if blocked(f.Status) {
+			return true
+		}
+	}
+	return false
+}
+
+// DropStaleParked stops following manual and scheduled jobs created before
+// cutoff, so that pipelines whose manual jobs nobody plays do not make the
+// state grow without bound.
+func (p *Project) DropStaleParked(cutoff time.Time) {
+	for id, f := range p.Followed {
+		if blocked(f.Status) && f.CreatedAt.Before(cutoff) {
+			delete(p.Followed, id)
+		}
+	}
+}
+
+// ForgetPipeline forgets a pipeline GitLab no longer has, or whose
+// bridges could not be loaded and are loaded again next time.
+func (p *Project) ForgetPipeline(id int64) { delete(p.Pipelines, id) }
+
 // ForgetPipelines drops pipelines idle since before cutoff that no followed
 // job or bridge belongs to, so memory does not grow with history. A manual
 // or scheduled job does not keep its pipeline: it may wait for days, and a
@@ -194,6 +228,9 @@ func (pl *Pipeline) RecordAttempt(name string, id int64) (retried int64) {
 		return id
 	}
 }
+
+// CountBridge records that a finished bridge was counted.
+func (pl *Pipeline) CountBridge(id int64) { pl.Bridges[id] = true }
 
 // blocked reports whether a status waits for a person or a clock; state
 // keeps statuses as GitLab's strings and knows nothing of the API types.

@@ -10,21 +10,20 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 )
 
-// runHinted serves the poll's hints without walking the job list, whose
-// requests GitLab limits separately: it fetches the jobs the deliveries
-// named (a pipeline's jobs when several of one pipeline are named, serving
-// the pipeline's other jobs too, else the job) and lists the bridges of the
-// pipelines named, and applies what it finds as the walk would. A job it
-// counts is marked handled, so the next walk passes it by; what it misses
-// (a lost delivery) the next scheduled poll finds.
-func (p *poll) runHinted() error {
+// serveHintedJobs serves the jobs hints name without walking the job list,
+// whose requests GitLab limits separately: it fetches them (a pipeline's
+// jobs when several of one pipeline are named, serving the pipeline's
+// other jobs too, else the job) and serves what it finds as the walk
+// would. A job it counts is marked handled, so the next walk passes it by;
+// what it misses (a lost delivery) the next scheduled poll finds.
+func (p *poll) serveHintedJobs() error {
 	byPipeline := map[int64][]int64{}
 	for id, jh := range p.hints.jobs {
 		byPipeline[jh.pipeline] = append(byPipeline[jh.pipeline], id)
 	}
 	if len(byPipeline) >= firstPageFromPipelines {
 		if err := p.serveFirstPage(byPipeline); err != nil {
-			return fmt.Errorf("reading the newest jobs: %w", err)
+			return err
 		}
 	}
 	for _, pipelineID := range slices.Sorted(maps.Keys(byPipeline)) {
@@ -51,27 +50,20 @@ func (p *poll) runHinted() error {
 			if j == nil {
 				return nil // not in this project: deleted, or a forged delivery
 			}
-			return p.serveHinted(j)
+			_, err := p.serveJob(j)
+			return err
 		})
 		if err != nil {
-			return fmt.Errorf("fetching hinted jobs: %w", err)
+			return err
 		}
 		// The pipeline's other jobs are the API's word too: serving them
 		// counts those whose delivery is late or lost.
 		for i := range others {
-			if err := p.serveHinted(&others[i]); err != nil {
-				return fmt.Errorf("fetching hinted jobs: %w", err)
+			if _, err := p.serveJob(&others[i]); err != nil {
+				return err
 			}
 		}
 	}
-	if err := p.knowHintedPipelines(); err != nil {
-		return err
-	}
-	if err := p.refreshBridges(); err != nil {
-		return fmt.Errorf("refreshing bridges: %w", err)
-	}
-	p.dropStaleParked()
-	p.st.ForgetPipelines(p.now.Add(-p.opts.PipelineTTL))
 	return nil
 }
 
@@ -103,7 +95,7 @@ func (p *poll) serveFirstPage(byPipeline map[int64][]int64) error {
 			return err
 		}
 		for i := range page {
-			if err := p.serveHinted(&page[i]); err != nil {
+			if _, err := p.serveJob(&page[i]); err != nil {
 				return err
 			}
 		}
@@ -216,25 +208,6 @@ func (p *poll) fetchJobs(pipelineID int64, ids []int64, got func(id int64, j *gi
 		}
 	}
 	return others, nil
-}
-
-// serveHinted applies a job fetched for a hint exactly as the walk would:
-// a followed job moves on, a job no walk has handled is new, and a job
-// already counted is left alone.
-func (p *poll) serveHinted(j *gitlabapi.Job) error {
-	if f := p.st.Followed[j.ID]; f != nil && !f.Bridge {
-		p.apply(j, f, false)
-		return nil
-	}
-	created := createdAt(j)
-	if p.st.Handled(j.ID, created) {
-		return nil
-	}
-	if err := p.handleNew(j, false); err != nil {
-		return err
-	}
-	p.st.MarkHandled(j.ID, created)
-	return nil
 }
 
 // hintLatencies are the delivery-to-count times of the jobs this poll
