@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/baseurl"
 )
 
 // validate checks values that decoded fine but make no sense. Keys that
@@ -56,7 +56,7 @@ func (d *decoder) validateURL(g *GitLab) {
 	}
 	// The client's rule, so that a URL the config accepts is one the
 	// client accepts; it never echoes a URL carrying credentials.
-	canonical, err := gitlabapi.CanonicalBaseURL(g.URL)
+	canonical, err := baseurl.Canonical(g.URL)
 	if err != nil {
 		d.addAt(key, err.Error())
 		return

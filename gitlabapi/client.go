@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/baseurl"
 )
 
 // AuthMode selects the header that carries the token.
@@ -26,7 +28,7 @@ const (
 // Options configures a Client. The limits have no defaults here: the
 // configuration (package config) holds them, and every one must be given.
 type Options struct {
-	BaseURL           string        // "https://gitlab.example.com", as CanonicalBaseURL accepts it; the client appends /api/v4
+	BaseURL           string        // "https://gitlab.example.com", as baseurl.Canonical accepts it; the client appends /api/v4
 	Token             string        // sent only in a header, never in a URL
 	AuthMode          AuthMode      // header carrying Token
 	RequestsPerSecond float64       // client-side limit shared by all calls; > 0
@@ -108,11 +110,11 @@ func New(opts Options) (*Client, error) {
 }
 
 func parseBaseURL(raw string) (*url.URL, error) {
-	canonical, err := CanonicalBaseURL(raw)
+	canonical, err := baseurl.Canonical(raw)
 	if err != nil {
 		return nil, fmt.Errorf("gitlab client: BaseURL: %w", err)
 	}
-	return url.Parse(canonical + apiPrefix)
+	return url.Parse(canonical + baseurl.APIPrefix)
 }
 
 // checkLimits rejects limits that would block every request or make no

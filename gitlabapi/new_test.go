@@ -72,20 +72,6 @@ func TestNewTakesTheLimitsAsGiven(t *testing.T) {
 	}
 }
 
-func TestCanonicalBaseURL(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"https://gitlab.example.com", "https://gitlab.example.com"},
-		{"https://gitlab.example.com///", "https://gitlab.example.com"},
-		{"HTTPS://gitlab.example.com/gitlab/", "https://gitlab.example.com/gitlab"},
-		{"http://10.0.0.1:8080/my%20gitlab", "http://10.0.0.1:8080/my%20gitlab"},
-	} {
-		got, err := CanonicalBaseURL(tc.in)
-		if err != nil || got != tc.want {
-			t.Errorf("CanonicalBaseURL(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
-		}
-	}
-}
-
 // A sub-path install and a full project path reach GitLab as one %2F-encoded segment.
 func TestPathEncodingOnTheWire(t *testing.T) {
 	var env *testEnv

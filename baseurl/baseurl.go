@@ -1,4 +1,6 @@
-package gitlabapi
+// Package baseurl holds the one rule for a GitLab base URL, shared by the
+// configuration and the API client; it imports nothing of the exporter's.
+package baseurl
 
 import (
 	"errors"
@@ -7,17 +9,16 @@ import (
 	"strings"
 )
 
-// apiPrefix is what the client appends to the base URL.
-const apiPrefix = "/api/v4"
+// APIPrefix is what the client appends to the base URL.
+const APIPrefix = "/api/v4"
 
-// CanonicalBaseURL is the one rule for a GitLab base URL, shared by the
-// configuration and the client: an http or https URL with a host, without
-// credentials, query or fragment, and without "/api/v4" (the client adds
-// it). A relative URL root such as "https://example.com/gitlab" is kept. It
-// returns the URL without trailing slashes. Its errors never repeat a URL
-// that carries credentials, and do not name the URL's owner: callers add
-// "gitlab.url" or "BaseURL".
-func CanonicalBaseURL(raw string) (string, error) {
+// Canonical checks a GitLab base URL: an http or https URL with a host,
+// without credentials, query or fragment, and without "/api/v4" (the
+// client adds it). A relative URL root such as "https://example.com/gitlab"
+// is kept. It returns the URL without trailing slashes. Its errors never
+// repeat a URL that carries credentials, and do not name the URL's owner:
+// callers add "gitlab.url" or "BaseURL".
+func Canonical(raw string) (string, error) {
 	if raw == "" {
 		return "", errors.New("is empty")
 	}
@@ -37,8 +38,8 @@ func CanonicalBaseURL(raw string) (string, error) {
 		return "", errors.New("must not have a query or fragment")
 	}
 	path := strings.TrimRight(u.EscapedPath(), "/")
-	if strings.HasSuffix(path, apiPrefix) {
-		return "", fmt.Errorf("want the GitLab base URL, without %q", apiPrefix)
+	if strings.HasSuffix(path, APIPrefix) {
+		return "", fmt.Errorf("want the GitLab base URL, without %q", APIPrefix)
 	}
 	return u.Scheme + "://" + u.Host + path, nil
 }
