@@ -103,12 +103,20 @@ func refTracker(cfg *config.Config) collector.RefTracker {
 
 // MetricsOptions maps the configuration onto the job metrics' options.
 func MetricsOptions(cfg *config.Config) collector.Options {
-	tagPools, runnerPools := cfg.Metrics.CollectorPools()
 	return collector.Options{
 		Families:    cfg.Metrics.CollectorOptions(),
 		Refs:        refTracker(cfg),
-		TagPools:    tagPools,
-		RunnerPools: runnerPools,
+		TagPools:    poolRules(cfg.Metrics.TagPools),
+		RunnerPools: poolRules(cfg.Metrics.RunnerPools),
 		SeriesTTL:   cfg.Metrics.TTL(),
 	}
+}
+
+// poolRules maps tag_pools or runner_pools onto the collector's rules.
+func poolRules(rules []config.PoolRule) []collector.PoolRule {
+	var out []collector.PoolRule
+	for _, r := range rules {
+		out = append(out, collector.PoolRule{Match: r.Match.Regexp, Pool: r.Pool})
+	}
+	return out
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 )
 
@@ -84,19 +83,8 @@ func (m *Metrics) families() []familyConfig {
 	}
 }
 
-// CollectorPools maps tag_pools and runner_pools onto the collector's rules.
-func (m *Metrics) CollectorPools() (tags, runners []collector.PoolRule) {
-	convert := func(rules []PoolRule) []collector.PoolRule {
-		var out []collector.PoolRule
-		for _, r := range rules {
-			out = append(out, collector.PoolRule{Match: r.Match.Regexp, Pool: r.Pool})
-		}
-		return out
-	}
-	return convert(m.TagPools), convert(m.RunnerPools)
-}
-
-// CollectorOptions maps the section onto the collector's family options.
+// CollectorOptions maps the section onto the families' options, as the
+// collector takes them.
 func (m *Metrics) CollectorOptions() map[string]family.Options {
 	out := map[string]family.Options{}
 	for _, f := range m.families() {
