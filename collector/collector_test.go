@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector/internal/promdto"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
@@ -445,7 +446,7 @@ func TestHistogramForms(t *testing.T) {
 			if form == family.Native {
 				wantNativeExemplars = 1
 			}
-			if native && (h.GetSchema() != nativeSchema || len(h.GetPositiveDelta()) != 1 || len(h.GetExemplars()) != wantNativeExemplars) {
+			if native && (h.GetSchema() != promdto.Schema || len(h.GetPositiveDelta()) != 1 || len(h.GetExemplars()) != wantNativeExemplars) {
 				t.Errorf("native part: schema %d, deltas %v, exemplars %v", h.GetSchema(), h.GetPositiveDelta(), h.GetExemplars())
 			}
 			if classic {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector/internal/promdto"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 )
 
@@ -31,24 +32,11 @@ type histogramVec struct {
 	seriesIndex[*histogramSeries]
 }
 
-// family.Native histograms as client_golang builds them with a bucket factor of
-// 1.1 and its default zero threshold; a series that needs more than
+// Native histograms are client_golang's with a bucket factor of 1.1 and its
+// default zero threshold (promdto); a series that needs more than
 // maxNativeBuckets buckets halves its resolution instead of being reset, so
 // nothing counted is ever lost.
-const (
-	nativeSchema     = 3
-	nativeMinSchema  = -4
-	maxNativeBuckets = 160
-)
-
-var nativeZeroThreshold = prometheus.DefNativeHistogramZeroThreshold
-
-// nativeBoundsSchema3 are client_golang's bucket bounds for schema 3 (the
-// fractions of math.Frexp), copied so that values fall into the same buckets.
-var nativeBoundsSchema3 = []float64{
-	0.5, 0.5452538663326288, 0.5946035575013605, 0.6484197773255048,
-	0.7071067811865475, 0.7711054127039704, 0.8408964152537144, 0.9170040432046711,
-}
+const maxNativeBuckets = 160
 
 type histogramSeries struct {
 	seriesMeta
@@ -131,7 +119,7 @@ func (v *histogramVec) observe(values *labelValues, x float64, exemplarID int64)
 			s.buckets = make([]uint64, len(v.bounds)+1)
 		}
 		if v.Form != family.Classic {
-			s.native = &nativeHistogram{schema: nativeSchema}
+			s.native = &nativeHistogram{schema: promdto.Schema}
 		}
 		v.add(key, s)
 	}
@@ -184,45 +172,18 @@ func (v *histogramVec) metric(key string, s *histogramSeries) prometheus.Metric 
 // observe counts x into its native bucket, as client_golang does.
 func (n *nativeHistogram) observe(x float64) {
 	switch {
-	case x > nativeZeroThreshold:
-		n.pos.add(nativeIndex(x, n.schema))
-	case x < -nativeZeroThreshold:
-		n.neg.add(nativeIndex(-x, n.schema))
+	case x > promdto.ZeroThreshold:
+		n.pos.add(promdto.Index(x, n.schema))
+	case x < -promdto.ZeroThreshold:
+		n.neg.add(promdto.Index(-x, n.schema))
 	default:
 		n.zero++
 	}
-	for len(n.pos.packed)+len(n.neg.packed) > maxNativeBuckets && n.schema > nativeMinSchema {
+	for len(n.pos.packed)+len(n.neg.packed) > maxNativeBuckets && n.schema > promdto.MinSchema {
 		n.schema--
 		n.pos.halveResolution()
 		n.neg.halveResolution()
 	}
-}
-
-// nativeIndex is the index of the bucket holding x > 0 at the given schema:
-// bucket i holds (2^((i-1)/2^schema), 2^(i/2^schema)].
-func nativeIndex(x float64, schema int32) int32 {
-	inf := math.IsInf(x, +1)
-	if inf {
-		x = math.MaxFloat64 // and one bucket above it, as client_golang does
-	}
-	frac, exp := math.Frexp(x)
-	// The index at schema 3, then merged down: at one schema lower, buckets
-	// 2i-1 and 2i of the higher one become bucket i.
-	i := int32(sort.SearchFloat64s(nativeBoundsSchema3, frac) + (exp-1)*len(nativeBoundsSchema3))
-	for s := int32(nativeSchema); s > schema; s-- {
-		i = ceilHalf(i)
-	}
-	if inf {
-		i++
-	}
-	return i
-}
-
-func ceilHalf(i int32) int32 {
-	if i > 0 {
-		return (i + 1) / 2
-	}
-	return i / 2 // rounds towards zero, which is up for negative i
 }
 
 func (b *sparseBuckets) add(i int32) {
@@ -239,7 +200,7 @@ func (b *sparseBuckets) add(i int32) {
 func (b *sparseBuckets) halveResolution() {
 	out := 0
 	for _, p := range b.packed {
-		i, n := ceilHalf(packedIndex(p)), p&countMask
+		i, n := promdto.Merged(packedIndex(p)), p&countMask
 		if out > 0 && packedIndex(b.packed[out-1]) == i {
 			b.packed[out-1] += n
 			continue

@@ -1,17 +1,15 @@
 package collector
 
 import (
-	"cmp"
 	"math"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector/internal/promdto"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 )
 
@@ -36,50 +34,6 @@ func (b builtMetric) Write(out *dto.Metric) error {
 	return nil
 }
 
-// labelOrder is the family's labels as client_golang writes them: sorted by
-// name. pos maps each to its place in a series key.
-type labelOrder struct {
-	names []string
-	pos   []int
-}
-
-func newLabelOrder(names []string) labelOrder {
-	o := labelOrder{names: slices.Clone(names), pos: make([]int, len(names))}
-	for i := range o.pos {
-		o.pos[i] = i
-	}
-	slices.SortFunc(o.pos, func(a, b int) int { return cmp.Compare(names[a], names[b]) })
-	for i, p := range o.pos {
-		o.names[i] = names[p]
-	}
-	return o
-}
-
-// compare orders keys as the registry orders their metrics: value by value,
-// labels by name.
-func (o *labelOrder) compare(a, b string) int {
-	for _, p := range o.pos {
-		if c := strings.Compare(keyField(a, p), keyField(b, p)); c != 0 {
-			return c
-		}
-	}
-	return 0
-}
-
-// pairs are the label pairs of the series with this key. The values point
-// into one slice, the names into the family's: the messages are read, never
-// changed.
-func (o *labelOrder) pairs(key string) []*dto.LabelPair {
-	values := splitKey(key, len(o.pos))
-	pairs := make([]dto.LabelPair, len(o.pos))
-	out := make([]*dto.LabelPair, len(o.pos))
-	for i, p := range o.pos {
-		pairs[i].Name, pairs[i].Value = &o.names[i], &values[p]
-		out[i] = &pairs[i]
-	}
-	return out
-}
-
 // build is one series' message in the family's form: classic buckets with
 // their exemplars, a native histogram (with the exemplars when it has no
 // classic buckets), or both.
@@ -90,12 +44,15 @@ func (v *histogramVec) build(key string, s *histogramSeries) *dto.Metric {
 		h.Bucket = v.classicBuckets(s)
 	}
 	if v.Form != family.Classic {
-		v.native(h, s.native)
+		n := s.native
+		h.NegativeSpan, h.NegativeDelta = n.neg.spans()
+		h.PositiveSpan, h.PositiveDelta = n.pos.spans()
+		promdto.SetNative(h, n.schema, n.zero)
 	}
 	if len(s.exemplars) > 0 && v.exemplarLabel != "" {
 		v.addExemplars(h, s)
 	}
-	return &dto.Metric{Label: v.byName.pairs(key), Histogram: h}
+	return &dto.Metric{Label: v.byName.Pairs(splitKey(key, len(v.labels))), Histogram: h}
 }
 
 // classicBuckets are the cumulative buckets, without +Inf (implied by the
@@ -115,51 +72,11 @@ func (v *histogramVec) classicBuckets(s *histogramSeries) []*dto.Bucket {
 	return out
 }
 
-// native fills in the native histogram as NewConstNativeHistogram does.
-func (v *histogramVec) native(h *dto.Histogram, n *nativeHistogram) {
-	schema, zero := n.schema, n.zero
-	h.Schema, h.ZeroThreshold, h.ZeroCount = &schema, &nativeZeroThreshold, &zero
-	h.NegativeSpan, h.NegativeDelta = n.neg.spans()
-	h.PositiveSpan, h.PositiveDelta = n.pos.spans()
-	if nativeZeroThreshold == 0 && zero == 0 && len(h.PositiveSpan) == 0 && len(h.NegativeSpan) == 0 {
-		// A histogram with no bucket at all is still marked native.
-		h.PositiveSpan = []*dto.BucketSpan{{Offset: new(int32), Length: new(uint32)}}
-	}
-}
-
-// spans are the buckets as spans and deltas, as client_golang encodes them:
-// a gap of one or two empty buckets stays inside a span, a longer one
-// starts the next.
+// spans are the buckets as client_golang encodes them.
 func (b *sparseBuckets) spans() ([]*dto.BucketSpan, []int64) {
-	if len(b.packed) == 0 {
-		return nil, nil
-	}
-	var (
-		spans  []*dto.BucketSpan
-		deltas = make([]int64, 0, len(b.packed))
-		prev   int64
-		next   int32
-	)
-	add := func(count int64) {
-		*spans[len(spans)-1].Length++
-		deltas = append(deltas, count-prev)
-		prev = count
-	}
-	for k, p := range b.packed {
-		i, count := packedIndex(p), int64(p&countMask)
-		gap := i - next
-		if k == 0 || gap > 2 {
-			offset, length := gap, uint32(0)
-			spans = append(spans, &dto.BucketSpan{Offset: &offset, Length: &length})
-		} else {
-			for range gap {
-				add(0)
-			}
-		}
-		add(count)
-		next = i + 1
-	}
-	return spans, deltas
+	return promdto.Spans(len(b.packed), func(k int) (int32, int64) {
+		return packedIndex(b.packed[k]), int64(b.packed[k] & countMask)
+	})
 }
 
 // addExemplars places the exemplars as client_golang's NewMetricWithExemplars

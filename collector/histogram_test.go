@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector/internal/promdto"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 )
 
@@ -140,7 +141,7 @@ func TestHistogramMatchesClientGolang(t *testing.T) {
 			if !proto.Equal(got, want) {
 				t.Errorf("histogramVec wrote\n%v\nclient_golang writes\n%v", got, want)
 			}
-			if tc.name == "native, beyond 160 buckets" && got.GetHistogram().GetSchema() >= nativeSchema {
+			if tc.name == "native, beyond 160 buckets" && got.GetHistogram().GetSchema() >= promdto.Schema {
 				t.Errorf("schema %d: the resolution was not lowered", got.GetHistogram().GetSchema())
 			}
 		})

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/collector/internal/promdto"
 )
 
 // seriesMeta is what every kept series records besides its values.
@@ -32,13 +34,13 @@ type series interface{ meta() *seriesMeta }
 type seriesIndex[S series] struct {
 	mu     sync.Mutex
 	series map[string]S
-	byName labelOrder
+	byName promdto.LabelOrder
 	sorted []string // the keys, in byName order, as of the last inOrder (less those deleted since)
 	added  []string // keys added since
 }
 
 func newSeriesIndex[S series](labelNames []string) seriesIndex[S] {
-	return seriesIndex[S]{series: map[string]S{}, byName: newLabelOrder(labelNames)}
+	return seriesIndex[S]{series: map[string]S{}, byName: promdto.NewLabelOrder(labelNames, keyField)}
 }
 
 // add keeps a new series; the caller holds mu.
@@ -50,8 +52,8 @@ func (x *seriesIndex[S]) add(key string, s S) {
 // inOrder are the keys in the registry's order; the caller holds mu.
 func (x *seriesIndex[S]) inOrder() []string {
 	if len(x.added) > 0 {
-		slices.SortFunc(x.added, x.byName.compare)
-		x.sorted = mergeKeys(x.sorted, x.added, x.byName.compare)
+		slices.SortFunc(x.added, x.byName.Compare)
+		x.sorted = mergeKeys(x.sorted, x.added, x.byName.Compare)
 		x.added = nil
 	}
 	return x.sorted
