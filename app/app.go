@@ -102,10 +102,10 @@ func New(configFile string, getenv func(string) string, logger log.Logger, opts 
 	if a.scraper, err = scraper.New(client, a.metrics, a.scraperOptions(cfg)); err != nil {
 		return nil, err
 	}
-	a.webhook = webhook.NewHandler(a.scraper, a.metrics)
+	a.webhook = webhook.NewHandler(a.scraper, a.metrics.Self)
 	a.webhook.SetSecret(cfg.WebhookSecret())
 	if a.shard.Sharded() {
-		a.forwarder = webhook.NewForwarder(a.shard, nil, a.metrics, logger)
+		a.forwarder = webhook.NewForwarder(a.shard, nil, a.metrics.Self, logger)
 		a.webhook.SetForwarder(a.forwarder)
 		a.setForwardURL(cfg)
 	}
@@ -173,7 +173,7 @@ func (a *App) expireSeries(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			a.metrics.Expire()
+			a.metrics.Jobs.Expire()
 		}
 	}
 }
@@ -224,7 +224,7 @@ func (a *App) reload() error {
 	if !reflect.DeepEqual(cfg.Metrics, a.cfg.Metrics) {
 		_ = level.Warn(a.logger).Log("msg", "metrics.* changed; the change takes effect at the next restart")
 	}
-	a.metrics.SetRefTracker(refTracker(cfg))
+	a.metrics.Jobs.SetRefTracker(refTracker(cfg))
 	a.webhook.SetSecret(cfg.WebhookSecret())
 	a.setForwardURL(cfg)
 	a.cfg = cfg

@@ -199,7 +199,7 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 		rep: &Report{Scenario: sc, Shard: opt.Shard, Separate: gl.Separate(), Persisted: opt.StateDir != "", Metrics: opt.Metrics, ParkedRecheck: so.ParkedRecheckInterval,
 			GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}, Webhooks: opt.Webhooks}}
 	if w := opt.Webhooks; w != nil {
-		handler := webhook.NewHandler(s, metrics)
+		handler := webhook.NewHandler(s, metrics.Self)
 		handler.SetSecret(benchWebhookSecret)
 		h.hook = httptest.NewServer(handler)
 		if err := gl.AddWebhook(WebhookSpec{URL: h.hook.URL, Secret: benchWebhookSecret, Seed: sc.Seed,
@@ -346,7 +346,7 @@ func (h *harness) cycle(ctx context.Context, i int) (cycleSample, error) {
 	}
 	cpu0, wall0 := cpuTime(), time.Now()
 	h.s.Cycle(ctx)
-	h.metrics.Expire() // as app does every minute
+	h.metrics.Jobs.Expire() // as app does every minute
 	cpu, wall := cpuTime()-cpu0, time.Since(wall0)
 	after, err := h.gl.Counts()
 	if err != nil {
@@ -392,7 +392,7 @@ func (h *harness) hookedCycle(ctx context.Context, i int) (cycleSample, error) {
 	every := int64(w.Reconcile / h.sc.Interval)
 	cpu0, wall0 := cpuTime(), time.Now()
 	h.s.CycleWhere(ctx, func(id int64) bool { return id%every == int64(i)%every })
-	h.metrics.Expire()
+	h.metrics.Jobs.Expire()
 	sample.cpu += cpuTime() - cpu0
 	sample.wall += time.Since(wall0)
 	after, err := h.gl.Counts()

@@ -509,7 +509,7 @@ func TestSeriesExpire(t *testing.T) {
 	seriesBefore := testutil.CollectAndCount(m, "gitlab_ci_job_duration_seconds")
 
 	c.advance(11 * time.Minute) // g/app's other series are 61 minutes old
-	m.Expire()
+	m.Jobs.Expire()
 	want := `
 # HELP gitlab_ci_job_duration_seconds Duration of finished jobs (success, failed, canceled, skipped; 0 for jobs that never ran).` + fromPolling + `
 # TYPE gitlab_ci_job_duration_seconds histogram
@@ -569,7 +569,7 @@ func TestExpiredSeriesFreeTheirMemory(t *testing.T) {
 	}
 	filled := heapInUse()
 	c.advance(2 * time.Hour)
-	m.Expire()
+	m.Jobs.Expire()
 	emptied := heapInUse()
 	if got := testutil.CollectAndCount(m, "gitlab_ci_job_duration_seconds"); got != 0 {
 		t.Fatalf("%d duration series left after expiry", got)

@@ -7,7 +7,7 @@ package collector
 // changing.
 func (m *Metrics) ProjectHandedOver(path string) {
 	m.Jobs.ProjectHandedOver(path)
-	m.SelfMetrics.ProjectRemoved(path)
+	m.Self.ProjectRemoved(path)
 }
 
 // ProjectHandedOver drops the project's gauges: what is unfinished now and

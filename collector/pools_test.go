@@ -270,7 +270,7 @@ gitlab_ci_runner_pool_oldest_pending_queued_timestamp_seconds{tags="docker,linux
 	// still reporting its jobs, keeps its pools. Then g/app goes.
 	c.advance(55 * time.Minute)
 	m.ProjectActive(app, []event.ActiveJob{waitingSince(1, "docker,linux", 30), waitingSince(3, "", 50)})
-	m.Expire()
+	m.Jobs.Expire()
 	want = head + `gitlab_ci_runner_pool_pending_jobs{tags=""} 1
 gitlab_ci_runner_pool_pending_jobs{tags="docker,linux"} 1
 ` + oldestHead + `gitlab_ci_runner_pool_oldest_pending_queued_timestamp_seconds{tags=""} ` + min50 + `
