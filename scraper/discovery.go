@@ -32,14 +32,31 @@ func (s *Scraper) discoveryDue() bool {
 func (s *Scraper) Discover(ctx context.Context) {
 	opts := s.options()
 	client := s.currentClient()
-	logger := opts.Logger
-	found := map[int64]gitlabapi.Project{}
-	resolved := map[string]int64{}      // configured project → id
-	failed := map[string]string{}       // configured project → reason
-	groupReasons := map[string]string{} // configured group → reason, "" when listed
-	complete := true
-
 	s.handOff(ctx, opts)
+	d := resolveConfigured(ctx, opts, client)
+	if ctx.Err() != nil {
+		return
+	}
+	s.noteConfigured(d.found, d.complete)
+	maps.DeleteFunc(d.found, func(id int64, _ gitlabapi.Project) bool { return !opts.Shard.Owns(id) })
+	s.reportDiscovery(opts, d, s.applyDiscovery(opts, d))
+}
+
+// discovery is what one discovery learned from GitLab.
+type discovery struct {
+	found        map[int64]gitlabapi.Project
+	resolved     map[string]int64  // configured project → id
+	failed       map[string]string // configured project → reason
+	groupReasons map[string]string // configured group → reason, "" when listed
+	complete     bool              // every lookup answered
+}
+
+// resolveConfigured looks up the configured projects this shard looks up,
+// and lists the configured groups' projects.
+func resolveConfigured(ctx context.Context, opts Options, client GitLab) discovery {
+	logger := opts.Logger
+	d := discovery{found: map[int64]gitlabapi.Project{}, resolved: map[string]int64{},
+		failed: map[string]string{}, groupReasons: map[string]string{}, complete: true}
 	for _, ref := range opts.Projects {
 		if !lookedUpHere(opts.Shard, ref) {
 			continue
@@ -47,25 +64,25 @@ func (s *Scraper) Discover(ctx context.Context) {
 		p, err := client.Project(ctx, ref)
 		switch {
 		case errors.Is(err, gitlabapi.ErrNotFound):
-			failed[ref] = failureReason(err)
+			d.failed[ref] = failureReason(err)
 			_ = level.Warn(logger).Log("msg", "configured project not found; not polled, tried again at the next discovery", "project", ref, "err", err)
 		case err != nil:
-			complete = false
-			failed[ref] = failureReason(err)
+			d.complete = false
+			d.failed[ref] = failureReason(err)
 			_ = level.Error(logger).Log("msg", "resolving configured project failed", "project", ref, "err", err)
 		case p.Archived:
-			resolved[ref] = p.ID
+			d.resolved[ref] = p.ID
 			_ = level.Debug(logger).Log("msg", "skipping archived project", "project", p.PathWithNamespace)
 		default:
-			resolved[ref] = p.ID
-			found[p.ID] = *p
+			d.resolved[ref] = p.ID
+			d.found[p.ID] = *p
 		}
 	}
 	for _, g := range opts.Groups {
 		ps, err := client.GroupProjects(ctx, g.Path, gitlabapi.GroupProjectsOptions{IncludeSubgroups: g.IncludeSubgroups})
-		groupReasons[g.Path] = failureReason(err)
+		d.groupReasons[g.Path] = failureReason(err)
 		if err != nil {
-			complete = false
+			d.complete = false
 			_ = level.Error(logger).Log("msg", "listing group projects failed", "group", g.Path, "err", err)
 			continue
 		}
@@ -74,20 +91,30 @@ func (s *Scraper) Discover(ctx context.Context) {
 				(g.Exclude != nil && g.Exclude.MatchString(p.PathWithNamespace)) {
 				continue
 			}
-			found[p.ID] = p
+			d.found[p.ID] = p
 		}
 	}
-	if ctx.Err() != nil {
-		return
-	}
-	s.noteConfigured(found, complete)
-	maps.DeleteFunc(found, func(id int64, _ gitlabapi.Project) bool { return !opts.Shard.Owns(id) })
+	return d
+}
 
+// discoveryChanges are what applying a discovery changed, to report.
+type discoveryChanges struct {
+	removed    []string          // paths of the projects no longer polled
+	unresolved map[string]string // configured projects to report unresolved → reason
+	settled    []string          // configured projects reported before, not any more
+	groupsGone []string          // groups no longer configured
+	polled     int               // projects polled now
+}
+
+// applyDiscovery adds the projects found that are not polled yet, with
+// their saved state, hands those polled their latest details and, when the
+// discovery is complete, drops those not found with their saved state.
+func (s *Scraper) applyDiscovery(opts Options, d discovery) (c discoveryChanges) {
 	// Saved states are read and deleted outside the lock: webhook
 	// deliveries look projects up under it, and must not wait for a disk.
 	s.mu.Lock()
 	var added []gitlabapi.Project
-	for id, p := range found {
+	for id, p := range d.found {
 		if s.projects[id] == nil {
 			added = append(added, p)
 		}
@@ -99,7 +126,6 @@ func (s *Scraper) Discover(ctx context.Context) {
 	}
 
 	s.mu.Lock()
-	var removed []string
 	var gone []*tracked
 	fresh := map[int64]bool{}
 	for _, st := range restored {
@@ -108,53 +134,58 @@ func (s *Scraper) Discover(ctx context.Context) {
 			fresh[st.ID] = true
 		}
 	}
-	for id, p := range found {
+	for id, p := range d.found {
 		if t := s.projects[id]; t != nil && !fresh[id] {
 			t.pending = &p
 		}
 	}
-	if complete {
+	if d.complete {
 		for id, t := range s.projects {
-			if _, ok := found[id]; !ok {
-				removed = append(removed, t.st.Path)
+			if _, ok := d.found[id]; !ok {
+				c.removed = append(c.removed, t.st.Path)
 				t.removed.Store(true)
 				delete(s.projects, id)
 				gone = append(gone, t)
 			}
 		}
 	}
-	unresolved, settled := s.noteUnresolved(opts.Projects, resolved, failed)
-	groupsGone := s.noteGroups(groupReasons)
+	c.unresolved, c.settled = s.noteUnresolved(opts.Projects, d.resolved, d.failed)
+	c.groupsGone = s.noteGroups(d.groupReasons)
 	s.lastDiscovery = s.opts.Now()
-	s.discoveryOK = s.discoveryOK || complete
-	n := len(s.projects)
+	s.discoveryOK = s.discoveryOK || d.complete
+	c.polled = len(s.projects)
 	s.mu.Unlock()
 
 	if opts.Store != nil {
 		for _, t := range gone {
 			if err := opts.Store.Delete(t.st.ID); err != nil {
-				_ = level.Warn(logger).Log("msg", "removing saved state failed", "project", t.st.Path, "err", err)
+				_ = level.Warn(opts.Logger).Log("msg", "removing saved state failed", "project", t.st.Path, "err", err)
 			}
 		}
 	}
+	return c
+}
 
-	for _, path := range removed {
-		_ = level.Info(logger).Log("msg", "project no longer polled", "project", path)
+// reportDiscovery tells the recorder what a discovery changed, and how each
+// group's listing went.
+func (s *Scraper) reportDiscovery(opts Options, d discovery, c discoveryChanges) {
+	for _, path := range c.removed {
+		_ = level.Info(opts.Logger).Log("msg", "project no longer polled", "project", path)
 		s.rec.ProjectRemoved(path)
 	}
-	for _, ref := range settled {
+	for _, ref := range c.settled {
 		s.rec.ProjectRemoved(ref)
 	}
-	for _, ref := range slices.Sorted(maps.Keys(unresolved)) {
-		s.rec.ProjectUnresolved(ref, unresolved[ref])
+	for _, ref := range slices.Sorted(maps.Keys(c.unresolved)) {
+		s.rec.ProjectUnresolved(ref, c.unresolved[ref])
 	}
-	for _, g := range groupsGone {
+	for _, g := range c.groupsGone {
 		s.rec.GroupRemoved(g)
 	}
 	for _, g := range opts.Groups {
-		s.rec.GroupListed(g.Path, groupReasons[g.Path])
+		s.rec.GroupListed(g.Path, d.groupReasons[g.Path])
 	}
-	s.rec.ProjectsPolled(n)
+	s.rec.ProjectsPolled(c.polled)
 }
 
 // noteUnresolved works out which configured projects to report as
