@@ -28,6 +28,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log/level"
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/app"
@@ -55,15 +56,8 @@ func main() {
 // (app.Serve): the same hardened server, --web.config.file, /-/reload.
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	buildinfo.Init()
-	a := kingpin.New("demo", "gitlab_jobs_exporter against a simulated GitLab, in one process.")
-	a.UsageWriter(stderr)
-	a.ErrorWriter(stderr)
-	projects := a.Flag("projects", "Projects in the simulated GitLab.").Default("5").Int()
-	jobsPerHour := a.Flag("jobs-per-hour", "Jobs the simulated GitLab runs per hour.").Default("1200").Float64()
-	webhooks := a.Flag("webhooks", "The simulated GitLab sends its Job and Pipeline Hooks to the exporter (--no-webhooks: polling alone).").Default("true").Bool()
-	webFlags := kingpinflag.AddFlags(a, "localhost:9835")
-	a.HelpFlag.Short('h')
-	if _, err := a.Parse(args); err != nil {
+	f, err := parseFlags(args, stderr)
+	if err != nil {
 		return err
 	}
 	logger, toolkitLogger, err := logging.New(stderr, "info", "logfmt")
@@ -73,20 +67,77 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop() // the simulated GitLab stops with ctx
 
-	fake, err := startGitLab(ctx, *projects, *jobsPerHour)
+	fake, err := startGitLab(ctx, f.projects, f.jobsPerHour)
 	if err != nil {
 		return err
-	}
-	gitlabURL := fake.URL()
-	interval, webhookSection := "10s", ""
-	if *webhooks {
-		interval, webhookSection = "1m", "webhook:\n  enabled: true\n"
 	}
 	dir, err := os.MkdirTemp("", "gitlab_jobs_exporter-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	gitlabURL := fake.URL()
+	configFile, err := writeConfig(dir, gitlabURL, f.webhooks)
+	if err != nil {
+		return err
+	}
+	exporter, err := app.New(configFile, demoEnv, logger)
+	if err != nil {
+		return err
+	}
+	if err := exporter.OpenStorage(filepath.Join(dir, "data")); err != nil {
+		return err
+	}
+	handler, err := exporter.Handler("/metrics", false)
+	if err != nil {
+		return err
+	}
+	if f.webhooks {
+		// The deliveries reach the exporter's own handler on a loopback
+		// listener of their own, whatever --web.listen-address and
+		// --web.config.file say.
+		hooks := httptest.NewServer(handler)
+		defer hooks.Close()
+		if _, err := fake.AddWebhook(gitlabtest.WebhookOptions{URL: hooks.URL + "/webhook", SecretToken: demoWebhookSecret,
+			Timestamps: gitlabtest.TimestampsMixed}); err != nil {
+			return err
+		}
+	}
+	_ = level.Info(logger).Log("msg", "demo running", "metrics_path", "/metrics", "simulated_gitlab", gitlabURL, "config", configFile)
+	return exporter.Serve(ctx, handler, f.web, toolkitLogger)
+}
+
+// flags are the demo's command line.
+type flags struct {
+	projects    int
+	jobsPerHour float64
+	webhooks    bool
+	web         *web.FlagConfig
+}
+
+func parseFlags(args []string, stderr io.Writer) (flags, error) {
+	a := kingpin.New("demo", "gitlab_jobs_exporter against a simulated GitLab, in one process.")
+	a.UsageWriter(stderr)
+	a.ErrorWriter(stderr)
+	projects := a.Flag("projects", "Projects in the simulated GitLab.").Default("5").Int()
+	jobsPerHour := a.Flag("jobs-per-hour", "Jobs the simulated GitLab runs per hour.").Default("1200").Float64()
+	webhooks := a.Flag("webhooks", "The simulated GitLab sends its Job and Pipeline Hooks to the exporter (--no-webhooks: polling alone).").Default("true").Bool()
+	webFlags := kingpinflag.AddFlags(a, "localhost:9835")
+	a.HelpFlag.Short('h')
+	if _, err := a.Parse(args); err != nil {
+		return flags{}, err
+	}
+	return flags{projects: *projects, jobsPerHour: *jobsPerHour, webhooks: *webhooks, web: webFlags}, nil
+}
+
+// writeConfig writes the exporter's configuration for the simulated GitLab
+// into dir: its groups, polled every 10 seconds, or every minute to
+// reconcile when webhooks tell what changed.
+func writeConfig(dir, gitlabURL string, webhooks bool) (string, error) {
+	interval, webhookSection := "10s", ""
+	if webhooks {
+		interval, webhookSection = "1m", "webhook:\n  enabled: true\n"
+	}
 	configFile := filepath.Join(dir, "config.yaml")
 	config := fmt.Sprintf(`gitlab:
   url: %s
@@ -100,42 +151,19 @@ groups:
 refs:
   tracked: "release/.*"
 %s`, gitlabURL, interval, webhookSection)
-	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
-		return err
+	return configFile, os.WriteFile(configFile, []byte(config), 0o600)
+}
+
+// demoEnv is the environment with the simulated GitLab's token and webhook
+// secret.
+func demoEnv(k string) string {
+	switch k {
+	case "GITLAB_TOKEN":
+		return demoToken
+	case "GITLAB_WEBHOOK_SECRET_TOKEN":
+		return demoWebhookSecret
 	}
-	getenv := func(k string) string {
-		switch k {
-		case "GITLAB_TOKEN":
-			return demoToken
-		case "GITLAB_WEBHOOK_SECRET_TOKEN":
-			return demoWebhookSecret
-		}
-		return os.Getenv(k)
-	}
-	exporter, err := app.New(configFile, getenv, logger)
-	if err != nil {
-		return err
-	}
-	if err := exporter.OpenStorage(filepath.Join(dir, "data")); err != nil {
-		return err
-	}
-	handler, err := exporter.Handler("/metrics", false)
-	if err != nil {
-		return err
-	}
-	if *webhooks {
-		// The deliveries reach the exporter's own handler on a loopback
-		// listener of their own, whatever --web.listen-address and
-		// --web.config.file say.
-		hooks := httptest.NewServer(handler)
-		defer hooks.Close()
-		if _, err := fake.AddWebhook(gitlabtest.WebhookOptions{URL: hooks.URL + "/webhook", SecretToken: demoWebhookSecret,
-			Timestamps: gitlabtest.TimestampsMixed}); err != nil {
-			return err
-		}
-	}
-	_ = level.Info(logger).Log("msg", "demo running", "metrics_path", "/metrics", "simulated_gitlab", gitlabURL, "config", configFile)
-	return exporter.Serve(ctx, handler, webFlags, toolkitLogger)
+	return os.Getenv(k)
 }
 
 // startGitLab serves a simulated GitLab on a free loopback port with 30
