@@ -118,12 +118,11 @@ func parse(data []byte, filename string, getenv func(string) string, shard int) 
 		filename = "<config>"
 	}
 	cfg := defaultConfig()
-	d := newDecoder(filename)
-	d.shard = shard
-	if !d.decodeDocument(data, cfg) {
+	d := newDecoder(filename, shard)
+	if !d.decode(data, cfg) {
 		return nil, d.warningLines(), d.err()
 	}
-	applyDefaults(cfg)
+	d.applyDefaults(cfg)
 	d.validate(cfg)
 	d.checkFiles(cfg, filename)
 	token := d.resolveToken(cfg, getenv)

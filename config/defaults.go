@@ -123,12 +123,25 @@ func defaultConfig() *Config {
 	}
 }
 
-// applyDefaults fills defaults that live inside list items or behind
-// pointers, which defaultConfig cannot pre-populate.
-func applyDefaults(c *Config) {
+// applyDefaults fills the defaults yaml.v3 cannot keep: in list items, and
+// where a null (which means "keep the default") made a list nil.
+func (d *decoder) applyDefaults(c *Config) {
 	for i := range c.Groups {
 		if c.Groups[i].IncludeSubgroups == nil {
 			c.Groups[i].IncludeSubgroups = boolPtr(true)
+		}
+	}
+	m, def := &c.Metrics, defaultMetrics()
+	if m.RunnerPools == nil && !d.given("metrics.runner_pools") {
+		m.RunnerPools = def.RunnerPools
+	}
+	for i, f := range m.families() {
+		df := def.families()[i]
+		if *f.labels == nil && !d.given("metrics."+f.key+".labels") {
+			*f.labels = *df.labels
+		}
+		if f.histogram != nil && f.histogram.Buckets == nil && !d.given("metrics."+f.key+".buckets") {
+			f.histogram.Buckets = df.histogram.Buckets
 		}
 	}
 }

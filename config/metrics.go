@@ -57,17 +57,17 @@ type HistogramFamily struct {
 type familyConfig struct {
 	key       string // under metrics
 	enabled   bool
-	labels    []string
+	labels    *[]string
 	histogram *HistogramFamily // nil for counters and gauges
 }
 
 // families lists the configured families by collector key.
 func (m *Metrics) families() []familyConfig {
 	h := func(key string, f *HistogramFamily) familyConfig {
-		return familyConfig{key: key, enabled: f.Enabled, labels: f.Labels, histogram: f}
+		return familyConfig{key: key, enabled: f.Enabled, labels: &f.Labels, histogram: f}
 	}
 	c := func(key string, f *Family) familyConfig {
-		return familyConfig{key: key, enabled: f.Enabled, labels: f.Labels}
+		return familyConfig{key: key, enabled: f.Enabled, labels: &f.Labels}
 	}
 	return []familyConfig{
 		h(family.Duration, &m.Duration),
@@ -88,7 +88,7 @@ func (m *Metrics) families() []familyConfig {
 func (m *Metrics) CollectorOptions() map[string]family.Options {
 	out := map[string]family.Options{}
 	for _, f := range m.families() {
-		o := family.Options{Enabled: f.enabled, Labels: slices.Clone(f.labels)}
+		o := family.Options{Enabled: f.enabled, Labels: slices.Clone(*f.labels)}
 		if f.histogram != nil {
 			o.Form = family.Form(f.histogram.Histogram)
 			o.Buckets = slices.Clone(f.histogram.Buckets)
@@ -106,7 +106,8 @@ func (d *decoder) validateMetrics(m *Metrics) {
 	for _, f := range m.families() {
 		spec, _ := family.ByKey(f.key) // every key is one: TestEveryFamilyIsConfigurable
 		prefix := "metrics." + f.key
-		d.validateLabels(prefix+".labels", spec, f.labels)
+		d.strict(prefix+".enabled", "!!bool", "true or false")
+		d.validateLabels(prefix+".labels", spec, *f.labels)
 		if f.histogram == nil {
 			continue
 		}
@@ -120,6 +121,7 @@ func (d *decoder) validateMetrics(m *Metrics) {
 }
 
 func (d *decoder) validateLabels(key string, spec family.Family, labels []string) {
+	d.items(key, len(labels), "want a label")
 	if d.skip(key) {
 		return
 	}

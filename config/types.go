@@ -11,13 +11,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// nodeDecoder is implemented by the config's own scalar types so that the
-// node walker and yaml.Unmarshal share one parser; the error text becomes the
-// Problem message, so it must not repeat the key.
-type nodeDecoder interface {
-	decodeNode(n *yaml.Node) error
-}
-
 // Duration is a time.Duration written as a Go duration string ("30s",
 // "1h30m"). Days are deliberately not accepted: "1d" is ambiguous around DST
 // and Go's parser rejects it, so users get a hint instead.
@@ -40,20 +33,18 @@ func parseDuration(s string) (Duration, error) {
 	}
 }
 
-func (d *Duration) decodeNode(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode || isNull(n) {
-		return fmt.Errorf("want a duration such as \"30s\", got %s", describe(n))
+// UnmarshalYAML never sees null: yaml.v3 keeps the value, the default.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return typeError(n, "want a duration such as \"30s\", got %s", describe(n))
 	}
 	v, err := parseDuration(n.Value)
 	if err != nil {
-		return err
+		return typeError(n, "%v", err)
 	}
 	*d = v
 	return nil
 }
-
-// UnmarshalYAML lets Duration be used outside this package's walker.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error { return d.decodeNode(n) }
 
 // MarshalYAML renders the duration in the form the parser accepts.
 func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
@@ -133,20 +124,17 @@ func NewRegexp(src string) (*Regexp, error) {
 	return &Regexp{Regexp: re, Source: src}, nil
 }
 
-func (r *Regexp) decodeNode(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode || isNull(n) {
-		return fmt.Errorf("want a regular expression string, got %s", describe(n))
+func (r *Regexp) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return typeError(n, "want a regular expression string, got %s", describe(n))
 	}
 	re, err := NewRegexp(n.Value)
 	if err != nil {
-		return err
+		return typeError(n, "%v", err)
 	}
 	*r = *re
 	return nil
 }
-
-// UnmarshalYAML lets Regexp be used outside this package's walker.
-func (r *Regexp) UnmarshalYAML(n *yaml.Node) error { return r.decodeNode(n) }
 
 // MarshalYAML renders the expression as written.
 func (r Regexp) MarshalYAML() (any, error) { return r.Source, nil }
@@ -179,35 +167,29 @@ func (p ProjectRef) MarshalYAML() (any, error) {
 
 const wantProject = `want a project path like "group/project" or a positive numeric id`
 
-func (p *ProjectRef) decodeNode(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("%s, got %s", wantProject, describe(n))
-	}
-	switch n.ShortTag() {
-	case "!!int":
-		var id int64
-		if err := n.Decode(&id); err != nil || id <= 0 {
-			return fmt.Errorf("%s, got %s", wantProject, describe(n))
+func (p *ProjectRef) UnmarshalYAML(n *yaml.Node) error {
+	var id int64
+	switch {
+	case n.Kind != yaml.ScalarNode:
+	case n.ShortTag() == "!!int":
+		if n.Decode(&id) == nil && id > 0 {
+			*p = ProjectRef{ID: id}
+			return nil
 		}
-		*p = ProjectRef{ID: id}
-		return nil
-	case "!!str":
+	case n.ShortTag() != "!!str":
+	default:
 		if id, ok := parseID(n.Value); ok {
 			*p = ProjectRef{ID: id}
 			return nil
 		}
 		if msg := checkPath(n.Value, true); msg != "" {
-			return fmt.Errorf("%s, got %s: %s", wantProject, describe(n), msg)
+			return typeError(n, "%s, got %s: %s", wantProject, describe(n), msg)
 		}
 		*p = ProjectRef{Path: n.Value}
 		return nil
-	default:
-		return fmt.Errorf("%s, got %s", wantProject, describe(n))
 	}
+	return typeError(n, "%s, got %s", wantProject, describe(n))
 }
-
-// UnmarshalYAML lets ProjectRef be used outside this package's walker.
-func (p *ProjectRef) UnmarshalYAML(n *yaml.Node) error { return p.decodeNode(n) }
 
 // parseID accepts decimal digits only, so a path segment like "0x1f" or
 // "+5" is never mistaken for an id.

@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,15 +34,19 @@ func (d *decoder) validateGitLab(g *GitLab) {
 	if !d.skip("gitlab.auth_mode") && g.AuthMode != AuthPrivateToken && g.AuthMode != AuthBearer {
 		d.addAt("gitlab.auth_mode", fmt.Sprintf("unknown auth_mode %q: want %q or %q", g.AuthMode, AuthPrivateToken, AuthBearer))
 	}
-	if !d.skip("gitlab.requests_per_second") && g.RequestsPerSecond <= 0 {
-		d.addAt("gitlab.requests_per_second", fmt.Sprintf("must be greater than 0, got %v", g.RequestsPerSecond))
+	switch r := g.RequestsPerSecond; {
+	case d.skip("gitlab.requests_per_second"):
+	case math.IsInf(r, 0) || math.IsNaN(r):
+		d.addAt("gitlab.requests_per_second", "want a finite number, got "+d.describe("gitlab.requests_per_second", r))
+	case r <= 0:
+		d.addAt("gitlab.requests_per_second", fmt.Sprintf("must be greater than 0, got %v", r))
 	}
 	// A burst or concurrency of 0 would block every request forever.
 	d.minInt("gitlab.burst", g.Burst, 1)
 	d.minInt("gitlab.max_concurrent_requests", g.MaxConcurrentRequests, 1)
 	d.minInt("gitlab.max_retries", g.MaxRetries, 0)
 	d.minDuration("gitlab.timeout", g.Timeout, time.Millisecond)
-	if g.InsecureSkipVerify {
+	if d.strict("gitlab.insecure_skip_verify", "!!bool", "true or false") && g.InsecureSkipVerify {
 		d.warn("gitlab.insecure_skip_verify", "TLS certificate verification is disabled")
 	}
 }
@@ -80,7 +86,7 @@ func (d *decoder) validateParkedMaxAge(p Poll) {
 }
 
 func (d *decoder) minInt(key string, v, lowest int) {
-	if d.skip(key) || v >= lowest {
+	if !d.strict(key, "!!int", "an integer") || v >= lowest {
 		return
 	}
 	if lowest == 0 {
@@ -102,32 +108,33 @@ func (d *decoder) minDuration(key string, v Duration, lowest time.Duration) {
 }
 
 func (d *decoder) validateProjects(ps []ProjectRef) {
-	first := map[string]int{}
+	keys := d.items("projects", len(ps), wantProject)
+	first := map[string]string{}
 	for i, p := range ps {
-		key := fmt.Sprintf("projects[%d]", i)
-		if d.skip(key) {
+		if d.skip(keys[i]) {
 			continue
 		}
 		// GitLab resolves paths case-insensitively, so "A/b" and "a/B" are
 		// the same project and would be polled twice.
 		id := strings.ToLower(p.String())
-		if j, dup := first[id]; dup {
-			d.addAt(key, fmt.Sprintf("project %q is listed twice (first at line %d)", p.String(), d.pos[fmt.Sprintf("projects[%d]", j)].line))
+		if k, dup := first[id]; dup {
+			line, _ := d.lookup(k)
+			d.addAt(keys[i], fmt.Sprintf("project %q is listed twice (first at line %d)", p.String(), line))
 			continue
 		}
-		first[id] = i
+		first[id] = keys[i]
 	}
 }
 
 func (d *decoder) validateGroups(gs []Group) {
-	first := map[string]int{}
+	keys := d.items("groups", len(gs), "want a mapping")
+	first := map[string]string{}
 	for i, g := range gs {
-		key := fmt.Sprintf("groups[%d]", i)
-		pathKey := key + ".path"
-		if d.skip(pathKey) {
+		pathKey := keys[i] + ".path"
+		if !d.strict(keys[i]+".include_subgroups", "!!bool", "true or false") || d.skip(pathKey) {
 			continue
 		}
-		if _, given := d.pos[pathKey]; !given {
+		if g.Path == "" && !d.given(pathKey) {
 			d.addAt(pathKey, "required: the group's full path or numeric id")
 			continue
 		}
@@ -142,15 +149,17 @@ func (d *decoder) validateGroups(gs []Group) {
 			}
 		}
 		id := strings.ToLower(g.Path)
-		if j, dup := first[id]; dup {
-			d.addAt(pathKey, fmt.Sprintf("group %q is listed twice (first at line %d)", g.Path, d.pos[fmt.Sprintf("groups[%d]", j)].line))
+		if k, dup := first[id]; dup {
+			line, _ := d.lookup(k)
+			d.addAt(pathKey, fmt.Sprintf("group %q is listed twice (first at line %d)", g.Path, line))
 			continue
 		}
-		first[id] = i
+		first[id] = keys[i]
 	}
 }
 
 func (d *decoder) validateBuckets(key string, b []float64) {
+	keys := d.items(key, len(b), "want a number")
 	if d.skip(key) {
 		return
 	}
@@ -159,12 +168,21 @@ func (d *decoder) validateBuckets(key string, b []float64) {
 		return
 	}
 	for i, v := range b {
-		ik := fmt.Sprintf("%s[%d]", key, i)
 		switch {
+		case math.IsInf(v, 0) || math.IsNaN(v):
+			d.addAt(keys[i], "want a finite number, got "+d.describe(keys[i], v))
 		case v < 0:
-			d.addAt(ik, fmt.Sprintf("must not be negative, got %v", v))
+			d.addAt(keys[i], fmt.Sprintf("must not be negative, got %v", v))
 		case i > 0 && v <= b[i-1]:
-			d.addAt(ik, fmt.Sprintf("buckets must be strictly increasing, but %v follows %v", v, b[i-1]))
+			d.addAt(keys[i], fmt.Sprintf("buckets must be strictly increasing, but %v follows %v", v, b[i-1]))
 		}
 	}
+}
+
+// describe renders key's value as written, for "got ...".
+func (d *decoder) describe(key string, v any) string {
+	if p, ok := d.places[key]; ok {
+		return describe(p.value)
+	}
+	return strconv.Quote(fmt.Sprint(v))
 }

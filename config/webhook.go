@@ -70,7 +70,7 @@ func (d *decoder) resolveWebhookSecret(c *Config, getenv func(string) string, fi
 	if w.SecretTokenFile != "" && !filepath.IsAbs(w.SecretTokenFile) {
 		w.SecretTokenFile = filepath.Join(filepath.Dir(filename), w.SecretTokenFile)
 	}
-	if !w.Enabled || d.skip("webhook.enabled") {
+	if !d.strict("webhook.enabled", "!!bool", "true or false") || !w.Enabled {
 		return ""
 	}
 	if s := strings.TrimSpace(getenv(EnvWebhookSecret)); s != "" {
