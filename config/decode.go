@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 )
 
 const emptyMsg = "config is empty: want a mapping with at least gitlab and projects or groups"
@@ -173,7 +175,13 @@ func (d *decoder) translate(e string) {
 	}
 	if f := unknownField.FindStringSubmatch(msg); f != nil {
 		d.report(line, false, func(p *place) bool { return p.at != p.value && p.at.Line == line && p.at.Value == f[1] },
-			func(*place) string { return "unknown key" + suggest(f[1], keysOf[f[2]]) })
+			func(p *place) string {
+				valid := keysOf[f[2]]
+				if spec, ok := family.ByKey(strings.TrimPrefix(parentKey(p.key), "metrics.")); ok && p != nil {
+					valid = familyKeys(spec)
+				}
+				return "unknown key" + suggest(f[1], valid)
+			})
 		return
 	}
 	if t := wrongType.FindStringSubmatch(msg); t != nil {

@@ -63,38 +63,38 @@ func defaultRunnerPools() []PoolRule {
 	return []PoolRule{{Match: re, Pool: "$1"}}
 }
 
-// DefaultMetrics is the metrics section when config.yaml leaves it out.
-func DefaultMetrics() Metrics { return defaultMetrics() }
-
-// defaultMetrics are sized for thousands of projects (README, "Sizing"):
-// durations keep every label, so p95 per job works; queue times are per
-// project (the runner pools have their own family); artifact sizes per
-// project and file type; "what is pending now" per project and status.
-// The runner-pool families cost series per tag set, not per project, and
-// are on; finished jobs by runner cost a histogram per runner and are off.
-func defaultMetrics() Metrics {
+// DefaultMetrics is the metrics section when config.yaml leaves it out,
+// sized for thousands of projects (README, "Sizing"): durations keep every
+// label, so p95 per job works; queue times are per project (the runner
+// pools have their own family); artifact sizes per project and file type;
+// "what is pending now" per project and status. The runner-pool families
+// cost series per tag set, not per project, and are on; finished jobs by
+// runner cost a histogram per runner and are off.
+func DefaultMetrics() Metrics {
 	const (
 		project, ref, stage, jobName = family.LabelProject, family.LabelRef, family.LabelStage, family.LabelJobName
 	)
 	both := string(family.Both)
 	return Metrics{
 		SeriesTTL: Duration(defaultSeriesTTL),
-		Duration: HistogramFamily{Enabled: true, Histogram: both, Buckets: defaultDurationBuckets(),
-			Labels: []string{project, ref, stage, jobName, family.LabelStatus}},
-		QueuedDuration: HistogramFamily{Enabled: true, Histogram: both, Buckets: defaultQueuedDurationBuckets(),
-			Labels: []string{project}},
-		ArtifactSize: HistogramFamily{Enabled: true, Histogram: both, Buckets: defaultArtifactSizeBuckets(),
-			Labels: []string{project, family.LabelFileType}},
-		Failures: Family{Enabled: true,
-			Labels: []string{project, ref, stage, jobName, family.LabelFailureReason, family.LabelAllowFailure}},
-		Retries: Family{Enabled: true, Labels: []string{project, ref, stage, jobName}},
-		LastJob: Family{Enabled: true, Labels: []string{project, ref, stage, jobName}},
-		Jobs:    Family{Enabled: true, Labels: []string{project, family.LabelStatus}},
-		QueueByPool: HistogramFamily{Enabled: true, Histogram: both, Buckets: defaultQueuedDurationBuckets(),
-			Labels: []string{family.LabelTags, family.LabelRunnerType}},
-		PendingByPool: Family{Enabled: true, Labels: []string{family.LabelTags}},
-		Runners: HistogramFamily{Enabled: false, Histogram: both, Buckets: defaultDurationBuckets(),
-			Labels: []string{family.LabelRunner, family.LabelRunnerType}},
+		Families: map[string]FamilyConfig{
+			family.Duration: {Enabled: true, Histogram: both, Buckets: defaultDurationBuckets(),
+				Labels: []string{project, ref, stage, jobName, family.LabelStatus}},
+			family.QueuedDuration: {Enabled: true, Histogram: both, Buckets: defaultQueuedDurationBuckets(),
+				Labels: []string{project}},
+			family.ArtifactSize: {Enabled: true, Histogram: both, Buckets: defaultArtifactSizeBuckets(),
+				Labels: []string{project, family.LabelFileType}},
+			family.Failures: {Enabled: true,
+				Labels: []string{project, ref, stage, jobName, family.LabelFailureReason, family.LabelAllowFailure}},
+			family.Retries: {Enabled: true, Labels: []string{project, ref, stage, jobName}},
+			family.LastJob: {Enabled: true, Labels: []string{project, ref, stage, jobName}},
+			family.Jobs:    {Enabled: true, Labels: []string{project, family.LabelStatus}},
+			family.QueueByPool: {Enabled: true, Histogram: both, Buckets: defaultQueuedDurationBuckets(),
+				Labels: []string{family.LabelTags, family.LabelRunnerType}},
+			family.PendingByPool: {Enabled: true, Labels: []string{family.LabelTags}},
+			family.Runners: {Enabled: false, Histogram: both, Buckets: defaultDurationBuckets(),
+				Labels: []string{family.LabelRunner, family.LabelRunnerType}},
+		},
 		RunnerPools: defaultRunnerPools(),
 	}
 }
@@ -119,30 +119,36 @@ func defaultConfig() *Config {
 			RetryWindow:           Duration(defaultRetryWindow),
 		},
 		Discovery: Discovery{Interval: Duration(defaultDiscoveryInterval)},
-		Metrics:   defaultMetrics(),
+		Metrics:   DefaultMetrics(),
 	}
 }
 
-// applyDefaults fills the defaults yaml.v3 cannot keep: in list items, and
-// where a null (which means "keep the default") made a list nil.
+// applyDefaults fills the defaults yaml.v3 does not keep: in list items,
+// in the families it decodes afresh, and where a null (which means "keep
+// the default") made a list nil.
 func (d *decoder) applyDefaults(c *Config) {
 	for i := range c.Groups {
 		if c.Groups[i].IncludeSubgroups == nil {
 			c.Groups[i].IncludeSubgroups = boolPtr(true)
 		}
 	}
-	m, def := &c.Metrics, defaultMetrics()
+	m, def := &c.Metrics, DefaultMetrics()
 	if m.RunnerPools == nil && !d.given("metrics.runner_pools") {
 		m.RunnerPools = def.RunnerPools
 	}
-	for i, f := range m.families() {
-		df := def.families()[i]
-		if *f.labels == nil && !d.given("metrics."+f.key+".labels") {
-			*f.labels = *df.labels
+	for key, df := range def.Families {
+		f, k := m.Families[key], "metrics."+key+"."
+		f.Enabled = f.Enabled || df.Enabled && !d.given(k+"enabled")
+		if f.Labels == nil && !d.given(k+"labels") {
+			f.Labels = df.Labels
 		}
-		if f.histogram != nil && f.histogram.Buckets == nil && !d.given("metrics."+f.key+".buckets") {
-			f.histogram.Buckets = df.histogram.Buckets
+		if f.Histogram == "" && !d.given(k+"histogram") {
+			f.Histogram = df.Histogram
 		}
+		if f.Buckets == nil && !d.given(k+"buckets") {
+			f.Buckets = df.Buckets
+		}
+		m.Families[key] = f
 	}
 }
 

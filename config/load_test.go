@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -54,22 +55,22 @@ func TestDefaults(t *testing.T) {
 		{"discovery.interval", time.Duration(cfg.Discovery.Interval), 5 * time.Minute},
 		{"groups[0].include_subgroups", *cfg.Groups[0].IncludeSubgroups, true},
 		{"metrics.series_ttl", time.Duration(cfg.Metrics.SeriesTTL), 168 * time.Hour},
-		{"metrics.duration", cfg.Metrics.Duration, HistogramFamily{Enabled: true, Histogram: "both",
+		{"metrics.duration", cfg.Metrics.Families["duration"], FamilyConfig{Enabled: true, Histogram: "both",
 			Labels:  []string{"project", "ref", "stage", "job_name", "status"},
 			Buckets: []float64{10, 30, 60, 120, 300, 600, 1200, 1800, 3600}}},
-		{"metrics.queued_duration", cfg.Metrics.QueuedDuration, HistogramFamily{Enabled: true, Histogram: "both",
+		{"metrics.queued_duration", cfg.Metrics.Families["queued_duration"], FamilyConfig{Enabled: true, Histogram: "both",
 			Labels: []string{"project"}, Buckets: []float64{1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}}},
-		{"metrics.artifact_size", cfg.Metrics.ArtifactSize, HistogramFamily{Enabled: true, Histogram: "both",
+		{"metrics.artifact_size", cfg.Metrics.Families["artifact_size"], FamilyConfig{Enabled: true, Histogram: "both",
 			Labels: []string{"project", "file_type"}, Buckets: []float64{1 << 10, 16 << 10, 256 << 10, 4 << 20, 64 << 20, 1 << 30}}},
-		{"metrics.failures", cfg.Metrics.Failures, Family{Enabled: true,
+		{"metrics.failures", cfg.Metrics.Families["failures"], FamilyConfig{Enabled: true,
 			Labels: []string{"project", "ref", "stage", "job_name", "failure_reason", "allow_failure"}}},
-		{"metrics.retries", cfg.Metrics.Retries, Family{Enabled: true, Labels: []string{"project", "ref", "stage", "job_name"}}},
-		{"metrics.last_job", cfg.Metrics.LastJob, Family{Enabled: true, Labels: []string{"project", "ref", "stage", "job_name"}}},
-		{"metrics.jobs", cfg.Metrics.Jobs, Family{Enabled: true, Labels: []string{"project", "status"}}},
-		{"metrics.queue_by_pool", cfg.Metrics.QueueByPool, HistogramFamily{Enabled: true, Histogram: "both",
+		{"metrics.retries", cfg.Metrics.Families["retries"], FamilyConfig{Enabled: true, Labels: []string{"project", "ref", "stage", "job_name"}}},
+		{"metrics.last_job", cfg.Metrics.Families["last_job"], FamilyConfig{Enabled: true, Labels: []string{"project", "ref", "stage", "job_name"}}},
+		{"metrics.jobs", cfg.Metrics.Families["jobs"], FamilyConfig{Enabled: true, Labels: []string{"project", "status"}}},
+		{"metrics.queue_by_pool", cfg.Metrics.Families["queue_by_pool"], FamilyConfig{Enabled: true, Histogram: "both",
 			Labels: []string{"tags", "runner_type"}, Buckets: []float64{1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}}},
-		{"metrics.pending_by_pool", cfg.Metrics.PendingByPool, Family{Enabled: true, Labels: []string{"tags"}}},
-		{"metrics.runners", cfg.Metrics.Runners, HistogramFamily{Enabled: false, Histogram: "both",
+		{"metrics.pending_by_pool", cfg.Metrics.Families["pending_by_pool"], FamilyConfig{Enabled: true, Labels: []string{"tags"}}},
+		{"metrics.runners", cfg.Metrics.Families["runners"], FamilyConfig{Enabled: false, Histogram: "both",
 			Labels:  []string{"runner", "runner_type"},
 			Buckets: []float64{10, 30, 60, 120, 300, 600, 1200, 1800, 3600}}},
 		{"metrics.tag_pools", len(cfg.Metrics.TagPools), 0},
@@ -101,9 +102,9 @@ func TestExplicitValuesOverrideDefaults(t *testing.T) {
 	}
 	if *cfg.Groups[0].IncludeSubgroups != true || *cfg.Groups[1].IncludeSubgroups != false ||
 		cfg.Poll.Interval != Duration(time.Second) || cfg.Poll.InitialLookback != 0 ||
-		cfg.Metrics.Duration.Histogram != "native" || !slices.Equal(cfg.Metrics.Duration.Buckets, []float64{1}) ||
-		!slices.Equal(cfg.Metrics.Duration.Labels, []string{"job_name"}) || !cfg.Metrics.Duration.Enabled ||
-		cfg.Metrics.Retries.Enabled || !cfg.Metrics.Failures.Enabled {
+		cfg.Metrics.Families["duration"].Histogram != "native" || !slices.Equal(cfg.Metrics.Families["duration"].Buckets, []float64{1}) ||
+		!slices.Equal(cfg.Metrics.Families["duration"].Labels, []string{"job_name"}) || !cfg.Metrics.Families["duration"].Enabled ||
+		cfg.Metrics.Families["retries"].Enabled || !cfg.Metrics.Families["failures"].Enabled {
 		t.Errorf("explicit values not applied:\n%s", cfg)
 	}
 }
@@ -352,6 +353,14 @@ func TestStringRoundTrip(t *testing.T) {
 			t.Errorf("String() lacks %q:\n%s", want, out)
 		}
 	}
+	last := 0
+	for _, f := range family.All {
+		i := strings.Index(out, "\n  "+f.Key+":\n")
+		if i < last {
+			t.Errorf("family %s is not in the order of family.All:\n%s", f.Key, out)
+		}
+		last = i
+	}
 }
 
 func TestExampleConfig(t *testing.T) {
@@ -391,6 +400,13 @@ func yamlKeys(t reflect.Type, prefix string) []string {
 			continue
 		}
 		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" { // the families, inline
+			for _, fam := range family.All {
+				key := joinKey(prefix, fam.Key)
+				keys = append(append(keys, key), yamlKeys(f.Type.Elem(), key)...)
+			}
+			continue
+		}
 		key := joinKey(prefix, name)
 		keys = append(keys, key)
 		ft := f.Type
@@ -423,24 +439,20 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// TestEveryFamilyIsConfigurable: every job family has its key under
-// metrics, and every key there is a family.
+// TestEveryFamilyIsConfigurable: the default metrics configure the
+// families of family.All, and only those, in a way each takes.
 func TestEveryFamilyIsConfigurable(t *testing.T) {
-	m := defaultMetrics()
-	var keys []string
-	for _, f := range m.families() {
-		keys = append(keys, f.key)
-	}
-	// Off by default: a histogram per runner.
-	offByDefault := map[string]bool{family.Runners: true}
+	m := DefaultMetrics()
 	var want []string
 	for _, f := range family.All {
 		want = append(want, f.Key)
-		if c := m.CollectorOptions()[f.Key]; c.Enabled == offByDefault[f.Key] || len(c.Labels) == 0 {
-			t.Errorf("family %s: default options %+v", f.Key, c)
+		c, opts := m.Families[f.Key], m.CollectorOptions()[f.Key]
+		// Off by default: a histogram per runner.
+		if c.Enabled == (f.Key == family.Runners) || len(c.Labels) == 0 || (c.Histogram != "") != f.Histogram || f.Check(opts) != nil {
+			t.Errorf("family %s: default %+v (%v)", f.Key, c, f.Check(opts))
 		}
 	}
-	if !slices.Equal(keys, want) {
-		t.Errorf("metrics keys %v, families %v", keys, want)
+	if got := slices.Sorted(maps.Keys(m.Families)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+		t.Errorf("metrics keys %v, families %v", got, want)
 	}
 }

@@ -2,9 +2,12 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 )
@@ -13,22 +16,24 @@ import (
 // labels, in which histogram form, and how long idle series are kept.
 // Changes take effect at the next restart.
 type Metrics struct {
-	SeriesTTL      Duration        `yaml:"series_ttl"`
-	Duration       HistogramFamily `yaml:"duration"`
-	QueuedDuration HistogramFamily `yaml:"queued_duration"`
-	ArtifactSize   HistogramFamily `yaml:"artifact_size"`
-	Failures       Family          `yaml:"failures"`
-	Retries        Family          `yaml:"retries"`
-	LastJob        Family          `yaml:"last_job"`
-	Jobs           Family          `yaml:"jobs"`
-	QueueByPool    HistogramFamily `yaml:"queue_by_pool"`
-	PendingByPool  Family          `yaml:"pending_by_pool"`
-	Runners        HistogramFamily `yaml:"runners"`
+	SeriesTTL Duration `yaml:"series_ttl"`
+	// Families holds each family of family.All by its key.
+	Families map[string]FamilyConfig `yaml:",inline"`
 	// TagPools bound the tags label of the runner-pool families; none: a
 	// job's tag set is its own pool.
 	TagPools []PoolRule `yaml:"tag_pools"`
 	// RunnerPools fold runner descriptions for the runner label.
 	RunnerPools []PoolRule `yaml:"runner_pools"`
+}
+
+// FamilyConfig configures a job family; only histogram families take a
+// form and buckets.
+type FamilyConfig struct {
+	Enabled bool     `yaml:"enabled"`
+	Labels  []string `yaml:"labels,flow"`
+	// Histogram is the form: "classic", "native" or "both".
+	Histogram string    `yaml:"histogram,omitempty"`
+	Buckets   []float64 `yaml:"buckets,flow,omitempty"`
 }
 
 // PoolRule names a runner pool: a value Match matches (anchored) becomes
@@ -38,62 +43,32 @@ type PoolRule struct {
 	Pool  string  `yaml:"pool"`
 }
 
-// Family configures a family of counters or gauges (see family.All).
-type Family struct {
-	Enabled bool     `yaml:"enabled"`
-	Labels  []string `yaml:"labels,flow"`
-}
-
-// HistogramFamily configures a histogram family.
-type HistogramFamily struct {
-	Enabled bool     `yaml:"enabled"`
-	Labels  []string `yaml:"labels,flow"`
-	// Histogram is the form: "classic", "native" or "both".
-	Histogram string    `yaml:"histogram"`
-	Buckets   []float64 `yaml:"buckets,flow"`
-}
-
-// familyConfig is one family's settings, whichever its kind.
-type familyConfig struct {
-	key       string // under metrics
-	enabled   bool
-	labels    *[]string
-	histogram *HistogramFamily // nil for counters and gauges
-}
-
-// families lists the configured families by collector key.
-func (m *Metrics) families() []familyConfig {
-	h := func(key string, f *HistogramFamily) familyConfig {
-		return familyConfig{key: key, enabled: f.Enabled, labels: &f.Labels, histogram: f}
+// MarshalYAML puts the families after series_ttl in the order of
+// family.All, where yaml.v3 would sort them last.
+func (m Metrics) MarshalYAML() (any, error) {
+	type fixed Metrics
+	var n yaml.Node
+	if err := n.Encode(fixed{SeriesTTL: m.SeriesTTL, TagPools: m.TagPools, RunnerPools: m.RunnerPools}); err != nil {
+		return nil, err
 	}
-	c := func(key string, f *Family) familyConfig {
-		return familyConfig{key: key, enabled: f.Enabled, labels: &f.Labels}
+	var families []*yaml.Node
+	for _, f := range family.All {
+		var v yaml.Node
+		if err := v.Encode(m.Families[f.Key]); err != nil {
+			return nil, err
+		}
+		families = append(families, &yaml.Node{Kind: yaml.ScalarNode, Value: f.Key}, &v)
 	}
-	return []familyConfig{
-		h(family.Duration, &m.Duration),
-		h(family.QueuedDuration, &m.QueuedDuration),
-		h(family.ArtifactSize, &m.ArtifactSize),
-		c(family.Failures, &m.Failures),
-		c(family.Retries, &m.Retries),
-		c(family.LastJob, &m.LastJob),
-		c(family.Jobs, &m.Jobs),
-		h(family.QueueByPool, &m.QueueByPool),
-		c(family.PendingByPool, &m.PendingByPool),
-		h(family.Runners, &m.Runners),
-	}
+	n.Content = slices.Insert(n.Content, 2, families...)
+	return &n, nil
 }
 
-// CollectorOptions maps the section onto the families' options, as the
-// collector takes them.
+// CollectorOptions maps the families onto their options, as the collector
+// takes them.
 func (m *Metrics) CollectorOptions() map[string]family.Options {
 	out := map[string]family.Options{}
-	for _, f := range m.families() {
-		o := family.Options{Enabled: f.enabled, Labels: slices.Clone(*f.labels)}
-		if f.histogram != nil {
-			o.Form = family.Form(f.histogram.Histogram)
-			o.Buckets = slices.Clone(f.histogram.Buckets)
-		}
-		out[f.key] = o
+	for key, f := range m.Families {
+		out[key] = family.Options{Enabled: f.Enabled, Labels: slices.Clone(f.Labels), Form: family.Form(f.Histogram), Buckets: slices.Clone(f.Buckets)}
 	}
 	return out
 }
@@ -101,20 +76,45 @@ func (m *Metrics) CollectorOptions() map[string]family.Options {
 // TTL is metrics.series_ttl as a time.Duration.
 func (m *Metrics) TTL() time.Duration { return time.Duration(m.SeriesTTL) }
 
+// familyKeys are the keys a family takes.
+func familyKeys(f family.Family) []string {
+	keys := keysOf["config.FamilyConfig"]
+	if !f.Histogram {
+		return keys[:2]
+	}
+	return keys
+}
+
 func (d *decoder) validateMetrics(m *Metrics) {
 	d.minDuration("metrics.series_ttl", m.SeriesTTL, 0)
-	for _, f := range m.families() {
-		spec, _ := family.ByKey(f.key) // every key is one: TestEveryFamilyIsConfigurable
-		prefix := "metrics." + f.key
-		d.strict(prefix+".enabled", "!!bool", "true or false")
-		d.validateLabels(prefix+".labels", spec, *f.labels)
-		if f.histogram == nil {
+	valid := keysOf["config.Metrics"]
+	for _, f := range family.All {
+		valid = append(valid, f.Key)
+	}
+	for _, key := range slices.Sorted(maps.Keys(m.Families)) {
+		f, prefix := m.Families[key], "metrics."+key
+		spec, ok := family.ByKey(key)
+		if !ok { // yaml.v3 decoded it as a family all the same
+			d.problems = slices.DeleteFunc(d.problems, func(p Problem) bool {
+				return p.Key == prefix || strings.HasPrefix(p.Key, prefix+".")
+			})
+			d.note(nil, prefix, "unknown key"+suggest(key, valid))
 			continue
 		}
-		if key := prefix + ".histogram"; !d.skip(key) && !slices.Contains(family.Forms, family.Form(f.histogram.Histogram)) {
-			d.addAt(key, fmt.Sprintf("unknown histogram form %q: want %s", f.histogram.Histogram, quotedList(family.Forms)))
+		d.strict(prefix+".enabled", "!!bool", "true or false")
+		d.validateLabels(prefix+".labels", spec, f.Labels)
+		if !spec.Histogram {
+			for _, k := range []string{"histogram", "buckets"} {
+				if _, given := d.places[prefix+"."+k]; given {
+					d.note(nil, prefix+"."+k, "unknown key"+suggest(k, familyKeys(spec)))
+				}
+			}
+			continue
 		}
-		d.validateBuckets(prefix+".buckets", f.histogram.Buckets)
+		if key := prefix + ".histogram"; !d.skip(key) && !slices.Contains(family.Forms, family.Form(f.Histogram)) {
+			d.addAt(key, fmt.Sprintf("unknown histogram form %q: want %s", f.Histogram, quotedList(family.Forms)))
+		}
+		d.validateBuckets(prefix+".buckets", f.Buckets)
 	}
 	d.validatePools("metrics.tag_pools", m.TagPools)
 	d.validatePools("metrics.runner_pools", m.RunnerPools)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -143,6 +144,26 @@ func TestParseProblems(t *testing.T) {
 				`c.yaml:16: metrics.runner_pools[0].pool: pool "cost: $" has a $ without a group after it (write $$ for a dollar)`,
 				`c.yaml:17: metrics.runner_pools[1].pool: pool "${1}x $$ ${arch}" refers to group "arch", which match "(r)" does not have (write ${1}x for group 1 followed by x)`,
 				"c.yaml:18: metrics.runner_pools[2]: want a mapping, got a list"}},
+		{"misspelt families and family keys", ok + "metrics:\n  durations: {enabld: true}\n  duration: {enabld: true}\n  failures: {histogrm: classic, lables: []}\n",
+			[]string{`c.yaml:5: metrics.durations: unknown key (did you mean "duration"?)`,
+				`c.yaml:6: metrics.duration.enabld: unknown key (did you mean "enabled"?)`,
+				"c.yaml:7: metrics.failures.histogrm: unknown key",
+				`c.yaml:7: metrics.failures.lables: unknown key (did you mean "labels"?)`}},
+		{"what yaml.v3 would take for a boolean or an integer", "gitlab:\n  url: https://g.example.com\n  max_retries: 1e3\n  insecure_skip_verify: off\nprojects: [a/b]\n" +
+			"webhook: {enabled: on}\ngroups: [{path: g, include_subgroups: yes}]\nmetrics: {jobs: {enabled: 1}}\n",
+			[]string{`c.yaml:3: gitlab.max_retries: want an integer, got "1e3"`,
+				`c.yaml:4: gitlab.insecure_skip_verify: want true or false, got "off"`,
+				`c.yaml:6: webhook.enabled: want true or false, got "on"`,
+				`c.yaml:7: groups[0].include_subgroups: want true or false, got "yes"`,
+				`c.yaml:8: metrics.jobs.enabled: want true or false, got "1"`}},
+		{"null list items", ok + "groups: [~, {path: g}, {path: g}]\nmetrics:\n  duration: {labels: [~], buckets: [1, ~]}\n",
+			[]string{"c.yaml:4: groups[0]: want a mapping, got null",
+				`c.yaml:4: groups[2].path: group "g" is listed twice (first at line 4)`,
+				"c.yaml:6: metrics.duration.labels[0]: want a label, got null",
+				"c.yaml:6: metrics.duration.buckets[1]: want a number, got null"}},
+		{"an alias is reported where it is used", ok + "poll:\n  interval: &i 5x\n  retry_window: *i\n",
+			[]string{`c.yaml:5: poll.interval: invalid duration "5x": want a Go duration such as "30s", "5m" or "1h30m"`,
+				`c.yaml:6: poll.retry_window: invalid duration "5x": want a Go duration such as "30s", "5m" or "1h30m"`}},
 		{"the old flat keys", ok + "metrics:\n  duration_buckets: [1]\n  native_histograms: true\n",
 			[]string{"c.yaml:5: metrics.duration_buckets: unknown key", "c.yaml:6: metrics.native_histograms: unknown key"}},
 		{"empty file", "", []string{"c.yaml: config is empty: want a mapping with at least gitlab and projects or groups"}},
@@ -212,7 +233,7 @@ func TestNullMeansDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	def := defaultConfig()
-	if cfg.GitLab.Timeout != def.GitLab.Timeout || cfg.Poll != def.Poll || !slices.Equal(cfg.Metrics.Duration.Buckets, def.Metrics.Duration.Buckets) {
+	if cfg.GitLab.Timeout != def.GitLab.Timeout || cfg.Poll != def.Poll || !reflect.DeepEqual(cfg.Metrics.Families, def.Metrics.Families) {
 		t.Errorf("null values did not keep defaults:\n%s", cfg)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/config"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/deploy/deploytest"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
 )
@@ -27,7 +28,7 @@ import (
 const classicJob = "gitlab_jobs_exporter_classic"
 
 // durationBounds are the default duration buckets.
-var durationBounds = config.DefaultMetrics().Duration.Buckets
+var durationBounds = config.DefaultMetrics().Families[family.Duration].Buckets
 
 // TestPrometheus3NativeHistograms runs a current Prometheus (3.x, built
 // from its Go module) with the shipped scrape settings against two
