@@ -27,7 +27,7 @@ type counterSeries struct {
 func (s *counterSeries) meta() *seriesMeta { return &s.seriesMeta }
 
 func newCounterVec(f *configured, m family.Metric, now func() time.Time) *counterVec {
-	return &counterVec{configured: f, now: now, seriesIndex: newSeriesIndex[*counterSeries](f.labelNames()),
+	return &counterVec{configured: f, now: now, seriesIndex: newSeriesIndex[*counterSeries](f),
 		desc: prometheus.NewDesc(m.Name, m.Help+fromPolling, f.labelNames(), nil)}
 }
 

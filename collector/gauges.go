@@ -35,7 +35,7 @@ func newLastJobs(f *configured, now func() time.Time) *lastJobs {
 	desc := func(m family.Metric, extra ...string) *prometheus.Desc {
 		return prometheus.NewDesc(m.Name, m.Help+fromPolling, f.labelNames(extra...), nil)
 	}
-	return &lastJobs{configured: f, now: now, seriesIndex: newSeriesIndex[*lastJob](f.labelNames()),
+	return &lastJobs{configured: f, now: now, seriesIndex: newSeriesIndex[*lastJob](f),
 		statusDesc:   desc(f.Metrics[0], family.LabelStatus),
 		durationDesc: desc(f.Metrics[1]),
 		finishedDesc: desc(f.Metrics[2]),
@@ -81,10 +81,6 @@ func (l *lastJobs) collect(ch chan<- prometheus.Metric) {
 	for _, m := range metrics {
 		ch <- m
 	}
-}
-
-func (l *lastJobs) deleteProject(path string) {
-	l.deleteMatching(l.position(project), len(l.labels), path)
 }
 
 func gauge(desc *prometheus.Desc, v float64, values ...string) prometheus.Metric {

@@ -97,7 +97,7 @@ func newHistogramVec(f *configured, m family.Metric, exemplarLabel string, now f
 		bounds:        slices.Clone(f.Buckets),
 		exemplarLabel: exemplarLabel,
 		now:           now,
-		seriesIndex:   newSeriesIndex[*histogramSeries](f.labelNames()),
+		seriesIndex:   newSeriesIndex[*histogramSeries](f),
 	}
 	if n := len(v.bounds); n > 0 && math.IsInf(v.bounds[n-1], +1) {
 		v.bounds = v.bounds[:n-1] // +Inf is implicit

@@ -281,11 +281,3 @@ func (j *Jobs) Collect(ch chan<- prometheus.Metric) {
 	j.mu.Unlock()
 	ch <- prometheus.MustNewConstMetric(j.followedDesc, prometheus.GaugeValue, float64(followed))
 }
-
-func (v *histogramVec) deleteProject(path string) {
-	v.deleteMatching(v.position(project), len(v.labels), path)
-}
-
-func (v *counterVec) deleteProject(path string) {
-	v.deleteMatching(v.position(project), len(v.labels), path)
-}

@@ -37,10 +37,13 @@ type seriesIndex[S series] struct {
 	byName promdto.LabelOrder
 	sorted []string // the keys, in byName order, as of the last inOrder (less those deleted since)
 	added  []string // keys added since
+
+	values, projectAt int // values in a key; the project's place among them, -1 when it has none
 }
 
-func newSeriesIndex[S series](labelNames []string) seriesIndex[S] {
-	return seriesIndex[S]{series: map[string]S{}, byName: promdto.NewLabelOrder(labelNames, keyField)}
+func newSeriesIndex[S series](f *configured) seriesIndex[S] {
+	return seriesIndex[S]{series: map[string]S{}, byName: promdto.NewLabelOrder(f.labelNames(), keyField),
+		values: len(f.labels), projectAt: f.position(project)}
 }
 
 // add keeps a new series; the caller holds mu.
@@ -117,16 +120,16 @@ func (x *seriesIndex[S]) shrink(had int) {
 	x.series = m
 }
 
-// deleteMatching drops every series whose value at pos (of n values) is value.
-func (x *seriesIndex[S]) deleteMatching(pos, n int, value string) {
-	if pos < 0 {
+// deleteProject drops the project's series (when project is a label).
+func (x *seriesIndex[S]) deleteProject(path string) {
+	if x.projectAt < 0 {
 		return
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	had := len(x.series)
 	for key := range x.series {
-		if splitKey(key, n)[pos] == value {
+		if splitKey(key, x.values)[x.projectAt] == path {
 			delete(x.series, key)
 		}
 	}
