@@ -192,11 +192,7 @@ func (c *Client) Job(ctx context.Context, project string, jobID int64) (*Job, er
 	if err != nil {
 		return nil, err
 	}
-	var j Job
-	if err := c.getOne(ctx, EndpointJob, "/projects/"+id+"/jobs/"+jid, &j); err != nil {
-		return nil, err
-	}
-	return &j, nil
+	return getOne[Job](ctx, c, EndpointJob, "/projects/"+id+"/jobs/"+jid)
 }
 
 func pipelinePath(project string, pipelineID int64, tail string) (string, error) {

@@ -31,16 +31,20 @@ func linkError(endpoint string, u *url.URL, err error) error {
 }
 
 // getOne fetches and decodes a single object.
-func (c *Client) getOne(ctx context.Context, endpoint, escapedPath string, v any) error {
+func getOne[T any](ctx context.Context, c *Client, endpoint, escapedPath string) (*T, error) {
 	u, err := c.endpointURL(escapedPath, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := c.get(ctx, endpoint, u)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return decodeBody(endpoint, u, resp.body, v)
+	var v T
+	if err := decodeBody(endpoint, u, resp.body, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
 }
 
 // offsetList walks an offset-paginated list. GitLab sends X-Next-Page on

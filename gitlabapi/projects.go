@@ -12,11 +12,7 @@ func (c *Client) Project(ctx context.Context, project string) (*Project, error) 
 	if err != nil {
 		return nil, err
 	}
-	var p Project
-	if err := c.getOne(ctx, EndpointProject, "/projects/"+id, &p); err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return getOne[Project](ctx, c, EndpointProject, "/projects/"+id)
 }
 
 // ListPipelinesOptions filters GET /projects/:id/pipelines. Empty strings
@@ -87,9 +83,5 @@ func (c *Client) GroupProjects(ctx context.Context, group string, opt GroupProje
 
 // Metadata returns GET /metadata (GitLab 15.2+).
 func (c *Client) Metadata(ctx context.Context) (*Metadata, error) {
-	var m Metadata
-	if err := c.getOne(ctx, EndpointMetadata, "/metadata", &m); err != nil {
-		return nil, err
-	}
-	return &m, nil
+	return getOne[Metadata](ctx, c, EndpointMetadata, "/metadata")
 }
