@@ -149,24 +149,19 @@ func (v *histogramVec) observe(values *labelValues, x float64, exemplarID int64)
 
 func (v *histogramVec) describe(ch chan<- *prometheus.Desc) { ch <- v.desc }
 
-// collect sends every series as a const histogram. The metrics are built
+// collect sends every series as its message (build). The messages are built
 // under the lock, which holds up recording jobs only for as long as that
 // takes: Gather encodes after Collect returns.
 func (v *histogramVec) collect(ch chan<- prometheus.Metric) {
 	v.mu.Lock()
 	metrics := make([]prometheus.Metric, 0, len(v.series))
 	for _, key := range v.inOrder() {
-		metrics = append(metrics, v.metric(key, v.series[key]))
+		metrics = append(metrics, builtMetric{v.desc, v.build(key, v.series[key])})
 	}
 	v.mu.Unlock()
 	for _, m := range metrics {
 		ch <- m
 	}
-}
-
-// metric is one series in the family's form, with its exemplars.
-func (v *histogramVec) metric(key string, s *histogramSeries) prometheus.Metric {
-	return builtMetric{v.desc, v.build(key, s)}
 }
 
 // observe counts x into its native bucket, as client_golang does.
