@@ -123,7 +123,5 @@ func (a *App) Handler(metricsPath string, pprof bool) (http.Handler, error) {
 type errorLogger struct{ a *App }
 
 func (e errorLogger) Println(v ...any) {
-	_ = level.Error(e.a.logger).Log("msg", "serving metrics", "err", fmtArgs(v))
+	_ = level.Error(e.a.logger).Log("msg", "serving metrics", "err", fmt.Sprint(v...))
 }
-
-func fmtArgs(v []any) string { return fmt.Sprint(v...) }
