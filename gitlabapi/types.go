@@ -37,14 +37,7 @@ var KnownStatuses = []JobStatus{
 }
 
 // Known reports whether s is one of KnownStatuses.
-func (s JobStatus) Known() bool {
-	for _, k := range KnownStatuses {
-		if s == k {
-			return true
-		}
-	}
-	return false
-}
+func (s JobStatus) Known() bool { return slices.Contains(KnownStatuses, s) }
 
 // Finished reports whether the job reached a final status (GitLab's
 // COMPLETED_STATUSES). A finished job never changes status again under the
