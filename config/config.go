@@ -5,8 +5,6 @@ package config
 
 import (
 	"bytes"
-	"fmt"
-	"os"
 
 	"gopkg.in/yaml.v3"
 )
@@ -95,11 +93,7 @@ type Refs struct {
 // written inline. A returned error is an *Error listing every problem,
 // except when the file cannot be read at all.
 func Load(path string, getenv func(string) string) (cfg *Config, warnings []string, err error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading config: %w", err)
-	}
-	return Parse(data, path, getenv)
+	return LoadShard(path, getenv, 0)
 }
 
 // Parse is Load without reading the file. filename is used in messages, and
@@ -107,31 +101,7 @@ func Load(path string, getenv func(string) string) (cfg *Config, warnings []stri
 // its directory (as Prometheus does), so a config can ship next to its
 // secrets.
 func Parse(data []byte, filename string, getenv func(string) string) (*Config, []string, error) {
-	return parse(data, filename, getenv, 0)
-}
-
-func parse(data []byte, filename string, getenv func(string) string, shard int) (*Config, []string, error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	if filename == "" {
-		filename = "<config>"
-	}
-	cfg := defaultConfig()
-	d := newDecoder(filename, shard)
-	if !d.decode(data, cfg) {
-		return nil, d.warningLines(), d.err()
-	}
-	d.applyDefaults(cfg)
-	d.validate(cfg)
-	d.checkFiles(cfg, filename)
-	token := d.resolveToken(cfg, getenv)
-	secret := d.resolveWebhookSecret(cfg, getenv, filename)
-	if err := d.err(); err != nil {
-		return nil, d.warningLines(), err
-	}
-	cfg.token, cfg.webhookSecret = &token, &secret
-	return cfg, d.warningLines(), nil
+	return ParseShard(data, filename, getenv, 0)
 }
 
 // ResolvedToken returns the token Load resolved; empty for a Config that

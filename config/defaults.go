@@ -6,28 +6,6 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/family"
 )
 
-// Defaults, kept in one place so config.yaml and the code can be compared.
-const (
-	defaultRequestsPerSecond     = 10
-	defaultBurst                 = 20
-	defaultMaxConcurrentRequests = 8
-	defaultTimeout               = 30 * time.Second
-	defaultMaxRetries            = 4
-
-	defaultPollInterval          = 30 * time.Second
-	defaultInitialLookback       = time.Hour
-	defaultParkedRecheckInterval = 10 * time.Minute
-	defaultParkedMaxAge          = 14 * 24 * time.Hour
-	defaultRetryWindow           = time.Hour
-
-	defaultDiscoveryInterval = 5 * time.Minute
-
-	// Series of a job that ran last week still exist when it runs again
-	// this week, so weekly jobs keep continuous counters; a deleted or
-	// renamed job stops costing after a week.
-	defaultSeriesTTL = 7 * 24 * time.Hour
-)
-
 // defaultDurationBuckets suit CI jobs of ten seconds to an hour (GitLab's
 // default job timeout); nine of them keep the one family that has every
 // label within the sizing budget (README, "Sizing"). The native histogram
@@ -76,7 +54,10 @@ func DefaultMetrics() Metrics {
 	)
 	both := string(family.Both)
 	return Metrics{
-		SeriesTTL: Duration(defaultSeriesTTL),
+		// Series of a job that ran last week still exist when it runs
+		// again this week, so weekly jobs keep continuous counters; a
+		// deleted or renamed job stops costing after a week.
+		SeriesTTL: Duration(7 * 24 * time.Hour),
 		Families: map[string]FamilyConfig{
 			family.Duration: {Enabled: true, Histogram: both, Buckets: defaultDurationBuckets(),
 				Labels: []string{project, ref, stage, jobName, family.LabelStatus}},
@@ -100,25 +81,25 @@ func DefaultMetrics() Metrics {
 }
 
 // defaultConfig is the starting point that decoding overwrites, so every
-// key left out of the file keeps its default.
+// key left out of the file keeps its default (config.yaml shows them).
 func defaultConfig() *Config {
 	return &Config{
 		GitLab: GitLab{
 			AuthMode:              AuthPrivateToken,
-			RequestsPerSecond:     defaultRequestsPerSecond,
-			Burst:                 defaultBurst,
-			MaxConcurrentRequests: defaultMaxConcurrentRequests,
-			Timeout:               Duration(defaultTimeout),
-			MaxRetries:            defaultMaxRetries,
+			RequestsPerSecond:     10,
+			Burst:                 20,
+			MaxConcurrentRequests: 8,
+			Timeout:               Duration(30 * time.Second),
+			MaxRetries:            4,
 		},
 		Poll: Poll{
-			Interval:              Duration(defaultPollInterval),
-			InitialLookback:       Duration(defaultInitialLookback),
-			ParkedRecheckInterval: Duration(defaultParkedRecheckInterval),
-			ParkedMaxAge:          Duration(defaultParkedMaxAge),
-			RetryWindow:           Duration(defaultRetryWindow),
+			Interval:              Duration(30 * time.Second),
+			InitialLookback:       Duration(time.Hour),
+			ParkedRecheckInterval: Duration(10 * time.Minute),
+			ParkedMaxAge:          Duration(14 * 24 * time.Hour),
+			RetryWindow:           Duration(time.Hour),
 		},
-		Discovery: Discovery{Interval: Duration(defaultDiscoveryInterval)},
+		Discovery: Discovery{Interval: Duration(5 * time.Minute)},
 		Metrics:   DefaultMetrics(),
 	}
 }

@@ -1,8 +1,11 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -21,18 +24,14 @@ type Problem struct {
 }
 
 func (p Problem) String() string {
-	var b strings.Builder
-	b.WriteString(p.File)
+	s := p.File
 	if p.Line > 0 {
-		fmt.Fprintf(&b, ":%d", p.Line)
+		s += ":" + strconv.Itoa(p.Line)
 	}
-	b.WriteString(": ")
 	if p.Key != "" {
-		b.WriteString(p.Key)
-		b.WriteString(": ")
+		s += ": " + p.Key
 	}
-	b.WriteString(p.Msg)
-	return b.String()
+	return s + ": " + p.Msg
 }
 
 // Error carries every problem found in a config so that users can fix them
@@ -55,38 +54,25 @@ func (e *Error) Error() string {
 // sortProblems orders problems as they appear in the file; problems without
 // a line (whole-config checks) go last, keeping their relative order.
 func sortProblems(ps []Problem) {
-	sort.SliceStable(ps, func(i, j int) bool {
-		a, b := ps[i], ps[j]
-		switch {
-		case a.Line == 0 || b.Line == 0:
-			return a.Line != 0 && b.Line == 0
-		case a.Line != b.Line:
-			return a.Line < b.Line
-		default:
-			return a.Column < b.Column
-		}
+	line := func(p Problem) int { return cmp.Or(p.Line, math.MaxInt) }
+	slices.SortStableFunc(ps, func(a, b Problem) int {
+		return cmp.Or(cmp.Compare(line(a), line(b)), cmp.Compare(a.Column, b.Column))
 	})
 }
 
-// decoder collects the problems of one config file, placed by the key
-// index built from its node tree.
+// decoder collects the problems of one config file, placed by an index of
+// its keys built from the node tree.
 type decoder struct {
 	file               string
 	problems, warnings []Problem
-	places             map[string]*place // by dotted key
-	order              []*place          // as in the file
-	// failed holds keys whose value, or part of it, did not decode or
-	// check, and broken those whose own value did not; skip consults them
-	// so that a key is not reported twice.
-	failed, broken map[string]bool
+	places             []*place // in file order
+	// marked holds the keys whose value did not decode or check; skip
+	// consults it so that nothing is reported twice.
+	marked []string
 	// shard replaces ShardPlaceholder in gitlab.token_file;
 	// tokenFilePerShard records that it did.
 	shard             int
 	tokenFilePerShard bool
-}
-
-func newDecoder(file string, shard int) *decoder {
-	return &decoder{file: file, shard: shard, places: map[string]*place{}, failed: map[string]bool{}, broken: map[string]bool{}}
 }
 
 func (d *decoder) err() error {
@@ -101,29 +87,22 @@ func (d *decoder) err() error {
 // marks is false for problems that leave the value usable (unknown or
 // repeated keys), so checks of it still run.
 func (d *decoder) problem(n *yaml.Node, key, msg string, marks bool) {
-	line, col := d.lookup(key)
-	if n != nil {
-		line, col = n.Line, n.Column
+	if n == nil {
+		n = d.at(key)
 	}
-	d.problems = append(d.problems, Problem{File: d.file, Line: line, Column: col, Key: key, Msg: msg})
+	d.problems = append(d.problems, Problem{File: d.file, Line: n.Line, Column: n.Column, Key: key, Msg: msg})
 	if marks {
-		d.broken[key] = true
-		for k := key; k != ""; k = parentKey(k) {
-			d.failed[k] = true
-		}
+		d.marked = append(d.marked, key)
 	}
 }
 
-func (d *decoder) add(n *yaml.Node, key, msg string)  { d.problem(n, key, msg, true) }
-func (d *decoder) note(n *yaml.Node, key, msg string) { d.problem(n, key, msg, false) }
-
-// addAt reports a problem where key is, or its nearest ancestor in the
-// file (a missing key has no line of its own, its section does).
-func (d *decoder) addAt(key, msg string) { d.add(nil, key, msg) }
+// addAt reports a problem where key is in the file, or its nearest
+// ancestor (a missing key has no line of its own, its section does).
+func (d *decoder) addAt(key, msg string) { d.problem(nil, key, msg, true) }
 
 func (d *decoder) warn(key, msg string) {
-	line, col := d.lookup(key)
-	d.warnings = append(d.warnings, Problem{File: d.file, Line: line, Column: col, Key: key, Msg: msg})
+	n := d.at(key)
+	d.warnings = append(d.warnings, Problem{File: d.file, Line: n.Line, Column: n.Column, Key: key, Msg: msg})
 }
 
 // warningLines renders the warnings in file order.
@@ -136,35 +115,41 @@ func (d *decoder) warningLines() []string {
 	return out
 }
 
-func (d *decoder) lookup(key string) (line, col int) {
-	for k := key; k != ""; k = parentKey(k) {
-		if p, ok := d.places[k]; ok {
-			return p.at.Line, p.at.Column
+func (d *decoder) place(key string) *place {
+	for _, p := range d.places {
+		if p.key == key {
+			return p
 		}
 	}
-	return 0, 0
+	return nil
+}
+
+// at is the node of key, or of its nearest ancestor in the file.
+func (d *decoder) at(key string) *yaml.Node {
+	for k := key; k != ""; k = parentKey(k) {
+		if p := d.place(k); p != nil {
+			return p.at
+		}
+	}
+	return &yaml.Node{}
 }
 
 // given reports whether the file sets key (null sets nothing).
 func (d *decoder) given(key string) bool {
-	p, ok := d.places[key]
-	return ok && !isNull(p.value)
+	p := d.place(key)
+	return p != nil && !isNull(p.value)
 }
 
 // skip reports whether checks of key should be skipped: part of its value
 // did not decode, or the value of a section containing it did not (a
 // "gitlab: x" has no url to complain about).
 func (d *decoder) skip(key string) bool {
-	if d.failed[key] {
-		return true
-	}
-	for k := key; k != ""; {
-		k = parentKey(k)
-		if d.broken[k] {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(d.marked, func(k string) bool { return under(k, key) || under(key, k) })
+}
+
+// under reports whether key is k or lies in k's value.
+func under(key, k string) bool {
+	return k == "" || key == k || strings.HasPrefix(key, k+".") || strings.HasPrefix(key, k+"[")
 }
 
 // strict rejects a value yaml.v3 takes but the config does not: a float
@@ -173,45 +158,39 @@ func (d *decoder) strict(key, tag, want string) bool {
 	if d.skip(key) {
 		return false
 	}
-	p, ok := d.places[key]
-	if !ok || p.value.Kind != yaml.ScalarNode || isNull(p.value) || p.value.ShortTag() == tag {
+	p := d.place(key)
+	if p == nil || p.value.Kind != yaml.ScalarNode || isNull(p.value) || p.value.ShortTag() == tag {
 		return true
 	}
-	d.add(p.value, key, fmt.Sprintf("want %s, got %s", want, describe(p.value)))
+	d.problem(p.value, key, fmt.Sprintf("want %s, got %s", want, describe(p.value)), true)
 	return false
 }
 
-// items returns the keys of a list's n decoded items, reporting null
-// items as not what it wants. yaml.v3 leaves out an item that did not
-// decode, so item i of the list need not be the file's item i.
+// items returns the keys of a list's n decoded items, reporting null items
+// as not what it wants. yaml.v3 leaves out an item that does not decode,
+// so item i of the list need not be the file's item i.
 func (d *decoder) items(key string, n int, want string) []string {
 	var keys []string
 	for i := 0; ; i++ {
 		k := fmt.Sprintf("%s[%d]", key, i)
-		p, ok := d.places[k]
-		if !ok {
-			break
-		}
+		p := d.place(k)
 		switch {
+		case p == nil:
+			for len(keys) < n { // a list from an alias has no places
+				keys = append(keys, fmt.Sprintf("%s[%d]", key, len(keys)))
+			}
+			return keys[:n]
 		case isNull(p.value):
-			d.add(p.value, k, want+", got null")
-		case !d.broken[k]:
+			d.problem(p.value, k, want+", got null", true)
+		case !slices.Contains(d.marked, k):
 			keys = append(keys, k)
 		}
 	}
-	for len(keys) < n { // a list from an alias has no places
-		keys = append(keys, fmt.Sprintf("%s[%d]", key, len(keys)))
-	}
-	return keys[:n]
 }
 
 // parentKey strips the last ".name" or "[i]" from a dotted key.
 func parentKey(k string) string {
-	i := strings.LastIndexAny(k, ".[")
-	if i < 0 {
-		return ""
-	}
-	return k[:i]
+	return k[:max(strings.LastIndexAny(k, ".["), 0)]
 }
 
 func joinKey(prefix, name string) string {

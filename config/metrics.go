@@ -86,7 +86,7 @@ func familyKeys(f family.Family) []string {
 }
 
 func (d *decoder) validateMetrics(m *Metrics) {
-	d.minDuration("metrics.series_ttl", m.SeriesTTL, 0)
+	atLeast(d, "metrics.series_ttl", m.SeriesTTL, 0)
 	valid := keysOf["config.Metrics"]
 	for _, f := range family.All {
 		valid = append(valid, f.Key)
@@ -98,15 +98,15 @@ func (d *decoder) validateMetrics(m *Metrics) {
 			d.problems = slices.DeleteFunc(d.problems, func(p Problem) bool {
 				return p.Key == prefix || strings.HasPrefix(p.Key, prefix+".")
 			})
-			d.note(nil, prefix, "unknown key"+suggest(key, valid))
+			d.problem(nil, prefix, "unknown key"+suggest(key, valid), false)
 			continue
 		}
 		d.strict(prefix+".enabled", "!!bool", "true or false")
 		d.validateLabels(prefix+".labels", spec, f.Labels)
 		if !spec.Histogram {
 			for _, k := range []string{"histogram", "buckets"} {
-				if _, given := d.places[prefix+"."+k]; given {
-					d.note(nil, prefix+"."+k, "unknown key"+suggest(k, familyKeys(spec)))
+				if d.place(prefix+"."+k) != nil {
+					d.problem(nil, prefix+"."+k, "unknown key"+suggest(k, familyKeys(spec)), false)
 				}
 			}
 			continue

@@ -24,5 +24,25 @@ func LoadShard(path string, getenv func(string) string, index int) (*Config, []s
 
 // ParseShard is Parse for shard index (see LoadShard).
 func ParseShard(data []byte, filename string, getenv func(string) string, index int) (*Config, []string, error) {
-	return parse(data, filename, getenv, index)
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if filename == "" {
+		filename = "<config>"
+	}
+	cfg := defaultConfig()
+	d := &decoder{file: filename, shard: index}
+	if !d.decode(data, cfg) {
+		return nil, d.warningLines(), d.err()
+	}
+	d.applyDefaults(cfg)
+	d.validate(cfg)
+	d.checkFiles(cfg, filename)
+	token := d.resolveToken(cfg, getenv)
+	secret := d.resolveWebhookSecret(cfg, getenv, filename)
+	if err := d.err(); err != nil {
+		return nil, d.warningLines(), err
+	}
+	cfg.token, cfg.webhookSecret = &token, &secret
+	return cfg, d.warningLines(), nil
 }

@@ -33,16 +33,22 @@ func parseDuration(s string) (Duration, error) {
 	}
 }
 
-// UnmarshalYAML never sees null: yaml.v3 keeps the value, the default.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	return unmarshalScalar(n, `a duration such as "30s"`, func(s string) (err error) {
+		*d, err = parseDuration(s)
+		return err
+	})
+}
+
+// unmarshalScalar is UnmarshalYAML for a type written as one scalar;
+// yaml.v3 never passes it null, which keeps the value, the default.
+func unmarshalScalar(n *yaml.Node, want string, parse func(string) error) error {
 	if n.Kind != yaml.ScalarNode {
-		return typeError(n, "want a duration such as \"30s\", got %s", describe(n))
+		return typeError(n, "want %s, got %s", want, describe(n))
 	}
-	v, err := parseDuration(n.Value)
-	if err != nil {
+	if err := parse(n.Value); err != nil {
 		return typeError(n, "%v", err)
 	}
-	*d = v
 	return nil
 }
 
@@ -125,15 +131,13 @@ func NewRegexp(src string) (*Regexp, error) {
 }
 
 func (r *Regexp) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return typeError(n, "want a regular expression string, got %s", describe(n))
-	}
-	re, err := NewRegexp(n.Value)
-	if err != nil {
-		return typeError(n, "%v", err)
-	}
-	*r = *re
-	return nil
+	return unmarshalScalar(n, "a regular expression string", func(s string) error {
+		re, err := NewRegexp(s)
+		if err == nil {
+			*r = *re
+		}
+		return err
+	})
 }
 
 // MarshalYAML renders the expression as written.

@@ -14,12 +14,12 @@ import (
 // failed to decode are skipped: they were already reported.
 func (d *decoder) validate(c *Config) {
 	d.validateGitLab(&c.GitLab)
-	d.minDuration("poll.interval", c.Poll.Interval, time.Second)
-	d.minDuration("poll.initial_lookback", c.Poll.InitialLookback, 0)
-	d.minDuration("poll.parked_recheck_interval", c.Poll.ParkedRecheckInterval, time.Second)
-	d.minDuration("poll.retry_window", c.Poll.RetryWindow, time.Second)
+	atLeast(d, "poll.interval", c.Poll.Interval, Duration(time.Second))
+	atLeast(d, "poll.initial_lookback", c.Poll.InitialLookback, 0)
+	atLeast(d, "poll.parked_recheck_interval", c.Poll.ParkedRecheckInterval, Duration(time.Second))
+	atLeast(d, "poll.retry_window", c.Poll.RetryWindow, Duration(time.Second))
 	d.validateParkedMaxAge(c.Poll)
-	d.minDuration("discovery.interval", c.Discovery.Interval, time.Second)
+	atLeast(d, "discovery.interval", c.Discovery.Interval, Duration(time.Second))
 	d.validateProjects(c.Projects)
 	d.validateGroups(c.Groups)
 	if len(c.Projects) == 0 && len(c.Groups) == 0 && !d.skip("projects") && !d.skip("groups") {
@@ -42,10 +42,10 @@ func (d *decoder) validateGitLab(g *GitLab) {
 		d.addAt("gitlab.requests_per_second", fmt.Sprintf("must be greater than 0, got %v", r))
 	}
 	// A burst or concurrency of 0 would block every request forever.
-	d.minInt("gitlab.burst", g.Burst, 1)
-	d.minInt("gitlab.max_concurrent_requests", g.MaxConcurrentRequests, 1)
-	d.minInt("gitlab.max_retries", g.MaxRetries, 0)
-	d.minDuration("gitlab.timeout", g.Timeout, time.Millisecond)
+	atLeast(d, "gitlab.burst", g.Burst, 1)
+	atLeast(d, "gitlab.max_concurrent_requests", g.MaxConcurrentRequests, 1)
+	atLeast(d, "gitlab.max_retries", g.MaxRetries, 0)
+	atLeast(d, "gitlab.timeout", g.Timeout, Duration(time.Millisecond))
 	if d.strict("gitlab.insecure_skip_verify", "!!bool", "true or false") && g.InsecureSkipVerify {
 		d.warn("gitlab.insecure_skip_verify", "TLS certificate verification is disabled")
 	}
@@ -85,26 +85,17 @@ func (d *decoder) validateParkedMaxAge(p Poll) {
 	}
 }
 
-func (d *decoder) minInt(key string, v, lowest int) {
-	if !d.strict(key, "!!int", "an integer") || v >= lowest {
+// atLeast wants v at least lowest ("not negative" for 0), and an int
+// written as an integer.
+func atLeast[T int | Duration](d *decoder, key string, v, lowest T) {
+	if _, isInt := any(v).(int); isInt && !d.strict(key, "!!int", "an integer") || d.skip(key) || v >= lowest {
 		return
 	}
 	if lowest == 0 {
-		d.addAt(key, fmt.Sprintf("must not be negative, got %d", v))
+		d.addAt(key, fmt.Sprintf("must not be negative, got %v", v))
 		return
 	}
-	d.addAt(key, fmt.Sprintf("must be at least %d, got %d", lowest, v))
-}
-
-func (d *decoder) minDuration(key string, v Duration, lowest time.Duration) {
-	if d.skip(key) || time.Duration(v) >= lowest {
-		return
-	}
-	if v < 0 {
-		d.addAt(key, fmt.Sprintf("must not be negative, got %s", v))
-		return
-	}
-	d.addAt(key, fmt.Sprintf("must be at least %s, got %s", Duration(lowest), v))
+	d.addAt(key, fmt.Sprintf("must be at least %v, got %v", lowest, v))
 }
 
 func (d *decoder) validateProjects(ps []ProjectRef) {
@@ -118,8 +109,7 @@ func (d *decoder) validateProjects(ps []ProjectRef) {
 		// the same project and would be polled twice.
 		id := strings.ToLower(p.String())
 		if k, dup := first[id]; dup {
-			line, _ := d.lookup(k)
-			d.addAt(keys[i], fmt.Sprintf("project %q is listed twice (first at line %d)", p.String(), line))
+			d.addAt(keys[i], fmt.Sprintf("project %q is listed twice (first at line %d)", p.String(), d.at(k).Line))
 			continue
 		}
 		first[id] = keys[i]
@@ -150,8 +140,7 @@ func (d *decoder) validateGroups(gs []Group) {
 		}
 		id := strings.ToLower(g.Path)
 		if k, dup := first[id]; dup {
-			line, _ := d.lookup(k)
-			d.addAt(pathKey, fmt.Sprintf("group %q is listed twice (first at line %d)", g.Path, line))
+			d.addAt(pathKey, fmt.Sprintf("group %q is listed twice (first at line %d)", g.Path, d.at(k).Line))
 			continue
 		}
 		first[id] = keys[i]
@@ -181,7 +170,7 @@ func (d *decoder) validateBuckets(key string, b []float64) {
 
 // describe renders key's value as written, for "got ...".
 func (d *decoder) describe(key string, v any) string {
-	if p, ok := d.places[key]; ok {
+	if p := d.place(key); p != nil {
 		return describe(p.value)
 	}
 	return strconv.Quote(fmt.Sprint(v))
