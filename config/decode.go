@@ -169,7 +169,7 @@ func (d *decoder) translate(e string) {
 	}
 	p := d.places[i]
 	p.used = true
-	switch want := wantFor(t); {
+	switch {
 	case f != nil:
 		valid := keysOf[f[2]]
 		if f[2] == "config.FamilyConfig" {
@@ -177,12 +177,12 @@ func (d *decoder) translate(e string) {
 			valid = familyKeys(spec)
 		}
 		d.problem(p.at, p.key, "unknown key"+suggest(f[1], valid), false)
-	case want == "a mapping":
-		d.problem(p.value, p.key, "want a mapping, got "+describeKind(target(p.value)), true)
-	case t != nil:
-		d.problem(p.value, p.key, "want "+want+", got "+describe(target(p.value)), true)
-	default:
+	case t == nil: // one of typeError's
 		d.problem(p.value, p.key, m[3], true)
+	case wantFor(t) == "a mapping":
+		d.problem(p.value, p.key, "want a mapping, got "+describeKind(target(p.value)), true)
+	default:
+		d.problem(p.value, p.key, "want "+wantFor(t)+", got "+describe(target(p.value)), true)
 	}
 }
 
@@ -200,19 +200,11 @@ func shows(n *yaml.Node, tag, value string) bool {
 
 // wantFor says what the Go type of a "cannot unmarshal" wants.
 func wantFor(t []string) string {
-	switch {
-	case t == nil:
-		return ""
-	case t[3] == "bool":
-		return "true or false"
-	case strings.HasPrefix(t[3], "int"), strings.HasPrefix(t[3], "uint"):
-		return "an integer"
-	case strings.HasPrefix(t[3], "float"):
-		return "a number"
-	case t[3] == "string", t[3] == "config.Secret":
-		return "a string"
-	case strings.HasPrefix(t[3], "[]"):
-		return "a list"
+	for _, w := range [][2]string{{"bool", "true or false"}, {"int", "an integer"}, {"uint", "an integer"},
+		{"float", "a number"}, {"string", "a string"}, {"config.Secret", "a string"}, {"[]", "a list"}} {
+		if strings.HasPrefix(t[3], w[0]) {
+			return w[1]
+		}
 	}
 	return "a mapping"
 }
