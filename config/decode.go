@@ -97,7 +97,10 @@ func (d *decoder) index(n *yaml.Node, key string, within []*yaml.Node) bool {
 			}
 			seen[k.Value] = k.Line
 		}
-		d.places = append(d.places, &place{key: ik, at: k, value: v})
+		p := &place{key: ik, at: k, value: v}
+		if d.places = append(d.places, p); d.byKey[ik] == nil {
+			d.byKey[ik] = p
+		}
 		ok = d.index(v, ik, within) && ok
 	}
 	return ok
@@ -134,7 +137,7 @@ func target(n *yaml.Node) *yaml.Node {
 
 var (
 	yamlLine     = regexp.MustCompile(`(?s)^line (\d+): (?:column (\d+): )?(.*)$`)
-	unknownField = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
+	unknownField = regexp.MustCompile(`(?s)^field (.*) not found in type (\S+)$`)
 	wrongType    = regexp.MustCompile("(?s)^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
 )
 
@@ -160,7 +163,14 @@ func (d *decoder) translate(e string) {
 		}
 		return v.Line == line && v.Column == col
 	}
-	i := slices.IndexFunc(d.places, func(p *place) bool { return !p.used && fits(p) })
+	// Places of the type yaml.v3 names first: a list and its first item
+	// can start on the same line.
+	i := slices.IndexFunc(d.places, func(p *place) bool {
+		return !p.used && fits(p) && (t == nil || fmt.Sprint(typeAt(p.key)) == t[3])
+	})
+	if i < 0 {
+		i = slices.IndexFunc(d.places, func(p *place) bool { return !p.used && fits(p) })
+	}
 	if i < 0 {
 		if !slices.ContainsFunc(d.problems, func(p Problem) bool { return p.Line == line }) {
 			d.problems = append(d.problems, Problem{File: d.file, Line: line, Msg: m[3]})
@@ -171,10 +181,12 @@ func (d *decoder) translate(e string) {
 	p.used = true
 	switch {
 	case f != nil:
-		valid := keysOf[f[2]]
-		if f[2] == "config.FamilyConfig" {
+		var valid []string
+		if t := typeAt(parentKey(p.key)); f[2] == "config.FamilyConfig" {
 			spec, _ := family.ByKey(strings.TrimPrefix(parentKey(p.key), "metrics."))
 			valid = familyKeys(spec)
+		} else if t != nil && t.Kind() == reflect.Struct {
+			valid = keysOf(t)
 		}
 		d.problem(p.at, p.key, "unknown key"+suggest(f[1], valid), false)
 	case t == nil: // one of typeError's
@@ -215,28 +227,48 @@ func typeError(n *yaml.Node, format string, args ...any) error {
 	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: column %d: ", n.Line, n.Column) + fmt.Sprintf(format, args...)}}
 }
 
-// keysOf maps each struct type of the config, named as yaml.v3 names it,
-// to its keys.
-var keysOf = map[string][]string{}
-
-func init() { collectKeys(reflect.TypeOf(Config{})) }
-
-func collectKeys(t reflect.Type) {
-	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Map {
-		t = t.Elem()
+// typeAt is the Go type key's value decodes into, or nil: the key's
+// names walk struct fields by their yaml names (or into the families'
+// inline map), its [i] into list items.
+func typeAt(key string) reflect.Type {
+	t := reflect.TypeOf(Config{})
+	for _, name := range strings.FieldsFunc(key, func(r rune) bool { return r == '.' || r == '[' }) {
+		switch {
+		case name == "<<": // a merge's keys are its mapping's
+		case strings.HasSuffix(name, "]") && t.Kind() == reflect.Slice:
+			t = t.Elem()
+		case t.Kind() == reflect.Struct:
+			var next reflect.Type
+			for _, f := range reflect.VisibleFields(t) {
+				if tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ","); tag == name {
+					next = f.Type
+					break
+				} else if opts == "inline" {
+					next = f.Type.Elem()
+				}
+			}
+			if t = next; t == nil {
+				return nil
+			}
+		default:
+			return nil
+		}
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
 	}
-	if _, done := keysOf[t.String()]; done || t.Kind() != reflect.Struct {
-		return
-	}
-	keysOf[t.String()] = nil
+	return t
+}
+
+// keysOf lists the keys a struct type takes.
+func keysOf(t reflect.Type) []string {
+	var keys []string
 	for _, f := range reflect.VisibleFields(t) {
 		if name, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); name != "" {
-			keysOf[t.String()] = append(keysOf[t.String()], name)
-		}
-		if f.IsExported() {
-			collectKeys(f.Type)
+			keys = append(keys, name)
 		}
 	}
+	return keys
 }
 
 // suggest returns ` (did you mean "x"?)` for the valid key closest to

@@ -65,7 +65,8 @@ func sortProblems(ps []Problem) {
 type decoder struct {
 	file               string
 	problems, warnings []Problem
-	places             []*place // in file order
+	places             []*place          // in file order
+	byKey              map[string]*place // the first place of each key
 	// marked holds the keys whose value did not decode or check; skip
 	// consults it so that nothing is reported twice.
 	marked []string
@@ -115,14 +116,7 @@ func (d *decoder) warningLines() []string {
 	return out
 }
 
-func (d *decoder) place(key string) *place {
-	for _, p := range d.places {
-		if p.key == key {
-			return p
-		}
-	}
-	return nil
-}
+func (d *decoder) place(key string) *place { return d.byKey[key] }
 
 // at is the node of key, or of its nearest ancestor in the file.
 func (d *decoder) at(key string) *yaml.Node {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -78,7 +79,7 @@ func (m *Metrics) TTL() time.Duration { return time.Duration(m.SeriesTTL) }
 
 // familyKeys are the keys a family takes.
 func familyKeys(f family.Family) []string {
-	keys := keysOf["config.FamilyConfig"]
+	keys := keysOf(reflect.TypeFor[FamilyConfig]())
 	if !f.Histogram {
 		return keys[:2]
 	}
@@ -87,7 +88,7 @@ func familyKeys(f family.Family) []string {
 
 func (d *decoder) validateMetrics(m *Metrics) {
 	atLeast(d, "metrics.series_ttl", m.SeriesTTL, 0)
-	valid := keysOf["config.Metrics"]
+	valid := keysOf(reflect.TypeFor[Metrics]())
 	for _, f := range family.All {
 		valid = append(valid, f.Key)
 	}

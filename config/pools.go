@@ -17,8 +17,9 @@ var poolReference = regexp.MustCompile(`\$(\$|\{([^}]*)\}|[0-9A-Za-z_]*)`)
 // pool name refers to in its match: regexp.Expand silently drops unknown
 // ones, so "$1_x" (the group named "1_x") would name every pool "".
 func (d *decoder) validatePools(key string, rules []PoolRule) {
+	keys := d.items(key, len(rules), "want a mapping")
 	for i, r := range rules {
-		ik := fmt.Sprintf("%s[%d]", key, i)
+		ik := keys[i]
 		if d.skip(ik) {
 			continue
 		}

@@ -31,7 +31,7 @@ func ParseShard(data []byte, filename string, getenv func(string) string, index 
 		filename = "<config>"
 	}
 	cfg := defaultConfig()
-	d := &decoder{file: filename, shard: index}
+	d := &decoder{file: filename, shard: index, byKey: map[string]*place{}}
 	if !d.decode(data, cfg) {
 		return nil, d.warningLines(), d.err()
 	}
