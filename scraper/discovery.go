@@ -254,7 +254,7 @@ func (s *Scraper) noteGroups(reasons map[string]string) (gone []string) {
 // state: the project then walks back poll.initial_lookback again.
 func (s *Scraper) restore(opts Options, p gitlabapi.Project) *state.Project {
 	fresh := state.NewProject(p.ID, p.PathWithNamespace, p.DefaultBranch)
-	fresh.CountFrom = countFrom(opts, opts.Now())
+	fresh.CountFrom = takeOverCutoff(opts, opts.Now())
 	if opts.Store == nil {
 		return fresh
 	}

@@ -34,11 +34,11 @@ import (
 // projects in between are counted twice (the new owner started first) or
 // not at all (the old owner did); README, "Resharding", gives the bound.
 
-// countFrom is the cut-off of a project that has no saved state: the
+// takeOverCutoff is the cut-off of a project that has no saved state: the
 // moment this shard took on its share, when that is within the lookback.
 // A shard that took on its share before then counts the lookback whole,
 // as for any project new to the configuration or to GitLab.
-func countFrom(opts Options, now time.Time) time.Time {
+func takeOverCutoff(opts Options, now time.Time) time.Time {
 	if opts.ShardSince.After(now.Add(-opts.InitialLookback)) {
 		return opts.ShardSince
 	}
@@ -112,6 +112,10 @@ func (s *Scraper) catchUp(ctx context.Context, opts Options, id int64) bool {
 		s.rec.StateFailed("load")
 		return s.forget(opts, id)
 	}
+	// Everything followed is looked at, manual and scheduled jobs too
+	// whatever their recheck schedule: the new owner never sees a job that
+	// finished before the cut-off as anything to count.
+	st.LastParkedCheck = time.Time{}
 	now := opts.Now()
 	p := s.newPoll(ctx, opts, st, handOverPlan(opts, st, now), now)
 	err = p.run()
@@ -121,11 +125,11 @@ func (s *Scraper) catchUp(ctx context.Context, opts Options, id int64) bool {
 	if err != nil && !errors.Is(err, gitlabapi.ErrNotFound) {
 		// As any failed poll: what it counted stays counted, and the next
 		// attempt goes on from there.
-		s.commit(p, false)
+		s.commit(p, keepOnDisk)
 		_ = level.Warn(logger).Log("msg", "last poll of a project handed over failed; tried again at the next discovery", "project", st.Path, "err", err)
 		return false
 	}
-	if !s.commit(p, true) {
+	if !s.commit(p, forgetState) {
 		return false
 	}
 	s.rec.ProjectHandedOver(st.Path)

@@ -23,19 +23,19 @@ func (p *poll) serveHintedJobs() error {
 	}
 	if len(byPipeline) >= firstPageFromPipelines {
 		if err := p.serveFirstPage(byPipeline); err != nil {
-			return err
+			return fmt.Errorf("reading the newest jobs: %w", err)
 		}
 	}
 	for _, pipelineID := range slices.Sorted(maps.Keys(byPipeline)) {
 		ids := byPipeline[pipelineID]
 		cost := fetchCost(pipelineID, ids)
-		if cost > p.hintBudget {
+		if cost > p.hintBudgetLeft {
 			// Left to the next poll: a burst of deliveries (or forged
 			// ones) cannot spend the rate limit at once. Jobs fetched one
 			// by one go as far as the budget does.
 			affordable := 0
 			if cost == len(ids) {
-				affordable = p.hintBudget
+				affordable = p.hintBudgetLeft
 			}
 			for _, id := range ids[affordable:] {
 				p.deferJob(id)
@@ -45,7 +45,7 @@ func (p *poll) serveHintedJobs() error {
 				continue
 			}
 		}
-		p.hintBudget -= cost
+		p.hintBudgetLeft -= cost
 		others, err := p.fetchJobs(pipelineID, ids, func(_ int64, j *gitlabapi.Job) error {
 			if j == nil {
 				return nil // not in this project: deleted, or a forged delivery
@@ -54,13 +54,13 @@ func (p *poll) serveHintedJobs() error {
 			return err
 		})
 		if err != nil {
-			return err
+			return fmt.Errorf("fetching hinted jobs: %w", err)
 		}
 		// The pipeline's other jobs are the API's word too: serving them
 		// counts those whose delivery is late or lost.
 		for i := range others {
 			if _, err := p.serveJob(&others[i]); err != nil {
-				return err
+				return fmt.Errorf("fetching hinted jobs: %w", err)
 			}
 		}
 	}
@@ -125,11 +125,11 @@ func (p *poll) knowHintedPipelines() error {
 		if p.st.Pipelines[id] != nil {
 			continue
 		}
-		if p.hintBudget == 0 {
+		if p.hintBudgetLeft == 0 {
 			p.deferPipeline(id)
 			continue
 		}
-		p.hintBudget--
+		p.hintBudgetLeft--
 		bridges, err := p.client.PipelineBridges(p.ctx, p.key, id, nil)
 		switch {
 		case errors.Is(err, gitlabapi.ErrNotFound):

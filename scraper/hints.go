@@ -50,8 +50,8 @@ const maxPendingHints = 256
 
 // pendingHints are a project's hints not yet served by a poll.
 type pendingHints struct {
-	mu sync.Mutex
-	hintSet
+	mu  sync.Mutex
+	set hintSet // guarded by mu
 	// wake has a token while a hint waits for the project's loop.
 	wake chan struct{}
 }
@@ -73,46 +73,48 @@ func (ph *pendingHints) add(h Hint) bool {
 	defer ph.mu.Unlock()
 	ph.init()
 	if ph.size() >= maxPendingHints && !ph.has(h) {
-		ph.overflow = true
+		ph.set.overflow = true
 		return true
 	}
 	switch {
 	case h.JobID != 0:
-		jh := ph.jobs[h.JobID]
+		jh := ph.set.jobs[h.JobID]
 		jh.pipeline = h.PipelineID
 		if h.JobStatus.Finished() && jh.finished.IsZero() {
 			jh.finished = h.Received
 		}
-		ph.jobs[h.JobID] = jh
+		ph.set.jobs[h.JobID] = jh
 	case h.PipelineID != 0:
-		ph.pipelines[h.PipelineID] = true
+		ph.set.pipelines[h.PipelineID] = true
 	}
 	if h.BridgesOf != 0 {
-		ph.bridges[h.BridgesOf] = true
+		ph.set.bridges[h.BridgesOf] = true
 	}
 	return h.wakes()
 }
 
 func (ph *pendingHints) init() {
-	if ph.jobs == nil {
-		ph.jobs, ph.pipelines, ph.bridges = map[int64]jobHint{}, map[int64]bool{}, map[int64]bool{}
+	if ph.set.jobs == nil {
+		ph.set.jobs, ph.set.pipelines, ph.set.bridges = map[int64]jobHint{}, map[int64]bool{}, map[int64]bool{}
 	}
 }
 
 // has reports whether h names nothing that is not pending already (a
 // duplicate delivery).
 func (ph *pendingHints) has(h Hint) bool {
-	_, job := ph.jobs[h.JobID]
+	_, job := ph.set.jobs[h.JobID]
 	switch {
 	case h.JobID != 0 && !job,
-		h.JobID == 0 && h.PipelineID != 0 && !ph.pipelines[h.PipelineID],
-		h.BridgesOf != 0 && !ph.bridges[h.BridgesOf]:
+		h.JobID == 0 && h.PipelineID != 0 && !ph.set.pipelines[h.PipelineID],
+		h.BridgesOf != 0 && !ph.set.bridges[h.BridgesOf]:
 		return false
 	}
 	return true
 }
 
-func (ph *pendingHints) size() int { return len(ph.jobs) + len(ph.pipelines) + len(ph.bridges) }
+func (ph *pendingHints) size() int {
+	return len(ph.set.jobs) + len(ph.set.pipelines) + len(ph.set.bridges)
+}
 
 // take returns the pending hints and starts a new set. A wake-up still
 // pending is for hints this set holds: it goes too, so that the loop does
@@ -124,8 +126,8 @@ func (ph *pendingHints) take() hintSet {
 	case <-ph.wake:
 	default:
 	}
-	hs := ph.hintSet
-	ph.hintSet = hintSet{}
+	hs := ph.set
+	ph.set = hintSet{}
 	return hs
 }
 
@@ -136,13 +138,13 @@ func (ph *pendingHints) restore(hs hintSet) {
 	ph.mu.Lock()
 	defer ph.mu.Unlock()
 	ph.init()
-	ph.overflow = ph.overflow || hs.overflow
+	ph.set.overflow = ph.set.overflow || hs.overflow
 	for id, jh := range hs.jobs {
-		if _, newer := ph.jobs[id]; !newer && ph.size() < maxPendingHints {
-			ph.jobs[id] = jh
+		if _, newer := ph.set.jobs[id]; !newer && ph.size() < maxPendingHints {
+			ph.set.jobs[id] = jh
 		}
 	}
-	for _, from := range []struct{ src, dst map[int64]bool }{{hs.pipelines, ph.pipelines}, {hs.bridges, ph.bridges}} {
+	for _, from := range []struct{ src, dst map[int64]bool }{{hs.pipelines, ph.set.pipelines}, {hs.bridges, ph.set.bridges}} {
 		for id := range from.src {
 			if ph.size() < maxPendingHints {
 				from.dst[id] = true
@@ -154,7 +156,7 @@ func (ph *pendingHints) restore(hs hintSet) {
 // rewake wakes the project's loop if hints are pending.
 func (ph *pendingHints) rewake() {
 	ph.mu.Lock()
-	pending := ph.size() > 0 || ph.overflow
+	pending := ph.size() > 0 || ph.set.overflow
 	ph.mu.Unlock()
 	if pending {
 		select {

@@ -32,7 +32,7 @@ type plan struct {
 // are pending, and the parked recheck when it is due.
 func scheduledPlan(opts Options, st *state.Project, hints hintSet, now time.Time) plan {
 	p := walkPlan(opts, st, hints, now)
-	p.parkedDue = st.HasBlocked() && now.Sub(st.LastParkedCheck) >= opts.ParkedRecheckInterval
+	p.parkedDue = now.Sub(st.LastParkedCheck) >= opts.ParkedRecheckInterval && st.HasBlocked()
 	return p
 }
 
@@ -47,12 +47,10 @@ func hintedPlan(opts Options, st *state.Project, hints hintSet, now time.Time) p
 }
 
 // handOverPlan is the last poll of a project another shard owns now: a
-// walk that rechecks every followed job, manual and scheduled ones too
-// whatever their schedule (the new owner never sees a job that finished
-// before the cut-off as anything to count), counting up to ShardSince.
+// scheduled poll, counting up to ShardSince. catchUp makes its parked
+// recheck due.
 func handOverPlan(opts Options, st *state.Project, now time.Time) plan {
-	p := walkPlan(opts, st, hintSet{}, now)
-	p.parkedDue = st.HasBlocked()
+	p := scheduledPlan(opts, st, hintSet{}, now)
 	p.countUntil = opts.ShardSince
 	return p
 }

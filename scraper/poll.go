@@ -46,9 +46,12 @@ type poll struct {
 	maxPipelineAtStart int64
 	blockedAtStart     bool
 
-	// served are jobs whose current state a page or fetch of this poll
-	// brought into the counts already.
-	served map[int64]bool
+	// refreshed are followed jobs whose current state a walk page carried:
+	// applied once the walk is complete, so that a walk that fails on a
+	// later page counts nothing it read.
+	refreshed map[int64]*gitlabapi.Job
+	// hintBudgetLeft is what remains of the plan's hintBudget.
+	hintBudgetLeft int
 	// changed are pipelines with a new job or a status change in this poll;
 	// discovered are pipelines first remembered in this poll.
 	changed    map[int64]bool
@@ -79,7 +82,8 @@ func (s *Scraper) newPoll(ctx context.Context, opts Options, st *state.Project, 
 		highWaterAtStart:   st.HighWater,
 		maxPipelineAtStart: st.MaxPipelineID,
 		blockedAtStart:     st.HasBlocked(),
-		served:             map[int64]bool{},
+		refreshed:          map[int64]*gitlabapi.Job{},
+		hintBudgetLeft:     pl.hintBudget,
 		changed:            map[int64]bool{},
 		discovered:         map[int64]bool{},
 		bridgesListed:      map[int64]bool{},
@@ -99,7 +103,7 @@ func (p *poll) run() error {
 			return fmt.Errorf("following unfinished jobs: %w", err)
 		}
 	} else if err := p.serveHintedJobs(); err != nil {
-		return fmt.Errorf("fetching hinted jobs: %w", err)
+		return err
 	}
 	if err := p.knowHintedPipelines(); err != nil {
 		return err
@@ -121,26 +125,25 @@ func (p *poll) run() error {
 	return nil
 }
 
-// The events of a job, held until the poll is committed (commit.go) and
-// counted only within the plan's cut-offs: a job's start by its
-// started_at, its end by its finished_at, a retry by the retry's creation.
-
+// emit holds a job's event until the poll is committed (Scraper.commit),
+// if the plan's cut-offs count it: a job's start by its started_at, its
+// end by its finished_at, a retry by the retry's creation.
 func (p *poll) emit(at time.Time, e func(event.Recorder)) {
 	if p.counts(at) {
 		p.events = append(p.events, e)
 	}
 }
 
-func (p *poll) started(j *gitlabapi.Job) {
+func (p *poll) emitStarted(j *gitlabapi.Job) {
 	p.emit(startedAt(j), func(r event.Recorder) { r.JobStarted(p.info, j) })
 }
 
-func (p *poll) finished(j *gitlabapi.Job) {
+func (p *poll) emitFinished(j *gitlabapi.Job) {
 	p.emit(finishedAt(j), func(r event.Recorder) { r.JobFinished(p.info, j) })
 }
 
-// retried: j is the retry, so its creation is when the retry happened.
-func (p *poll) retried(j *gitlabapi.Job) {
+// emitRetried: j is the retry, so its creation is when the retry happened.
+func (p *poll) emitRetried(j *gitlabapi.Job) {
 	p.emit(createdAt(j), func(r event.Recorder) { r.JobRetried(p.info, j) })
 }
 
@@ -263,20 +266,28 @@ func (p *poll) serveJob(j *gitlabapi.Job) (isNew bool, err error) {
 		return false, err
 	}
 	if retried := pl.RecordAttempt(j.Name, j.ID); retried != 0 {
-		p.retried(p.retryOf(j, retried, pl))
+		p.emitRetried(p.retryOf(j, retried, pl))
 	}
 	p.apply(j, nil, false)
 	p.st.MarkHandled(j.ID, created)
+	if p.walk && p.st.Followed[j.ID] != nil {
+		p.refreshed[j.ID] = j // nothing to apply again, nothing to look for
+	}
 	return true, nil
 }
 
-// refresh brings a followed job up to date and reports whether it was one.
+// refresh brings a followed job up to date, once the walk is complete
+// when walking, and reports whether it was one.
 func (p *poll) refresh(j *gitlabapi.Job) bool {
 	f := p.st.Followed[j.ID]
 	if f == nil || f.Bridge {
 		return false
 	}
-	p.apply(j, f, false)
+	if p.walk {
+		p.refreshed[j.ID] = j
+	} else {
+		p.apply(j, f, false)
+	}
 	return true
 }
 
@@ -326,11 +337,10 @@ func (p *poll) pipeline(id int64) (*state.Pipeline, error) {
 // once, and otherwise keeps following it. f is the followed entry, nil for
 // a job seen for the first time.
 func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
-	p.served[j.ID] = true
 	p.noteWaiting(j, bridge)
 	startSeen := f != nil && f.StartSeen
 	if j.StartedAt != nil && !startSeen {
-		p.started(j)
+		p.emitStarted(j)
 		startSeen = true
 	}
 	if f == nil || f.Status != string(j.Status) {
@@ -340,7 +350,7 @@ func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
 		}
 	}
 	if j.Status.Finished() {
-		p.finished(j)
+		p.emitFinished(j)
 		p.finishedIDs = append(p.finishedIDs, j.ID)
 		p.st.Unfollow(j.ID)
 		return
@@ -359,7 +369,11 @@ func (p *poll) followJobs() error {
 	var query, direct, parked []*state.FollowedJob
 	queryBlocked := false
 	for id, f := range p.st.Followed {
-		if f.Bridge || p.served[id] {
+		if f.Bridge {
+			continue
+		}
+		if j := p.refreshed[id]; j != nil {
+			p.apply(j, f, false)
 			continue
 		}
 		status := gitlabapi.JobStatus(f.Status)
@@ -554,7 +568,7 @@ func (p *poll) applyBridges(pl *state.Pipeline, bridges []gitlabapi.Bridge) {
 		}
 		f := p.st.Followed[b.ID]
 		if f == nil && pl.RecordAttempt(j.Name, j.ID) != 0 {
-			p.retried(&j)
+			p.emitRetried(&j)
 		}
 		p.apply(&j, f, true)
 		if j.Status.Finished() {

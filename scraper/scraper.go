@@ -329,12 +329,12 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked, hinted bool) error {
 	// a poll that read some before it and some after would mix them.
 	opts := s.options()
 	start := opts.Now()
-	pl := scheduledPlan(opts, t.st, hints, start)
+	plan := scheduledPlan
 	if hinted {
-		pl = hintedPlan(opts, t.st, hints, start)
+		plan = hintedPlan
 	}
 	var requests atomic.Int64
-	p := s.newPoll(gitlabapi.WithRequestCounter(ctx, &requests), opts, t.st, pl, start)
+	p := s.newPoll(gitlabapi.WithRequestCounter(ctx, &requests), opts, t.st, plan(opts, t.st, hints, start), start)
 	err := p.run()
 	if (ctx.Err() != nil && err != nil) || t.removed.Load() {
 		// Shutting down, or no longer polled: the poll's events are dropped
@@ -348,7 +348,7 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked, hinted bool) error {
 		// one poll affords, the next delivery wakes one soon.
 		t.hints.restore(p.deferred)
 	}
-	s.commit(p, false)
+	s.commit(p, keepInMemory)
 	s.rec.ProjectActive(p.info, activeJobs(t.st))
 	end := opts.Now()
 	s.rec.PollFinished(p.info, event.PollResult{Reason: failureReason(err), Err: err, Requests: int(requests.Load()),
@@ -360,21 +360,43 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked, hinted bool) error {
 	return err
 }
 
+// How commit keeps a poll's state.
+type keep int
+
+const (
+	// keepInMemory: the next poll goes on from the state in memory, so
+	// the counts go out even when saving fails (they stay exact unless the
+	// exporter restarts before a save succeeds).
+	keepInMemory keep = iota
+	// keepOnDisk: a failed hand-over, whose next attempt loads the saved
+	// state, so its counts go out only once that has them.
+	keepOnDisk
+	// forgetState: a hand-over done; the saved state is deleted first.
+	forgetState
+)
+
 // commit makes a poll's counts final: the state that records them is
-// saved first (or, for a project handed over, deleted), and only then do
-// its events reach the recorder, so that a crash in between loses the
-// poll's counts rather than counting them twice at the next start. It
-// reports false when a hand-over could not delete the state: its events
-// are dropped, and the next discovery tries again.
-func (s *Scraper) commit(p *poll, handedOver bool) bool {
-	if store := p.opts.Store; store != nil {
-		if handedOver {
-			if !s.forget(p.opts, p.st.ID) {
+// saved (or deleted) first, and only then do its events reach the
+// recorder, so that a crash in between loses the poll's counts rather than
+// counting them twice at the next start. It reports whether they went out.
+func (s *Scraper) commit(p *poll, how keep) bool {
+	switch store := p.opts.Store; {
+	case store == nil:
+	case how == forgetState:
+		if !s.forget(p.opts, p.st.ID) {
+			return false
+		}
+	default:
+		if err := store.Save(p.st); err != nil {
+			msg := "saving state failed; counts stay exact unless the exporter restarts"
+			if how == keepOnDisk {
+				msg = "saving state failed; the counts of this last poll of a project handed over wait for the next attempt"
+			}
+			_ = level.Error(p.opts.Logger).Log("msg", msg, "project", p.info.Path, "err", err)
+			s.rec.StateFailed("save")
+			if how == keepOnDisk {
 				return false
 			}
-		} else if err := store.Save(p.st); err != nil {
-			_ = level.Error(p.opts.Logger).Log("msg", "saving state failed; counts stay exact unless the exporter restarts", "project", p.info.Path, "err", err)
-			s.rec.StateFailed("save")
 		}
 	}
 	for _, e := range p.events {

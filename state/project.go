@@ -180,7 +180,7 @@ func (p *Project) HasBlocked() bool {
 func (p *Project) DropStaleParked(cutoff time.Time) {
 	for id, f := range p.Followed {
 		if blocked(f.Status) && f.CreatedAt.Before(cutoff) {
-			delete(p.Followed, id)
+			p.Unfollow(id)
 		}
 	}
 }
