@@ -128,10 +128,31 @@ func (d *decoder) at(key string) *yaml.Node {
 	return &yaml.Node{}
 }
 
-// given reports whether the file sets key (null sets nothing).
+// given reports whether the file sets key, itself or through a merge key
+// ("<<") of the mapping that holds it; null sets nothing. Explicit keys
+// win over merged ones, and earlier merge sources over later ones.
 func (d *decoder) given(key string) bool {
-	p := d.place(key)
-	return p != nil && !isNull(p.value)
+	if p := d.place(key); p != nil {
+		return !isNull(p.value)
+	}
+	merge := d.place(joinKey(parentKey(key), "<<"))
+	if merge == nil {
+		return false
+	}
+	name := key[strings.LastIndexByte(key, '.')+1:]
+	sources := []*yaml.Node{target(merge.value)}
+	if sources[0].Kind == yaml.SequenceNode {
+		sources = sources[0].Content
+	}
+	for _, src := range sources {
+		src = target(src)
+		for i := 0; i+1 < len(src.Content); i += 2 {
+			if src.Content[i].Value == name {
+				return !isNull(target(src.Content[i+1]))
+			}
+		}
+	}
+	return false
 }
 
 // skip reports whether checks of key should be skipped: part of its value

@@ -456,3 +456,19 @@ func TestEveryFamilyIsConfigurable(t *testing.T) {
 		t.Errorf("metrics keys %v, families %v", got, want)
 	}
 }
+
+// TestFamilyThroughMergeKey: a family's settings that reach it through a
+// merge key are its settings, enabled: false included.
+func TestFamilyThroughMergeKey(t *testing.T) {
+	doc := minimal + "metrics:\n  failures: &off {enabled: false, labels: [project]}\n  duration: {<<: *off}\n  retries:\n    <<: [*off]\n    enabled: true\n"
+	cfg, _, err := Parse([]byte(doc), "c.yaml", envWith("tok"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]bool{"failures": false, "duration": false, "retries": true} {
+		f := cfg.Metrics.Families[key]
+		if f.Enabled != want || !slices.Equal(f.Labels, []string{"project"}) {
+			t.Errorf("metrics.%s = %+v, want enabled %v with labels [project]", key, f, want)
+		}
+	}
+}
