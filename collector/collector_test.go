@@ -37,13 +37,20 @@ func TestJobName(t *testing.T) {
 }
 
 func TestRefLabel(t *testing.T) {
-	tracker := NewRefTracker(regexp.MustCompile(`^(?:release/.*)$`))
+	// The tracked regex matches merge request refs too: their iid must
+	// still never become a label value.
+	tracker := NewRefTracker(regexp.MustCompile(`^(?:release/.*|refs/.*)$`))
 	for _, tc := range []struct{ ref, def, want string }{
 		{"main", "main", "main"},
 		{"master", "main", OtherRef},
 		{"release/1.2", "main", "release/1.2"},
 		{"feature/x", "main", OtherRef},
 		{"develop", "develop", "develop"},
+		{"refs/merge-requests/17/head", "main", MergeRequestRef},
+		{"refs/merge-requests/17/merge", "main", MergedResultRef},
+		{"refs/merge-requests/9999/train", "main", MergeTrainRef},
+		{"refs/merge-requests/17/other", "main", "refs/merge-requests/17/other"},
+		{"refs/merge-requests/x/head", "main", "refs/merge-requests/x/head"},
 	} {
 		if got := tracker.Label(tc.ref, tc.def); got != tc.want {
 			t.Errorf("Label(%q, default %q) = %q, want %q", tc.ref, tc.def, got, tc.want)
@@ -51,6 +58,20 @@ func TestRefLabel(t *testing.T) {
 	}
 	if got := NewRefTracker(nil).Label("release/1.2", "main"); got != OtherRef {
 		t.Errorf("without a tracked regex, release/1.2 = %q, want other", got)
+	}
+	if tracker.Tracked("refs/merge-requests/17/head", "refs/merge-requests/17/head") {
+		t.Errorf("a merge request ref is tracked")
+	}
+}
+
+func TestSourceLabel(t *testing.T) {
+	for in, want := range map[string]string{
+		"push": "push", "merge_request_event": "merge_request_event", "parent_pipeline": "parent_pipeline",
+		"schedule": "schedule", "": "unknown", "something_new": "unknown",
+	} {
+		if got := SourceLabel(in); got != want {
+			t.Errorf("SourceLabel(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -105,16 +126,16 @@ func newMetrics(t testing.TB, o Options) *Metrics {
 
 var (
 	app   = event.Project{ID: 1, Path: "g/app", DefaultBranch: "main"}
-	okJob = &gitlabapi.Job{ID: 10, Name: "rspec 1/2", Stage: "test", Ref: "main", Status: "success",
+	okJob = &gitlabapi.Job{ID: 10, Name: "rspec 1/2", Stage: "test", Ref: "main", Status: "success", Pipeline: gitlabapi.PipelineBasic{Source: "push"},
 		Duration: f64(42), QueuedDuration: f64(3), StartedAt: at("2026-03-02T09:00:00Z"), FinishedAt: at("2026-03-02T09:00:42Z"),
 		Artifacts: []gitlabapi.Artifact{{FileType: "archive", Size: 2048}, {FileType: "trace", Size: 100}},
 		TagList:   []string{"docker", "linux"},
 		Runner:    &gitlabapi.Runner{ID: 7, Description: "shared-1", IsShared: true, RunnerType: "instance_type"}}
-	failedJob = &gitlabapi.Job{ID: 11, Name: "rspec 2/2", Stage: "test", Ref: "feature/x", Status: "failed",
+	failedJob = &gitlabapi.Job{ID: 11, Name: "rspec 2/2", Stage: "test", Ref: "feature/x", Status: "failed", Pipeline: gitlabapi.PipelineBasic{Source: "push"},
 		FailureReason: "script_failure", Duration: f64(70), QueuedDuration: f64(90), StartedAt: at("2026-03-02T09:00:00Z"),
 		Artifacts: []gitlabapi.Artifact{{FileType: "trace", Size: 5000}},
 		Runner:    &gitlabapi.Runner{ID: 8, RunnerType: "group_type"}} // untagged, on a runner without description
-	skippedJob = &gitlabapi.Job{ID: 12, Name: "deploy: [eu, prod]", Stage: "deploy", Ref: "main", Status: "skipped"}
+	skippedJob = &gitlabapi.Job{ID: 12, Name: "deploy: [eu, prod]", Stage: "deploy", Ref: "main", Status: "skipped", Pipeline: gitlabapi.PipelineBasic{Source: "schedule"}}
 )
 
 // record feeds the three jobs above, a retry and four unfinished jobs.
@@ -141,27 +162,27 @@ func TestJobMetricsOutput(t *testing.T) {
 	want := `
 # HELP gitlab_ci_job_duration_seconds Duration of finished jobs (success, failed, canceled, skipped; 0 for jobs that never ran).` + fromPolling + `
 # TYPE gitlab_ci_job_duration_seconds histogram
-gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped",le="10"} 1
-gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped",le="60"} 1
-gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped",le="+Inf"} 1
-gitlab_ci_job_duration_seconds_sum{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped"} 0
-gitlab_ci_job_duration_seconds_count{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped"} 1
-gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="main",stage="test",status="success",le="10"} 0
-gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="main",stage="test",status="success",le="60"} 1
-gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="main",stage="test",status="success",le="+Inf"} 1
-gitlab_ci_job_duration_seconds_sum{job_name="rspec",project="g/app",ref="main",stage="test",status="success"} 42
-gitlab_ci_job_duration_seconds_count{job_name="rspec",project="g/app",ref="main",stage="test",status="success"} 1
-gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="other",stage="test",status="failed",le="10"} 0
-gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="other",stage="test",status="failed",le="60"} 0
-gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="other",stage="test",status="failed",le="+Inf"} 1
-gitlab_ci_job_duration_seconds_sum{job_name="rspec",project="g/app",ref="other",stage="test",status="failed"} 70
-gitlab_ci_job_duration_seconds_count{job_name="rspec",project="g/app",ref="other",stage="test",status="failed"} 1
+gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",source="schedule",stage="deploy",status="skipped",le="10"} 1
+gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",source="schedule",stage="deploy",status="skipped",le="60"} 1
+gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",source="schedule",stage="deploy",status="skipped",le="+Inf"} 1
+gitlab_ci_job_duration_seconds_sum{job_name="deploy",project="g/app",ref="main",source="schedule",stage="deploy",status="skipped"} 0
+gitlab_ci_job_duration_seconds_count{job_name="deploy",project="g/app",ref="main",source="schedule",stage="deploy",status="skipped"} 1
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="main",source="push",stage="test",status="success",le="10"} 0
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="main",source="push",stage="test",status="success",le="60"} 1
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="main",source="push",stage="test",status="success",le="+Inf"} 1
+gitlab_ci_job_duration_seconds_sum{job_name="rspec",project="g/app",ref="main",source="push",stage="test",status="success"} 42
+gitlab_ci_job_duration_seconds_count{job_name="rspec",project="g/app",ref="main",source="push",stage="test",status="success"} 1
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="other",source="push",stage="test",status="failed",le="10"} 0
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="other",source="push",stage="test",status="failed",le="60"} 0
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="other",source="push",stage="test",status="failed",le="+Inf"} 1
+gitlab_ci_job_duration_seconds_sum{job_name="rspec",project="g/app",ref="other",source="push",stage="test",status="failed"} 70
+gitlab_ci_job_duration_seconds_count{job_name="rspec",project="g/app",ref="other",source="push",stage="test",status="failed"} 1
 # HELP gitlab_ci_job_failures_total Failed jobs by failure reason.` + fromPolling + `
 # TYPE gitlab_ci_job_failures_total counter
-gitlab_ci_job_failures_total{allow_failure="false",failure_reason="script_failure",job_name="rspec",project="g/app",ref="other",stage="test"} 1
+gitlab_ci_job_failures_total{allow_failure="false",failure_reason="script_failure",job_name="rspec",project="g/app",ref="other",source="push",stage="test"} 1
 # HELP gitlab_ci_job_retries_total Job attempts that were retried (a retry is a new job).` + fromPolling + `
 # TYPE gitlab_ci_job_retries_total counter
-gitlab_ci_job_retries_total{job_name="rspec",project="g/app",ref="other",stage="test"} 1
+gitlab_ci_job_retries_total{job_name="rspec",project="g/app",ref="other",source="push",stage="test"} 1
 # HELP gitlab_ci_jobs Jobs and bridges now in each unfinished status (pending and running are 0 when none, for each project).` + fromPolling + `
 # TYPE gitlab_ci_jobs gauge
 gitlab_ci_jobs{project="g/app",status="pending"} 2
@@ -172,11 +193,11 @@ gitlab_ci_jobs{project="g/app",status="waiting_for_callback2"} 1
 gitlab_ci_job_oldest_pending_created_timestamp_seconds{project="g/app"} 1.7724384e+09
 # HELP gitlab_ci_job_last_status Status of the latest finished job on tracked refs (value 1), by its labels.` + fromPolling + `
 # TYPE gitlab_ci_job_last_status gauge
-gitlab_ci_job_last_status{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped"} 1
-gitlab_ci_job_last_status{job_name="rspec",project="g/app",ref="main",stage="test",status="success"} 1
+gitlab_ci_job_last_status{job_name="deploy",project="g/app",ref="main",source="schedule",stage="deploy",status="skipped"} 1
+gitlab_ci_job_last_status{job_name="rspec",project="g/app",ref="main",source="push",stage="test",status="success"} 1
 # HELP gitlab_ci_job_last_finished_timestamp_seconds Finish time of the latest finished job on tracked refs, by its labels.` + fromPolling + `
 # TYPE gitlab_ci_job_last_finished_timestamp_seconds gauge
-gitlab_ci_job_last_finished_timestamp_seconds{job_name="rspec",project="g/app",ref="main",stage="test"} 1.772442042e+09
+gitlab_ci_job_last_finished_timestamp_seconds{job_name="rspec",project="g/app",ref="main",source="push",stage="test"} 1.772442042e+09
 # HELP gitlab_jobs_exporter_jobs_observed_total Finished jobs and bridges counted into the job metrics.
 # TYPE gitlab_jobs_exporter_jobs_observed_total counter
 gitlab_jobs_exporter_jobs_observed_total 3
@@ -361,7 +382,7 @@ func TestLastStatusKeepsNewestJob(t *testing.T) {
 	want := `
 # HELP gitlab_ci_job_last_duration_seconds Duration of the latest finished job on tracked refs, by its labels.` + fromPolling + `
 # TYPE gitlab_ci_job_last_duration_seconds gauge
-gitlab_ci_job_last_duration_seconds{job_name="build",project="g/app",ref="main",stage="b"} 5
+gitlab_ci_job_last_duration_seconds{job_name="build",project="g/app",ref="main",source="unknown",stage="b"} 5
 `
 	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "gitlab_ci_job_last_duration_seconds"); err != nil {
 		t.Error(err)
@@ -513,20 +534,20 @@ func TestSeriesExpire(t *testing.T) {
 	want := `
 # HELP gitlab_ci_job_duration_seconds Duration of finished jobs (success, failed, canceled, skipped; 0 for jobs that never ran).` + fromPolling + `
 # TYPE gitlab_ci_job_duration_seconds histogram
-gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped",le="10"} 2
-gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped",le="60"} 2
-gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped",le="+Inf"} 2
-gitlab_ci_job_duration_seconds_sum{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped"} 0
-gitlab_ci_job_duration_seconds_count{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped"} 2
-gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/b",ref="main",stage="test",status="success",le="10"} 0
-gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/b",ref="main",stage="test",status="success",le="60"} 1
-gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/b",ref="main",stage="test",status="success",le="+Inf"} 1
-gitlab_ci_job_duration_seconds_sum{job_name="rspec",project="g/b",ref="main",stage="test",status="success"} 42
-gitlab_ci_job_duration_seconds_count{job_name="rspec",project="g/b",ref="main",stage="test",status="success"} 1
+gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",source="schedule",stage="deploy",status="skipped",le="10"} 2
+gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",source="schedule",stage="deploy",status="skipped",le="60"} 2
+gitlab_ci_job_duration_seconds_bucket{job_name="deploy",project="g/app",ref="main",source="schedule",stage="deploy",status="skipped",le="+Inf"} 2
+gitlab_ci_job_duration_seconds_sum{job_name="deploy",project="g/app",ref="main",source="schedule",stage="deploy",status="skipped"} 0
+gitlab_ci_job_duration_seconds_count{job_name="deploy",project="g/app",ref="main",source="schedule",stage="deploy",status="skipped"} 2
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/b",ref="main",source="push",stage="test",status="success",le="10"} 0
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/b",ref="main",source="push",stage="test",status="success",le="60"} 1
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/b",ref="main",source="push",stage="test",status="success",le="+Inf"} 1
+gitlab_ci_job_duration_seconds_sum{job_name="rspec",project="g/b",ref="main",source="push",stage="test",status="success"} 42
+gitlab_ci_job_duration_seconds_count{job_name="rspec",project="g/b",ref="main",source="push",stage="test",status="success"} 1
 # HELP gitlab_ci_job_last_status Status of the latest finished job on tracked refs (value 1), by its labels.` + fromPolling + `
 # TYPE gitlab_ci_job_last_status gauge
-gitlab_ci_job_last_status{job_name="deploy",project="g/app",ref="main",stage="deploy",status="skipped"} 1
-gitlab_ci_job_last_status{job_name="rspec",project="g/b",ref="main",stage="test",status="success"} 1
+gitlab_ci_job_last_status{job_name="deploy",project="g/app",ref="main",source="schedule",stage="deploy",status="skipped"} 1
+gitlab_ci_job_last_status{job_name="rspec",project="g/b",ref="main",source="push",stage="test",status="success"} 1
 `
 	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "gitlab_ci_job_duration_seconds", "gitlab_ci_job_last_status"); err != nil {
 		t.Error(err)
@@ -580,4 +601,26 @@ func TestExpiredSeriesFreeTheirMemory(t *testing.T) {
 		t.Errorf("heap held %d bytes for %d series and still holds %d after they expired", held, n, left)
 	}
 	runtime.KeepAlive(m)
+}
+
+// TestMergeRequestPipelines: a merge request pipeline's job is counted
+// under the kind of its ref, never its iid, with its pipeline's source,
+// and keeps no latest-job series (its ref is not tracked).
+func TestMergeRequestPipelines(t *testing.T) {
+	m := newMetrics(t, everyLabel())
+	job := &gitlabapi.Job{ID: 30, Name: "rspec", Stage: "test", Ref: "refs/merge-requests/42/train", Status: "success",
+		Duration: f64(30), FinishedAt: at("2026-03-02T09:00:00Z"), Pipeline: gitlabapi.PipelineBasic{ID: 7, Source: "merge_request_event"}}
+	m.JobFinished(app, job)
+	want := `
+# HELP gitlab_ci_job_duration_seconds Duration of finished jobs (success, failed, canceled, skipped; 0 for jobs that never ran).` + fromPolling + `
+# TYPE gitlab_ci_job_duration_seconds histogram
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="merge_train",source="merge_request_event",stage="test",status="success",le="10"} 0
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="merge_train",source="merge_request_event",stage="test",status="success",le="60"} 1
+gitlab_ci_job_duration_seconds_bucket{job_name="rspec",project="g/app",ref="merge_train",source="merge_request_event",stage="test",status="success",le="+Inf"} 1
+gitlab_ci_job_duration_seconds_sum{job_name="rspec",project="g/app",ref="merge_train",source="merge_request_event",stage="test",status="success"} 30
+gitlab_ci_job_duration_seconds_count{job_name="rspec",project="g/app",ref="merge_train",source="merge_request_event",stage="test",status="success"} 1
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "gitlab_ci_job_duration_seconds", "gitlab_ci_job_last_status"); err != nil {
+		t.Error(err)
+	}
 }

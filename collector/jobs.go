@@ -147,6 +147,7 @@ func (j *Jobs) values(p event.Project, job *gitlabapi.Job) labelValues {
 	var v labelValues
 	v[project] = p.Path
 	v[ref] = j.refs.Load().Label(job.Ref, p.DefaultBranch)
+	v[source] = SourceLabel(job.Pipeline.Source)
 	v[stage] = job.Stage
 	v[jobName] = JobName(job.Name)
 	v[status] = string(job.Status)
@@ -200,7 +201,7 @@ func (j *Jobs) JobFinished(p event.Project, job *gitlabapi.Job) {
 		}
 	}
 	j.observed.Inc()
-	if j.last != nil && v[ref] != OtherRef { // latest-job series exist for tracked refs only
+	if j.last != nil && j.refs.Load().Tracked(job.Ref, p.DefaultBranch) { // latest-job series exist for tracked refs only
 		finished := 0.0
 		if job.FinishedAt != nil {
 			finished = float64(job.FinishedAt.UnixMilli()) / 1000

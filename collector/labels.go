@@ -14,6 +14,7 @@ type labelIndex uint8
 const (
 	project labelIndex = iota
 	ref
+	source
 	stage
 	jobName
 	status
@@ -29,6 +30,7 @@ const (
 var labelNames = [numLabels]string{
 	project:       family.LabelProject,
 	ref:           family.LabelRef,
+	source:        family.LabelSource,
 	stage:         family.LabelStage,
 	jobName:       family.LabelJobName,
 	status:        family.LabelStatus,
@@ -54,9 +56,20 @@ func labelByName(name string) (labelIndex, bool) {
 // so a family with another label set cannot get a short or shifted list.
 type labelValues [numLabels]string
 
-// OtherRef is the ref label of jobs on refs that are not tracked, so that
-// totals stay complete while the number of series stays bounded.
-const OtherRef = "other"
+// The ref label of jobs on refs that are not tracked, so that totals stay
+// complete while the number of series stays bounded: a merge request
+// pipeline's ref names the merge request, whose iid must not become a
+// label value, so its kind does.
+const (
+	OtherRef        = "other"         // an untracked branch or tag
+	MergeRequestRef = "merge_request" // refs/merge-requests/<iid>/head: a detached merge request pipeline
+	MergedResultRef = "merged_result" // refs/merge-requests/<iid>/merge: a merged results pipeline
+	MergeTrainRef   = "merge_train"   // refs/merge-requests/<iid>/train: a merge train pipeline
+)
+
+var mergeRequestRef = regexp.MustCompile(`^refs/merge-requests/[0-9]+/(head|merge|train)$`)
+
+var mergeRequestRefs = map[string]string{"head": MergeRequestRef, "merge": MergedResultRef, "train": MergeTrainRef}
 
 var (
 	// GitLab names parallel jobs "rspec 2/5".
@@ -88,15 +101,41 @@ type RefTracker struct {
 func NewRefTracker(re *regexp.Regexp) RefTracker { return RefTracker{tracked: re} }
 
 // Tracked reports whether ref gets its own label value in a project whose
-// default branch is defaultBranch.
+// default branch is defaultBranch. A merge request's ref never does.
 func (t RefTracker) Tracked(ref, defaultBranch string) bool {
+	if mergeRequestRef.MatchString(ref) {
+		return false
+	}
 	return ref == defaultBranch || (t.tracked != nil && t.tracked.MatchString(ref))
 }
 
-// Label returns the ref label value: the ref itself when tracked, else OtherRef.
+// Label returns the ref label value: the ref itself when tracked, else its
+// class (OtherRef, or the kind of merge request pipeline it names).
 func (t RefTracker) Label(ref, defaultBranch string) string {
 	if t.Tracked(ref, defaultBranch) {
 		return ref
 	}
+	if m := mergeRequestRef.FindStringSubmatch(ref); m != nil {
+		return mergeRequestRefs[m[1]]
+	}
 	return OtherRef
+}
+
+// pipelineSources are the pipeline sources GitLab documents (Ci::Pipeline
+// sources, as its CI/CD analytics list them); any other value is "unknown",
+// as GitLab calls a pipeline without one, so the label stays bounded.
+var pipelineSources = map[string]bool{
+	"push": true, "web": true, "trigger": true, "schedule": true, "api": true, "external": true,
+	"pipeline": true, "chat": true, "webide": true, "merge_request_event": true,
+	"external_pull_request_event": true, "parent_pipeline": true, "ondemand_dast_scan": true,
+	"ondemand_dast_validation": true, "security_orchestration_policy": true,
+	"container_registry_push": true, "duo_workflow": true, "pipeline_execution_policy_schedule": true,
+}
+
+// SourceLabel returns the source label value of a pipeline source.
+func SourceLabel(s string) string {
+	if pipelineSources[s] {
+		return s
+	}
+	return "unknown"
 }

@@ -154,16 +154,16 @@ gitlab_ci_runner_pool_queued_duration_seconds_count{runner_type="unknown",tags="
 	want = `
 # HELP gitlab_ci_job_queued_duration_seconds Time jobs waited for a runner, observed once when each job starts.` + fromPolling + `
 # TYPE gitlab_ci_job_queued_duration_seconds histogram
-gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/app",ref="main",stage="build",le="10"} 4
-gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/app",ref="main",stage="build",le="60"} 4
-gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/app",ref="main",stage="build",le="+Inf"} 5
-gitlab_ci_job_queued_duration_seconds_sum{job_name="build",project="g/app",ref="main",stage="build"} 210.1
-gitlab_ci_job_queued_duration_seconds_count{job_name="build",project="g/app",ref="main",stage="build"} 5
-gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/other",ref="main",stage="build",le="10"} 0
-gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/other",ref="main",stage="build",le="60"} 1
-gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/other",ref="main",stage="build",le="+Inf"} 2
-gitlab_ci_job_queued_duration_seconds_sum{job_name="build",project="g/other",ref="main",stage="build"} 100
-gitlab_ci_job_queued_duration_seconds_count{job_name="build",project="g/other",ref="main",stage="build"} 2
+gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/app",ref="main",source="unknown",stage="build",le="10"} 4
+gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/app",ref="main",source="unknown",stage="build",le="60"} 4
+gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/app",ref="main",source="unknown",stage="build",le="+Inf"} 5
+gitlab_ci_job_queued_duration_seconds_sum{job_name="build",project="g/app",ref="main",source="unknown",stage="build"} 210.1
+gitlab_ci_job_queued_duration_seconds_count{job_name="build",project="g/app",ref="main",source="unknown",stage="build"} 5
+gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/other",ref="main",source="unknown",stage="build",le="10"} 0
+gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/other",ref="main",source="unknown",stage="build",le="60"} 1
+gitlab_ci_job_queued_duration_seconds_bucket{job_name="build",project="g/other",ref="main",source="unknown",stage="build",le="+Inf"} 2
+gitlab_ci_job_queued_duration_seconds_sum{job_name="build",project="g/other",ref="main",source="unknown",stage="build"} 100
+gitlab_ci_job_queued_duration_seconds_count{job_name="build",project="g/other",ref="main",source="unknown",stage="build"} 2
 `
 	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "gitlab_ci_job_queued_duration_seconds"); err != nil {
 		t.Error(err)

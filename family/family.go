@@ -14,7 +14,8 @@ import (
 // All) and exports the subset configured for it.
 const (
 	LabelProject       = "project"        // path_with_namespace
-	LabelRef           = "ref"            // tracked branch or tag, else OtherRef
+	LabelRef           = "ref"            // tracked branch or tag, else the class of an untracked ref
+	LabelSource        = "source"         // what made the job's pipeline: GitLab's pipeline source
 	LabelStage         = "stage"          // the job's stage
 	LabelJobName       = "job_name"       // the job's name without parallel or matrix suffix
 	LabelStatus        = "status"         // the job's status
@@ -58,7 +59,7 @@ const (
 	Runners        = "runners"
 )
 
-var jobLabels = []string{LabelProject, LabelRef, LabelStage, LabelJobName}
+var jobLabels = []string{LabelProject, LabelRef, LabelSource, LabelStage, LabelJobName}
 
 func withJobLabels(extra ...string) []string { return append(slices.Clone(jobLabels), extra...) }
 
