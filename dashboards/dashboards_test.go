@@ -230,11 +230,7 @@ func TestVariables(t *testing.T) {
 				if len(sels) != 1 {
 					continue
 				}
-				names := sels[0].Names
-				if sels[0].Metric != "" {
-					names = []string{sels[0].Metric}
-				}
-				for _, metric := range names {
+				for _, metric := range sels[0].Names {
 					if !slices.Contains(series[metric], m[2]) {
 						t.Errorf("variable %s takes label %q, which %s does not have", name, m[2], metric)
 					}

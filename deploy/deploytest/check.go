@@ -11,28 +11,25 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// CheckMetrics reports every selector of expr that names a series missing
-// from series, or matches on a label that series does not carry (a matcher on
-// a missing label silently selects nothing, so a typo would go unnoticed).
+// CheckMetrics reports an expr that Prometheus's parser rejects, and every
+// selector of it that names a series missing from series or matches on a
+// label that series does not carry (a matcher on a missing label silently
+// selects nothing, so a typo would go unnoticed).
 func CheckMetrics(expr string, series map[string][]string) []error {
 	sels, err := Selectors(expr)
 	if err != nil {
-		return []error{fmt.Errorf("scanning expression: %w", err)}
+		return []error{fmt.Errorf("parsing expression: %w", err)}
 	}
 	if len(sels) == 0 {
 		return []error{fmt.Errorf("expression selects no metric")}
 	}
 	var errs []error
 	for _, sel := range sels {
-		names := sel.Names
-		if sel.Metric != "" {
-			names = []string{sel.Metric}
-		}
-		if len(names) == 0 {
+		if len(sel.Names) == 0 {
 			errs = append(errs, fmt.Errorf("selector with labels %v has no metric name", sel.Labels))
 			continue
 		}
-		for _, name := range names {
+		for _, name := range sel.Names {
 			labels, ok := series[name]
 			if !ok {
 				errs = append(errs, fmt.Errorf("metric %q is not exported", name))

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -14,30 +15,27 @@ func TestSelectors(t *testing.T) {
 		expr string
 		want []Selector
 	}{
-		{"bare metric", "up", []Selector{{Metric: "up"}}},
-		{"matchers", `up{job="x", instance=~"a|b"}`, []Selector{{Metric: "up", Labels: []string{"job", "instance"}}}},
-		{"matcher values are not names", `m{a="b{c}", d!~'e,f'}`, []Selector{{Metric: "m", Labels: []string{"a", "d"}}}},
+		{"bare metric", "up", []Selector{{Names: []string{"up"}}}},
+		{"matchers", `up{job="x", instance=~"a|b"}`, []Selector{{Names: []string{"up"}, Labels: []string{"job", "instance"}}}},
+		{"matcher values are not names", `m{a="b{c}", d!~'e,f'}`, []Selector{{Names: []string{"m"}, Labels: []string{"a", "d"}}}},
 		{
 			"functions, aggregation and label list",
-			`histogram_quantile(0.95, sum by (le, project) (rate(h_bucket{project=~"$p"}[1m])))`,
-			[]Selector{{Metric: "h_bucket", Labels: []string{"project"}}},
+			`histogram_quantile(0.95, sum by (le, project) (rate(h_bucket{project=~"a|b"}[1m])))`,
+			[]Selector{{Names: []string{"h_bucket"}, Labels: []string{"project"}}},
 		},
 		{
-			"trailing by clause and binary operator",
-			`sum(rate(a_total[5m])) by (job) / on (job) group_left (x) sum(b) without (y)`,
-			[]Selector{{Metric: "a_total"}, {Metric: "b"}},
+			"binary operators, offset and subquery",
+			`sum(rate(a_total[5m] offset 1h)) by (job) / on (job) group_left (x) max_over_time(b[1h:5m]) unless c @ end()`,
+			[]Selector{{Names: []string{"a_total"}}, {Names: []string{"b"}}, {Names: []string{"c"}}},
 		},
-		{
-			"keywords, numbers, durations and offset",
-			`time() - m offset 5m > 15 * 60 and bool n or vector(0) unless 1e-3 > Inf`,
-			[]Selector{{Metric: "m"}, {Metric: "n"}},
-		},
-		{"subquery range", `max_over_time(m[1h:5m])`, []Selector{{Metric: "m"}}},
-		{"selector by __name__", `{__name__="m", a=~"x"}`, []Selector{{Labels: []string{"a"}, Names: []string{"m"}}}},
+		{"native histogram functions", `histogram_fraction(-Inf, 60, sum(rate(h[1m])))`, []Selector{{Names: []string{"h"}}}},
+		{"selector by __name__", `{__name__="m", a=~"x"}`, []Selector{{Names: []string{"m"}, Labels: []string{"a"}}}},
 		{"__name__ alternatives", `{__name__=~"m_count|m"}`, []Selector{{Names: []string{"m_count", "m"}}}},
-		{"string arguments", `label_replace(m, "dst", "$1", "src", "(.*)")`, []Selector{{Metric: "m"}}},
-		{"recording rule name with colons", `job:m:rate5m{a="b"}`, []Selector{{Metric: "job:m:rate5m", Labels: []string{"a"}}}},
-		{"comment", "m # not_a_metric\n+ n", []Selector{{Metric: "m"}, {Metric: "n"}}},
+		{"__name__ pattern", `{__name__=~"m_.*"}`, []Selector{{Names: []string{"m_.*"}}}},
+		{"string arguments", `label_replace(m, "dst", "$1", "src", "(.*)")`, []Selector{{Names: []string{"m"}}}},
+		{"recording rule name with colons", `job:m:rate5m{a="b"}`, []Selector{{Names: []string{"job:m:rate5m"}, Labels: []string{"a"}}}},
+		{"quoted metric name", `{"m", a="b"}`, []Selector{{Names: []string{"m"}, Labels: []string{"a"}}}},
+		{"comment", "m # not_a_metric\n+ n", []Selector{{Names: []string{"m"}}, {Names: []string{"n"}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,10 +51,31 @@ func TestSelectors(t *testing.T) {
 }
 
 func TestSelectorsErrors(t *testing.T) {
-	for _, expr := range []string{`m{a="b}`, `rate(m[5m)`, `m{a="b"`, `m{a=5}`} {
+	for _, expr := range []string{
+		`m{a="b}`, `rate(m[5m)`, `m{a="b"`, `m{a=5}`,
+		`rate(m[$__rate_interval])`, // a Grafana variable left in
+		`nope(m)`,                   // no such function
+		`double_exponential_smoothing(m[5m], .5, .5)`, // experimental: needs a feature flag
+	} {
 		if _, err := Selectors(expr); err == nil {
 			t.Errorf("Selectors(%q) returned no error", expr)
 		}
+	}
+}
+
+// TestTheParserIsThePrometheusCIBuilds: the parser is the one of the
+// Prometheus 3 that .ci/run builds, so both accept the same PromQL.
+func TestTheParserIsThePrometheusCIBuilds(t *testing.T) {
+	mod, err := os.ReadFile(filepath.Join(RepoRoot(t), "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := "nothing"
+	if m := regexp.MustCompile(`(?m)^\s*github\.com/prometheus/prometheus (\S+)`).FindSubmatch(mod); m != nil {
+		got = string(m[1])
+	}
+	if got != Prometheus3Version {
+		t.Errorf("go.mod requires github.com/prometheus/prometheus %s, want Prometheus3Version %s", got, Prometheus3Version)
 	}
 }
 

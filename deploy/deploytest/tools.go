@@ -50,7 +50,8 @@ const (
 )
 
 // Prometheus3Version is the Prometheus 3 release the tests run against,
-// as its Go module version (v0.316.0 is Prometheus 3.16.0).
+// as its Go module version (v0.316.0 is Prometheus 3.16.0); go.mod requires
+// the same version for the PromQL parser (Selectors).
 const Prometheus3Version = "v0.316.0"
 
 // Prometheus3Env names the directory holding a Prometheus 3 prometheus
