@@ -33,7 +33,8 @@ func (d *decoder) decode(data []byte, cfg *Config) bool {
 		}
 		return false
 	}
-	switch root := doc.Content[0]; {
+	d.root = doc.Content[0]
+	switch root := d.root; {
 	case isNull(root):
 		d.addAt("", empty)
 		return false
@@ -57,8 +58,18 @@ func (d *decoder) decode(data []byte, cfg *Config) bool {
 		for _, e := range te.Errors {
 			d.translate(e)
 		}
-	} else if err != nil { // "document contains excessive aliasing"
-		d.addAt("", strings.TrimPrefix(err.Error(), "yaml: "))
+	} else if err != nil {
+		// yaml.v3 stops at an alias bomb, or at a value its explicit tag
+		// does not fit ("!!int glpat-…"), whose message quotes the value:
+		// it may be a secret, so only the tag is named.
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if strings.Contains(msg, "aliasing") {
+			d.addAt("", msg)
+		} else if n := taggedMismatch(d.root); n != nil {
+			d.problem(n, "", fmt.Sprintf("the value does not fit its explicit tag %s; remove the tag", n.Tag), true)
+		} else {
+			d.addAt("", "cannot decode the document")
+		}
 		return false
 	}
 	return true
@@ -90,7 +101,7 @@ func (d *decoder) index(n *yaml.Node, key string, within []*yaml.Node) bool {
 				continue
 			case dup: // yaml.v3 then decodes nothing of the mapping
 				d.problem(k, ik, fmt.Sprintf("duplicate key (first set at line %d)", first), false)
-				d.marked = append(d.marked, key)
+				d.mark(key)
 				continue
 			case k.ShortTag() == "!!merge":
 				ok = d.checkMerge(v, ik, within) && ok
@@ -332,4 +343,21 @@ func (d *decoder) syntaxError(data []byte, err error) {
 		}
 	})
 	d.problems = append(d.problems, Problem{File: d.file, Line: line, Msg: "invalid YAML: " + msg})
+}
+
+// taggedMismatch returns the first scalar with an explicit tag that its
+// value does not fit, or nil.
+func taggedMismatch(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.ScalarNode && n.Style&yaml.TaggedStyle != 0 {
+		var v any
+		if n.Decode(&v) != nil {
+			return n
+		}
+	}
+	for _, c := range n.Content {
+		if m := taggedMismatch(c); m != nil {
+			return m
+		}
+	}
+	return nil
 }

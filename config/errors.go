@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,9 +68,11 @@ type decoder struct {
 	problems, warnings []Problem
 	places             []*place          // in file order
 	byKey              map[string]*place // the first place of each key
-	// marked holds the keys whose value did not decode or check; skip
-	// consults it so that nothing is reported twice.
-	marked []string
+	// marked holds the keys whose value did not decode or check, and
+	// markedUnder the keys with a marked key at or below them; skip
+	// consults them so that nothing is reported twice.
+	marked, markedUnder map[string]bool
+	root                *yaml.Node
 	// shard replaces ShardPlaceholder in gitlab.token_file;
 	// tokenFilePerShard records that it did.
 	shard             int
@@ -93,7 +96,20 @@ func (d *decoder) problem(n *yaml.Node, key, msg string, marks bool) {
 	}
 	d.problems = append(d.problems, Problem{File: d.file, Line: n.Line, Column: n.Column, Key: key, Msg: msg})
 	if marks {
-		d.marked = append(d.marked, key)
+		d.mark(key)
+	}
+}
+
+func (d *decoder) mark(key string) {
+	if d.marked == nil {
+		d.marked, d.markedUnder = map[string]bool{}, map[string]bool{}
+	}
+	d.marked[key] = true
+	for k := key; ; k = parentKey(k) {
+		d.markedUnder[k] = true
+		if k == "" {
+			return
+		}
 	}
 }
 
@@ -128,43 +144,81 @@ func (d *decoder) at(key string) *yaml.Node {
 	return &yaml.Node{}
 }
 
-// given reports whether the file sets key, itself or through a merge key
-// ("<<") of the mapping that holds it; null sets nothing. Explicit keys
-// win over merged ones, and earlier merge sources over later ones.
+// given reports whether the file sets key (null sets nothing).
 func (d *decoder) given(key string) bool {
-	if p := d.place(key); p != nil {
-		return !isNull(p.value)
+	v := d.lookup(key)
+	return v != nil && !isNull(v)
+}
+
+var keyPart = regexp.MustCompile(`([^.\[\]]+)|\[([0-9]+)\]`)
+
+// lookup returns the node yaml.v3 decodes for key, following aliases and
+// merge keys as it does; nil when the file does not set it.
+func (d *decoder) lookup(key string) *yaml.Node {
+	n := d.root
+	for _, m := range keyPart.FindAllStringSubmatch(key, -1) {
+		if n == nil {
+			return nil
+		}
+		if m[1] != "" {
+			n = valueIn(n, m[1], 0)
+			continue
+		}
+		i, _ := strconv.Atoi(m[2])
+		if n = target(n); n.Kind != yaml.SequenceNode || i >= len(n.Content) {
+			return nil
+		}
+		n = target(n.Content[i])
 	}
-	merge := d.place(joinKey(parentKey(key), "<<"))
-	if merge == nil {
-		return false
+	return n
+}
+
+// valueIn returns the value of key name in mapping m: its own, else that
+// of the first merge source that has it.
+func valueIn(m *yaml.Node, name string, depth int) *yaml.Node {
+	if m = target(m); m.Kind != yaml.MappingNode || depth > maxMergeDepth {
+		return nil
 	}
-	name := key[strings.LastIndexByte(key, '.')+1:]
-	sources := []*yaml.Node{target(merge.value)}
-	if sources[0].Kind == yaml.SequenceNode {
-		sources = sources[0].Content
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if k := m.Content[i]; k.Value == name && k.ShortTag() != "!!merge" {
+			return target(m.Content[i+1])
+		}
 	}
-	for _, src := range sources {
-		src = target(src)
-		for i := 0; i+1 < len(src.Content); i += 2 {
-			if src.Content[i].Value == name {
-				return !isNull(target(src.Content[i+1]))
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].ShortTag() != "!!merge" {
+			continue
+		}
+		sources := []*yaml.Node{target(m.Content[i+1])}
+		if sources[0].Kind == yaml.SequenceNode {
+			sources = sources[0].Content
+		}
+		for _, src := range sources {
+			if v := valueIn(src, name, depth+1); v != nil {
+				return v
 			}
 		}
 	}
-	return false
+	return nil
 }
+
+// maxMergeDepth bounds merges of merges; index has rejected cycles.
+const maxMergeDepth = 32
 
 // skip reports whether checks of key should be skipped: part of its value
 // did not decode, or the value of a section containing it did not (a
 // "gitlab: x" has no url to complain about).
 func (d *decoder) skip(key string) bool {
-	return slices.ContainsFunc(d.marked, func(k string) bool { return under(k, key) || under(key, k) })
-}
-
-// under reports whether key is k or lies in k's value.
-func under(key, k string) bool {
-	return k == "" || key == k || strings.HasPrefix(key, k+".") || strings.HasPrefix(key, k+"[")
+	if d.markedUnder[key] {
+		return true
+	}
+	for k := key; ; k = parentKey(k) {
+		if d.marked[k] {
+			return true
+		}
+		if k == "" {
+			return false
+		}
+	}
 }
 
 // strict rejects a value yaml.v3 takes but the config does not: a float
@@ -173,11 +227,11 @@ func (d *decoder) strict(key, tag, want string) bool {
 	if d.skip(key) {
 		return false
 	}
-	p := d.place(key)
-	if p == nil || p.value.Kind != yaml.ScalarNode || isNull(p.value) || p.value.ShortTag() == tag {
+	v := d.lookup(key)
+	if v == nil || v.Kind != yaml.ScalarNode || isNull(v) || v.ShortTag() == tag {
 		return true
 	}
-	d.problem(p.value, key, fmt.Sprintf("want %s, got %s", want, describe(p.value)), true)
+	d.problem(v, key, fmt.Sprintf("want %s, got %s", want, describe(v)), true)
 	return false
 }
 
@@ -197,7 +251,7 @@ func (d *decoder) items(key string, n int, want string) []string {
 			return keys[:n]
 		case isNull(p.value):
 			d.problem(p.value, k, want+", got null", true)
-		case !slices.Contains(d.marked, k):
+		case !d.marked[k]:
 			keys = append(keys, k)
 		}
 	}

@@ -200,6 +200,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 		{"inline and file", "", "  token: " + tok + "\n  token_file: " + tokenFile + "\n"},
 		{"bad file", "", "  token_file: " + badFile + "\n"},
 		{"bad inline", "", "  token: \"" + tok + "\\n" + tok + "\"\n"},
+		{"inline with a tag it does not fit", "", "  token: !!int " + tok + "\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -460,12 +461,13 @@ func TestEveryFamilyIsConfigurable(t *testing.T) {
 // TestFamilyThroughMergeKey: a family's settings that reach it through a
 // merge key are its settings, enabled: false included.
 func TestFamilyThroughMergeKey(t *testing.T) {
-	doc := minimal + "metrics:\n  failures: &off {enabled: false, labels: [project]}\n  duration: {<<: *off}\n  retries:\n    <<: [*off]\n    enabled: true\n"
+	doc := minimal + "metrics:\n  failures: &off {enabled: false, labels: [project]}\n  duration: {<<: *off}\n  retries:\n    <<: [*off]\n    enabled: true\n" +
+		"  queued_duration: *off\n  artifact_size: {<<: {<<: *off}}\n"
 	cfg, _, err := Parse([]byte(doc), "c.yaml", envWith("tok"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for key, want := range map[string]bool{"failures": false, "duration": false, "retries": true} {
+	for key, want := range map[string]bool{"failures": false, "duration": false, "retries": true, "queued_duration": false, "artifact_size": false} {
 		f := cfg.Metrics.Families[key]
 		if f.Enabled != want || !slices.Equal(f.Labels, []string{"project"}) {
 			t.Errorf("metrics.%s = %+v, want enabled %v with labels [project]", key, f, want)
