@@ -333,7 +333,15 @@ func (d *decoder) syntaxError(data []byte, err error) {
 		return msg
 	}
 	msg, lines := message(err), bytes.SplitAfter(data, []byte("\n"))
-	line := 1 + sort.Search(len(lines), func(i int) bool {
+	// yaml.v3 names the line of the construct the error is in: the
+	// offending token is never above it.
+	below := 0
+	if m := yamlLine.FindStringSubmatch(strings.TrimPrefix(err.Error(), "yaml: ")); m != nil {
+		below, _ = strconv.Atoi(m[1])
+		below = max(below-1, 0) // some of its lines are 0-based
+	}
+	line := 1 + below + sort.Search(len(lines)-below, func(i int) bool {
+		i += below
 		dec := yaml.NewDecoder(bytes.NewReader(bytes.Join(lines[:i+1], nil)))
 		for {
 			var n yaml.Node

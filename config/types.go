@@ -34,8 +34,11 @@ func parseDuration(s string) (Duration, error) {
 }
 
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	return unmarshalScalar(n, `a duration such as "30s"`, func(s string) (err error) {
-		*d, err = parseDuration(s)
+	return unmarshalScalar(n, `a duration such as "30s"`, func(s string) error {
+		v, err := parseDuration(s)
+		if err == nil {
+			*d = v
+		}
 		return err
 	})
 }

@@ -121,7 +121,8 @@ func (d *decoder) validateGroups(gs []Group) {
 	first := map[string]string{}
 	for i, g := range gs {
 		pathKey := keys[i] + ".path"
-		if !d.strict(keys[i]+".include_subgroups", "!!bool", "true or false") || d.skip(pathKey) {
+		d.strict(keys[i]+".include_subgroups", "!!bool", "true or false")
+		if d.skip(pathKey) {
 			continue
 		}
 		if g.Path == "" && !d.given(pathKey) {
