@@ -99,6 +99,9 @@ func (d *decoder) index(n *yaml.Node, key string, within []*yaml.Node) bool {
 			case k.Kind != yaml.ScalarNode:
 				d.problem(k, key, "want a plain key, got "+describeKind(k), true)
 				continue
+			case isNull(k): // yaml.v3 passes over what names no field
+				d.problem(k, ik, "unknown key", false)
+				continue
 			case dup: // yaml.v3 then decodes nothing of the mapping
 				d.problem(k, ik, fmt.Sprintf("duplicate key (first set at line %d)", first), false)
 				d.mark(key)

@@ -249,7 +249,7 @@ func (d *decoder) items(key string, n int, want string) []string {
 				keys = append(keys, fmt.Sprintf("%s[%d]", key, len(keys)))
 			}
 			return keys[:n]
-		case isNull(p.value):
+		case isNull(target(p.value)):
 			d.problem(p.value, k, want+", got null", true)
 		case !d.marked[k]:
 			keys = append(keys, k)
