@@ -1,6 +1,7 @@
 package gitlabtest
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -460,4 +461,67 @@ func TestBuildRejectsBadInput(t *testing.T) {
 	s.ForbidProject(99, true)
 	s.SetStatus(99, "running")
 	s.SetNullDurations(99, true)
+}
+
+// TestPipelineDurationIsGitLabs: a pipeline's duration is the union of the
+// running periods of its latest jobs and of its child pipeline's, as GitLab
+// computes it: not its queue, not the gap between stages, not a retried
+// attempt, not a bridge.
+func TestPipelineDurationIsGitLabs(t *testing.T) {
+	f := newFixture(t, Options{})
+	type pl struct {
+		Duration       *int64 `json:"duration"`
+		QueuedDuration *int64 `json:"queued_duration"`
+	}
+	step := func(d time.Duration, acts ...func() error) {
+		t.Helper()
+		f.clock.Advance(d)
+		for _, act := range acts {
+			must(t, act())
+		}
+	}
+	start := func(id int64) func() error { return func() error { return f.s.Start(id) } }
+	finish := func(id int64, status string) func() error {
+		return func() error { return f.s.Finish(id, status, FinishOptions{}) }
+	}
+	retry := func(id int64) int64 {
+		t.Helper()
+		n, err := f.s.Retry(id)
+		must(t, err)
+		return n
+	}
+	build := f.s.CreateJob(f.pipeline, JobSpec{Name: "build", Stage: "build"})
+	lint := f.s.CreateJob(f.pipeline, JobSpec{Name: "lint", Stage: "build"})
+	step(5*time.Second, func() error { return f.s.Enqueue(build) }, func() error { return f.s.Enqueue(lint) })
+	step(3*time.Second, start(build))              // t=8: the pipeline starts
+	step(10*time.Second, start(lint))              // t=18
+	step(20*time.Second, finish(build, "success")) // t=38
+	step(10*time.Second, finish(lint, "failed"))   // t=48
+	step(time.Minute)                              // a gap
+	lint2 := retry(lint)                           // t=108, pending
+	step(5*time.Second, start(lint2))              // t=113
+	step(15*time.Second, finish(lint2, "success")) // t=128: [113, 128]
+	_, child := f.s.CreateBridge(f.pipeline, JobSpec{Name: "trigger", Stage: "deploy"})
+	deploy := f.s.CreateJob(child, JobSpec{Name: "deploy", Stage: "deploy"})
+	step(time.Second, func() error { return f.s.Enqueue(deploy) }, start(deploy)) // t=129
+	build2 := retry(build)
+	step(0, start(build2))                          // t=129
+	step(25*time.Second, finish(deploy, "success")) // t=154: [129, 154], in the child
+	step(5*time.Second, finish(build2, "success"))  // t=159: [129, 159]
+	got := decode[pl](t, get(t, f.s, "/api/v4/projects/1/pipelines/"+itoa(f.pipeline)))
+	// The latest attempts ran [113, 128] and [129, 159], the child within:
+	// 15 + 30 s. The first build and lint attempts (8 to 48) were retried.
+	if got.Duration == nil || *got.Duration != 45 {
+		t.Errorf("duration = %v, want 45", ptrString(got.Duration))
+	}
+	if got.QueuedDuration == nil || *got.QueuedDuration != 8 {
+		t.Errorf("queued_duration = %v, want 8 (creation to start)", ptrString(got.QueuedDuration))
+	}
+}
+
+func ptrString(p *int64) string {
+	if p == nil {
+		return "null"
+	}
+	return strconv.FormatInt(*p, 10)
 }

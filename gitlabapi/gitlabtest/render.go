@@ -1,6 +1,8 @@
 package gitlabtest
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -315,20 +317,58 @@ func (r *renderer) pipeline(p *pipeline) pipelineJSON {
 
 // durations are the pipeline's duration and queued_duration in whole
 // seconds, null before it starts.
+// durations are GitLab's. duration (Gitlab::Ci::Pipeline::Duration) is the
+// union of the running periods of the latest jobs, not bridges, of the
+// pipeline and its downstream pipelines that ran (success, failed,
+// canceled, or still running: up to now), so that neither queueing, nor
+// a gap between stages, nor a retried attempt counts. queued_duration
+// (Ci::Pipeline#queued_duration) is from creation to start, nil when 0.
 func (p *pipeline) durations(now stamp) (duration, queued *int64) {
 	if !p.startedAt.valid() {
 		return nil, nil
 	}
-	end := p.finishedAt
-	if !end.valid() {
-		end = now
+	periods := p.runningPeriods(now, nil)
+	slices.SortFunc(periods, func(a, b [2]stamp) int { return cmp.Compare(a[0], b[0]) })
+	var total, end stamp
+	for _, r := range periods {
+		if r[0] > end {
+			end = r[0]
+		}
+		if r[1] > end {
+			total += r[1] - end
+			end = r[1]
+		}
 	}
-	d := int64(end-p.startedAt) / 1e6
-	// Ci::Pipeline#queued_duration is nil when zero.
+	d := int64(total) / 1e6
 	if q := int64(p.startedAt-p.createdAt) / 1e6; q > 0 {
 		queued = &q
 	}
 	return &d, queued
+}
+
+// runningPeriods appends the start and end of each job of the pipeline and
+// its downstream pipelines that counts towards its duration.
+func (p *pipeline) runningPeriods(now stamp, out [][2]stamp) [][2]stamp {
+	for _, j := range p.jobs {
+		if j.isBridge {
+			if j.downstream != nil {
+				out = j.downstream.runningPeriods(now, out)
+			}
+			continue
+		}
+		if j.retried || !j.startedAt.valid() {
+			continue
+		}
+		switch j.status {
+		case "success", "failed", "canceled", "running":
+			end := j.finishedAt
+			if !end.valid() {
+				end = now
+			}
+			out = append(out, [2]stamp{j.startedAt, end})
+		}
+	}
+	return out
 }
 
 func detailedStatus(status, webURL string) detailedStatusJSON {
