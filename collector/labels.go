@@ -103,7 +103,7 @@ func NewRefTracker(re *regexp.Regexp) RefTracker { return RefTracker{tracked: re
 // Tracked reports whether ref gets its own label value in a project whose
 // default branch is defaultBranch. A merge request's ref never does.
 func (t RefTracker) Tracked(ref, defaultBranch string) bool {
-	if mergeRequestRef.MatchString(ref) {
+	if mergeRequestKind(ref) != "" {
 		return false
 	}
 	return ref == defaultBranch || (t.tracked != nil && t.tracked.MatchString(ref))
@@ -115,10 +115,23 @@ func (t RefTracker) Label(ref, defaultBranch string) string {
 	if t.Tracked(ref, defaultBranch) {
 		return ref
 	}
+	if kind := mergeRequestKind(ref); kind != "" {
+		return kind
+	}
+	return OtherRef
+}
+
+// mergeRequestKind returns the ref label of a merge request pipeline's
+// ref, or "" for any other ref; the prefix test spares the regexp the
+// refs of every other job.
+func mergeRequestKind(ref string) string {
+	if !strings.HasPrefix(ref, "refs/merge-requests/") {
+		return ""
+	}
 	if m := mergeRequestRef.FindStringSubmatch(ref); m != nil {
 		return mergeRequestRefs[m[1]]
 	}
-	return OtherRef
+	return ""
 }
 
 // pipelineSources are the pipeline sources GitLab documents (Ci::Pipeline

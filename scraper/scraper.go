@@ -1,4 +1,4 @@
-// Package scraper walks GitLab on an interval and tells a event.Recorder, exactly
+// Package scraper walks GitLab on an interval and tells an event.Recorder, exactly
 // once per job, what started and what finished. It keeps per-project state
 // (package state) so that each poll costs requests in proportion to what
 // changed, not to history.
