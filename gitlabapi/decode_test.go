@@ -277,3 +277,70 @@ func TestFixtureCopiesAreCurrent(t *testing.T) {
 		}
 	}
 }
+
+// A pipeline's coverage is a BigDecimal GitLab sends as a string; older
+// releases and jobs send a number.
+func TestDecodePipelineCoverage(t *testing.T) {
+	for _, tc := range []struct {
+		body    string
+		want    *float64
+		wantErr string
+	}{
+		{`{"coverage": "30.0"}`, ptr(30.0), ""},
+		{`{"coverage": 87.5}`, ptr(87.5), ""},
+		{`{"coverage": null}`, nil, ""},
+		{`{"coverage": ""}`, nil, `coverage "" is not a percentage`},
+		{`{}`, nil, ""},
+		{`{"coverage": "lots"}`, nil, `coverage "lots" is not a percentage`},
+		{`{"coverage": "NaN"}`, nil, `coverage "NaN" is not a percentage`},
+		{`{"coverage": true}`, nil, `coverage true is not a percentage`},
+	} {
+		var p Pipeline
+		err := json.Unmarshal([]byte(tc.body), &p)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: error %v, want %q", tc.body, err, tc.wantErr)
+			}
+			continue
+		}
+		mustOK(t, err)
+		if (p.Coverage == nil) != (tc.want == nil) || (tc.want != nil && float64(*p.Coverage) != *tc.want) {
+			t.Errorf("%s: coverage %v, want %v", tc.body, p.Coverage, tc.want)
+		}
+	}
+}
+
+func TestPipelineFetchesOnePipeline(t *testing.T) {
+	var path string
+	env := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		path = r.URL.EscapedPath()
+		writeRaw(w, 200, "application/json", string(fixture(t, "pipeline_single_docs.json")))
+	}), nil)
+	p, err := env.c.Pipeline(context.Background(), "g/p", 287)
+	mustOK(t, err)
+	if !strings.HasSuffix(path, "/projects/g%2Fp/pipelines/287") {
+		t.Errorf("requested %s", path)
+	}
+	if p.ID != 287 || p.Status == "" || p.FinishedAt == nil || !p.Finished().Equal(*p.FinishedAt) {
+		t.Errorf("pipeline = %+v", p)
+	}
+	if _, err := env.c.Pipeline(context.Background(), "g/p", 0); err == nil {
+		t.Error("pipeline id 0 was requested")
+	}
+}
+
+func TestPipelineFinishedWithoutFinishedAt(t *testing.T) {
+	created, updated := time.Unix(100, 0), time.Unix(200, 0)
+	for _, tc := range []struct {
+		p    Pipeline
+		want time.Time
+	}{
+		{Pipeline{PipelineBasic: PipelineBasic{CreatedAt: &created, UpdatedAt: &updated}}, updated},
+		{Pipeline{PipelineBasic: PipelineBasic{CreatedAt: &created}}, created},
+		{Pipeline{}, time.Time{}},
+	} {
+		if got := tc.p.Finished(); !got.Equal(tc.want) {
+			t.Errorf("Finished() = %v, want %v", got, tc.want)
+		}
+	}
+}

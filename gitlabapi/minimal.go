@@ -49,6 +49,9 @@ type minimalPipeline struct {
 	Ref       string `json:"ref"`
 	Status    string `json:"status"`
 	Source    string `json:"source"`
+	// CreatedAt tells a pipeline created before a first walk's lookback
+	// (history) from a new one.
+	CreatedAt *time.Time `json:"created_at"`
 }
 
 func (m *minimalJob) job() Job {
@@ -63,7 +66,7 @@ func (m *minimalJob) job() Job {
 		QueuedDuration: m.QueuedDuration, FailureReason: m.FailureReason,
 		Pipeline: PipelineBasic{
 			ID: m.Pipeline.ID, IID: m.Pipeline.IID, ProjectID: m.Pipeline.ProjectID,
-			Ref: m.Pipeline.Ref, Status: m.Pipeline.Status, Source: m.Pipeline.Source,
+			Ref: m.Pipeline.Ref, Status: m.Pipeline.Status, Source: m.Pipeline.Source, CreatedAt: m.Pipeline.CreatedAt,
 		},
 		Artifacts: m.Artifacts, Runner: runner, TagList: m.TagList, Archived: m.Archived, Source: m.Source,
 	}

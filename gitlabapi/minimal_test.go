@@ -27,7 +27,7 @@ func withoutSkipped(j Job) Job {
 		FinishedAt: j.FinishedAt, ErasedAt: j.ErasedAt, Duration: j.Duration,
 		QueuedDuration: j.QueuedDuration, FailureReason: j.FailureReason,
 		Pipeline: PipelineBasic{ID: j.Pipeline.ID, IID: j.Pipeline.IID, ProjectID: j.Pipeline.ProjectID,
-			Ref: j.Pipeline.Ref, Status: j.Pipeline.Status, Source: j.Pipeline.Source},
+			Ref: j.Pipeline.Ref, Status: j.Pipeline.Status, Source: j.Pipeline.Source, CreatedAt: j.Pipeline.CreatedAt},
 		Artifacts: j.Artifacts, Runner: runnerPool(j.Runner), TagList: j.TagList, Archived: j.Archived, Source: j.Source,
 	}
 }

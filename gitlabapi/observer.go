@@ -20,6 +20,7 @@ const (
 	EndpointJob              = "/projects/:id/jobs/:job_id"
 	EndpointProject          = "/projects/:id"
 	EndpointProjectPipelines = "/projects/:id/pipelines"
+	EndpointPipeline         = "/projects/:id/pipelines/:pipeline_id"
 	EndpointGroupProjects    = "/groups/:id/projects"
 	EndpointMetadata         = "/metadata"
 )

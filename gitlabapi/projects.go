@@ -3,6 +3,7 @@ package gitlabapi
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -52,6 +53,17 @@ func (c *Client) ProjectPipelines(ctx context.Context, project string, opt ListP
 		}
 	}
 	return offsetList[PipelineBasic](ctx, c, EndpointProjectPipelines, "/projects/"+id+"/pipelines", q, opt.MaxPages)
+}
+
+// Pipeline returns one pipeline with its duration, queued duration and
+// coverage (GET /projects/:id/pipelines/:pipeline_id), which the list and
+// the jobs' pipeline objects do not carry.
+func (c *Client) Pipeline(ctx context.Context, project string, pipelineID int64) (*Pipeline, error) {
+	path, err := pipelinePath(project, pipelineID, "")
+	if err != nil {
+		return nil, err
+	}
+	return getOne[Pipeline](ctx, c, EndpointPipeline, strings.TrimSuffix(path, "/"))
 }
 
 // GroupProjectsOptions filters GET /groups/:id/projects.

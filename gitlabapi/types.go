@@ -1,7 +1,10 @@
 package gitlabapi
 
 import (
+	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -224,6 +227,44 @@ type Pipeline struct {
 	FinishedAt     *time.Time `json:"finished_at,omitempty"`
 	Duration       *float64   `json:"duration,omitempty"`
 	QueuedDuration *float64   `json:"queued_duration,omitempty"`
+	// Coverage is the pipeline's test coverage in percent, the average of
+	// its jobs' (nil when none reports one).
+	Coverage *Percent `json:"coverage"`
+}
+
+// Finished is when the pipeline finished: its finished_at, or for a
+// skipped pipeline, which GitLab gives none, when it was last updated.
+func (pl *Pipeline) Finished() time.Time {
+	switch {
+	case pl.FinishedAt != nil:
+		return *pl.FinishedAt
+	case pl.UpdatedAt != nil:
+		return *pl.UpdatedAt
+	case pl.CreatedAt != nil:
+		return *pl.CreatedAt
+	}
+	return time.Time{}
+}
+
+// Percent is a percentage GitLab sends as a string ("30.0", the pipeline's
+// coverage, a BigDecimal) or as a number (older releases, and a job's).
+type Percent float64
+
+// UnmarshalJSON accepts a number, a string holding one, or null.
+func (p *Percent) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "null" {
+		return nil
+	}
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("coverage %s is not a percentage", b)
+	}
+	*p = Percent(v)
+	return nil
 }
 
 // Project is the part of GitLab's project object the exporter uses.
