@@ -208,6 +208,18 @@ func (r *recorder) PollFinished(p event.Project, res event.PollResult) {
 	}
 }
 
+func (r *recorder) PipelineFinished(p event.Project, pl *gitlabapi.Pipeline) {
+	r.inner.PipelineFinished(p, pl)
+}
+
+func (r *recorder) PipelineRerun(p event.Project, pl *gitlabapi.Pipeline, first string, repeat bool) {
+	r.inner.PipelineRerun(p, pl, first, repeat)
+}
+
+func (r *recorder) ProjectPipelines(p event.Project, unfinished map[string]int) {
+	r.inner.ProjectPipelines(p, unfinished)
+}
+
 func (r *recorder) ProjectRemoved(path string)    { r.inner.ProjectRemoved(path) }
 func (r *recorder) ProjectsPolled(n int)          { r.inner.ProjectsPolled(n) }
 func (r *recorder) ProjectHandedOver(path string) { r.inner.ProjectHandedOver(path) }

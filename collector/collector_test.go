@@ -211,7 +211,14 @@ gitlab_jobs_exporter_series{family="duration"} 3
 gitlab_jobs_exporter_series{family="failures"} 1
 gitlab_jobs_exporter_series{family="jobs"} 4
 gitlab_jobs_exporter_series{family="last_job"} 2
+gitlab_jobs_exporter_series{family="last_pipeline"} 0
 gitlab_jobs_exporter_series{family="pending_by_pool"} 2
+gitlab_jobs_exporter_series{family="pipeline_duration"} 0
+gitlab_jobs_exporter_series{family="pipeline_queued_duration"} 0
+gitlab_jobs_exporter_series{family="pipeline_reruns"} 0
+gitlab_jobs_exporter_series{family="pipeline_wall_time"} 0
+gitlab_jobs_exporter_series{family="pipelines"} 0
+gitlab_jobs_exporter_series{family="pipelines_finished"} 0
 gitlab_jobs_exporter_series{family="queue_by_pool"} 2
 gitlab_jobs_exporter_series{family="queued_duration"} 2
 gitlab_jobs_exporter_series{family="retries"} 1
@@ -345,7 +352,8 @@ func TestDisabledFamiliesAreNotExported(t *testing.T) {
 	for _, mf := range mfs {
 		names = append(names, mf.GetName())
 	}
-	want := []string{"gitlab_jobs_exporter_followed_jobs", "gitlab_jobs_exporter_jobs_observed_total"}
+	want := []string{"gitlab_jobs_exporter_followed_jobs", "gitlab_jobs_exporter_jobs_observed_total",
+		"gitlab_jobs_exporter_pipelines_observed_total"}
 	if !slices.Equal(names, want) {
 		t.Errorf("with every family off the job metrics are %v, want %v", names, want)
 	}

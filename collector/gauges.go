@@ -12,12 +12,14 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 )
 
-// lastJobs are the latest finished job of each label set (family
-// last_job): its status, duration and finish time.
+// lastJobs are the latest finished job (family last_job), or pipeline
+// (last_pipeline), of each label set: its status, duration, finish time
+// and, for pipelines, coverage.
 type lastJobs struct {
 	*configured
 	now                                    func() time.Time
 	statusDesc, durationDesc, finishedDesc *prometheus.Desc
+	coverageDesc                           *prometheus.Desc // nil when the family has no coverage metric
 	seriesIndex[*lastJob]
 }
 
@@ -26,7 +28,8 @@ type lastJob struct {
 	id       int64
 	status   string
 	duration float64
-	finished float64 // unix seconds; 0 when unknown
+	finished float64  // unix seconds; 0 when unknown
+	coverage *float64 // a ratio; nil when none
 }
 
 func (l *lastJob) meta() *seriesMeta { return &l.seriesMeta }
@@ -35,15 +38,20 @@ func newLastJobs(f *configured, now func() time.Time) *lastJobs {
 	desc := func(m family.Metric, extra ...string) *prometheus.Desc {
 		return prometheus.NewDesc(m.Name, m.Help+fromPolling, f.labelNames(extra...), nil)
 	}
-	return &lastJobs{configured: f, now: now, seriesIndex: newSeriesIndex[*lastJob](f),
+	l := &lastJobs{configured: f, now: now, seriesIndex: newSeriesIndex[*lastJob](f),
 		statusDesc:   desc(f.Metrics[0], family.LabelStatus),
 		durationDesc: desc(f.Metrics[1]),
 		finishedDesc: desc(f.Metrics[2]),
 	}
+	if len(f.Metrics) > 3 {
+		l.coverageDesc = desc(f.Metrics[3])
+	}
+	return l
 }
 
 // record keeps job as the latest of its label set unless a newer one (by
-// id: GitLab's ids grow with creation) is there already.
+// id: GitLab's ids grow with creation) is there already. The same id
+// again is a pipeline that finished again: its new result replaces the old.
 func (l *lastJobs) record(values *labelValues, job lastJob) {
 	key := l.key(values)
 	now := l.now()
@@ -52,7 +60,8 @@ func (l *lastJobs) record(values *labelValues, job lastJob) {
 	switch prev := l.series[key]; {
 	case prev == nil:
 		l.add(key, &job)
-	case job.id > prev.id:
+	case job.id >= prev.id:
+		job.seriesMeta = prev.seriesMeta
 		l.series[key] = &job
 	}
 	l.series[key].touch(now)
@@ -62,6 +71,9 @@ func (l *lastJobs) describe(ch chan<- *prometheus.Desc) {
 	ch <- l.statusDesc
 	ch <- l.durationDesc
 	ch <- l.finishedDesc
+	if l.coverageDesc != nil {
+		ch <- l.coverageDesc
+	}
 }
 
 func (l *lastJobs) collect(ch chan<- prometheus.Metric) {
@@ -75,6 +87,9 @@ func (l *lastJobs) collect(ch chan<- prometheus.Metric) {
 			gauge(l.durationDesc, s.duration, values...))
 		if s.finished > 0 {
 			metrics = append(metrics, gauge(l.finishedDesc, s.finished, values...))
+		}
+		if s.coverage != nil && l.coverageDesc != nil {
+			metrics = append(metrics, gauge(l.coverageDesc, *s.coverage, values...))
 		}
 	}
 	l.mu.Unlock()

@@ -11,7 +11,7 @@ func (m *Metrics) ProjectHandedOver(path string) {
 }
 
 // ProjectHandedOver drops the project's gauges: what is unfinished now and
-// its latest jobs.
+// its latest jobs and pipelines.
 func (j *Jobs) ProjectHandedOver(path string) {
 	j.mu.Lock()
 	delete(j.followed, path)
@@ -21,5 +21,11 @@ func (j *Jobs) ProjectHandedOver(path string) {
 	}
 	if j.last != nil {
 		j.last.deleteProject(path)
+	}
+	if j.pipelines.last != nil {
+		j.pipelines.last.deleteProject(path)
+	}
+	if j.pipelines.active != nil {
+		j.pipelines.active.deleteProject(path)
 	}
 }

@@ -18,8 +18,9 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
 )
 
-// Jobs holds the job metrics. It implements prometheus.Collector and the
-// job half of the scraper's Recorder.
+// Jobs holds the job and pipeline metrics. It implements
+// prometheus.Collector and the job and pipeline half of the scraper's
+// Recorder.
 type Jobs struct {
 	refs atomic.Pointer[RefTracker]
 	now  func() time.Time
@@ -37,13 +38,16 @@ type Jobs struct {
 	pending     *pendingPools
 	runners     *histogramVec
 
+	pipelines pipelineFamilies
+
 	pools pools
 
 	families []jobFamily // the enabled ones, in the order of family.All
 
-	observed     prometheus.Counter
-	followedDesc *prometheus.Desc
-	seriesDesc   *prometheus.Desc
+	observed          prometheus.Counter
+	pipelinesObserved prometheus.Counter
+	followedDesc      *prometheus.Desc
+	seriesDesc        *prometheus.Desc
 
 	mu       sync.Mutex
 	followed map[string]int // unfinished jobs by project path
@@ -76,6 +80,10 @@ func NewJobs(o Options) (*Jobs, error) {
 			Name: "gitlab_jobs_exporter_jobs_observed_total",
 			Help: "Finished jobs and bridges counted into the job metrics.",
 		}),
+		pipelinesObserved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gitlab_jobs_exporter_pipelines_observed_total",
+			Help: "Pipelines counted into the pipeline metrics at their first result.",
+		}),
 		followedDesc: prometheus.NewDesc("gitlab_jobs_exporter_followed_jobs",
 			"Unfinished jobs and bridges the scraper follows until they finish.", nil, nil),
 		seriesDesc: prometheus.NewDesc("gitlab_jobs_exporter_series",
@@ -97,7 +105,7 @@ func NewJobs(o Options) (*Jobs, error) {
 		if err != nil {
 			return nil, fmt.Errorf("collector: %w", err)
 		}
-		var jf jobFamily
+		jf, isPipeline := j.pipelines.build(f, now)
 		switch spec.Key {
 		case family.Duration:
 			j.duration = newHistogramVec(f, spec.Metrics[0], "job_id", now)
@@ -131,7 +139,9 @@ func NewJobs(o Options) (*Jobs, error) {
 			j.runners = newHistogramVec(f, spec.Metrics[0], "job_id", now)
 			jf = j.runners
 		default:
-			return nil, fmt.Errorf("collector: family %s is declared but not built", spec.Key)
+			if !isPipeline {
+				return nil, fmt.Errorf("collector: family %s is declared but not built", spec.Key)
+			}
 		}
 		j.families = append(j.families, jf)
 	}
@@ -263,6 +273,7 @@ func (j *Jobs) Describe(ch chan<- *prometheus.Desc) {
 		f.describe(ch)
 	}
 	j.observed.Describe(ch)
+	j.pipelinesObserved.Describe(ch)
 	ch <- j.followedDesc
 	ch <- j.seriesDesc
 }
@@ -274,6 +285,7 @@ func (j *Jobs) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(j.seriesDesc, prometheus.GaugeValue, float64(f.len()), f.spec().Key)
 	}
 	j.observed.Collect(ch)
+	j.pipelinesObserved.Collect(ch)
 	j.mu.Lock()
 	followed := 0
 	for _, n := range j.followed {

@@ -24,6 +24,7 @@ const (
 	tags
 	runnerType
 	runner
+	firstStatus
 	numLabels
 )
 
@@ -40,6 +41,7 @@ var labelNames = [numLabels]string{
 	tags:          family.LabelTags,
 	runnerType:    family.LabelRunnerType,
 	runner:        family.LabelRunner,
+	firstStatus:   family.LabelFirstStatus,
 }
 
 func labelByName(name string) (labelIndex, bool) {

@@ -40,6 +40,17 @@ func (m *Metrics) ProjectActive(p event.Project, jobs []event.ActiveJob) {
 	m.Jobs.ProjectActive(p, jobs)
 }
 
+// and for pipelines,
+func (m *Metrics) PipelineFinished(p event.Project, pl *gitlabapi.Pipeline) {
+	m.Jobs.PipelineFinished(p, pl)
+}
+func (m *Metrics) PipelineRerun(p event.Project, pl *gitlabapi.Pipeline, first string, repeat bool) {
+	m.Jobs.PipelineRerun(p, pl, first, repeat)
+}
+func (m *Metrics) ProjectPipelines(p event.Project, unfinished map[string]int) {
+	m.Jobs.ProjectPipelines(p, unfinished)
+}
+
 // the self-metrics for polls, discovery and state,
 func (m *Metrics) PollFinished(p event.Project, r event.PollResult) { m.Self.PollFinished(p, r) }
 func (m *Metrics) ProjectUnresolved(ref, reason string)             { m.Self.ProjectUnresolved(ref, reason) }

@@ -18,6 +18,11 @@ func defaultQueuedDurationBuckets() []float64 {
 	return []float64{1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600}
 }
 
+// defaultPipelineDurationBuckets suit pipelines of a minute to two hours.
+func defaultPipelineDurationBuckets() []float64 {
+	return []float64{60, 120, 300, 600, 900, 1200, 1800, 3600, 7200}
+}
+
 // defaultArtifactSizeBuckets are powers of 16 from 1 KiB to 1 GiB: artifact
 // sizes span many orders of magnitude, so linear buckets would be useless,
 // and six buckets per project and file type keep the family within the
@@ -47,10 +52,15 @@ func defaultRunnerPools() []PoolRule {
 // pools have their own family); artifact sizes per project and file type;
 // "what is pending now" per project and status. The runner-pool families
 // cost series per tag set, not per project, and are on; finished jobs by
-// runner cost a histogram per runner and are off.
+// runner cost a histogram per runner and are off. Pipelines are counted per
+// project (a counter, one series per ref class, source and result) with
+// their latest result per tracked ref, and their durations are histograms
+// across projects: per project they would cost more than all the job
+// families (README, "Sizing").
 func DefaultMetrics() Metrics {
 	const (
 		project, ref, stage, jobName = family.LabelProject, family.LabelRef, family.LabelStage, family.LabelJobName
+		source                       = family.LabelSource
 	)
 	both := string(family.Both)
 	return Metrics{
@@ -75,6 +85,17 @@ func DefaultMetrics() Metrics {
 			family.PendingByPool: {Enabled: true, Labels: []string{family.LabelTags}},
 			family.Runners: {Enabled: false, Histogram: both, Buckets: defaultDurationBuckets(),
 				Labels: []string{family.LabelRunner, family.LabelRunnerType}},
+			family.PipelineDuration: {Enabled: true, Histogram: both, Buckets: defaultPipelineDurationBuckets(),
+				Labels: []string{ref, source, family.LabelStatus}},
+			family.PipelineWallTime: {Enabled: true, Histogram: both, Buckets: defaultPipelineDurationBuckets(),
+				Labels: []string{ref, source, family.LabelStatus}},
+			family.PipelineQueuedDuration: {Enabled: true, Histogram: both, Buckets: defaultQueuedDurationBuckets(),
+				Labels: []string{ref, source}},
+			family.PipelinesFinished: {Enabled: true, Labels: []string{project, ref, source, family.LabelStatus}},
+			family.PipelineReruns: {Enabled: true,
+				Labels: []string{project, ref, source, family.LabelFirstStatus, family.LabelStatus}},
+			family.LastPipeline: {Enabled: true, Labels: []string{project, ref, source}},
+			family.Pipelines:    {Enabled: true, Labels: []string{project, family.LabelStatus}},
 		},
 		RunnerPools: defaultRunnerPools(),
 	}

@@ -43,6 +43,18 @@ type Recorder interface {
 	JobRetried(p Project, j *gitlabapi.Job)
 	// ProjectActive replaces the set of unfinished jobs of a project.
 	ProjectActive(p Project, jobs []ActiveJob)
+	// PipelineFinished: the pipeline reached its first result (success,
+	// failed, canceled or skipped). Called at most once per pipeline.
+	PipelineFinished(p Project, pl *gitlabapi.Pipeline)
+	// PipelineRerun: a pipeline that had finished with the result first
+	// ran again and finished with pl.Status. repeat is false the first time
+	// it finishes again with that result, true after (then only its latest
+	// result moves). first is "unknown" (state.UnknownFirst) for a pipeline
+	// that finished before the scraper's memory of it.
+	PipelineRerun(p Project, pl *gitlabapi.Pipeline, first string, repeat bool)
+	// ProjectPipelines replaces the number of unfinished pipelines of a
+	// project by status.
+	ProjectPipelines(p Project, unfinished map[string]int)
 	// PollFinished reports each poll's outcome and cost.
 	PollFinished(p Project, r PollResult)
 	// ProjectRemoved: the project is no longer polled; drop its series.

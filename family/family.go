@@ -1,4 +1,4 @@
-// Package family declares the job metric families: their metrics, the
+// Package family declares the job and pipeline metric families: their metrics, the
 // labels each supports and the forms of histograms. It is the one list the
 // configuration is checked against and the collector builds from, and it
 // imports nothing of the exporter's.
@@ -25,6 +25,7 @@ const (
 	LabelTags          = "tags"           // the runner tags a job asks for, sorted and comma-joined, or their pool
 	LabelRunnerType    = "runner_type"    // instance_type, group_type, project_type or unknown
 	LabelRunner        = "runner"         // the runner's description, or its pool
+	LabelFirstStatus   = "first_status"   // a pipeline's first result, when it finished again
 )
 
 // Family is a set of job metrics configured together, under
@@ -40,12 +41,14 @@ type Family struct {
 	// dropped. Families that show the present (what is pending now) are
 	// rebuilt from the scraper's state instead.
 	Expires bool
+	// Pipeline: the family counts pipelines, not jobs.
+	Pipeline bool
 }
 
 // Metric is one metric of a family.
 type Metric struct{ Name, Help string }
 
-// Keys of the job families.
+// Keys of the job families, then of the pipeline families.
 const (
 	Duration       = "duration"
 	QueuedDuration = "queued_duration"
@@ -57,9 +60,24 @@ const (
 	QueueByPool    = "queue_by_pool"
 	PendingByPool  = "pending_by_pool"
 	Runners        = "runners"
+
+	PipelineDuration       = "pipeline_duration"
+	PipelineWallTime       = "pipeline_wall_time"
+	PipelineQueuedDuration = "pipeline_queued_duration"
+	PipelinesFinished      = "pipelines_finished"
+	PipelineReruns         = "pipeline_reruns"
+	LastPipeline           = "last_pipeline"
+	Pipelines              = "pipelines"
 )
 
-var jobLabels = []string{LabelProject, LabelRef, LabelSource, LabelStage, LabelJobName}
+var (
+	jobLabels      = []string{LabelProject, LabelRef, LabelSource, LabelStage, LabelJobName}
+	pipelineLabels = []string{LabelProject, LabelRef, LabelSource}
+)
+
+func withPipelineLabels(extra ...string) []string {
+	return append(slices.Clone(pipelineLabels), extra...)
+}
 
 func withJobLabels(extra ...string) []string { return append(slices.Clone(jobLabels), extra...) }
 
@@ -137,6 +155,57 @@ var All = []Family{
 		Metrics: []Metric{{"gitlab_ci_runner_job_duration_seconds",
 			"Duration of finished jobs by the runner that ran them (its description, or the pool it is folded into) and its type."}},
 		Labels: []string{LabelRunner, LabelRunnerType, LabelStatus},
+	},
+
+	// Pipeline families. A pipeline is counted once, when the scraper
+	// first finds it finished, with that first result as its status; a
+	// pipeline that runs again (a job retried or played after it finished)
+	// and finishes again is counted by pipeline_reruns, once per later
+	// result, and moves the latest-pipeline gauges.
+	{
+		Key: PipelineDuration, Histogram: true, Expires: true, Pipeline: true,
+		Metrics: []Metric{{"gitlab_ci_pipeline_duration_seconds",
+			"GitLab's duration of finished pipelines (the union of their latest jobs' running periods: no queueing, no retried attempts), observed once per pipeline at its first result."}},
+		Labels: withPipelineLabels(LabelStatus),
+	},
+	{
+		Key: PipelineWallTime, Histogram: true, Expires: true, Pipeline: true,
+		Metrics: []Metric{{"gitlab_ci_pipeline_wall_time_seconds",
+			"Time from each pipeline's creation to its first result (what a developer waits: queueing and gaps included), observed once per pipeline."}},
+		Labels: withPipelineLabels(LabelStatus),
+	},
+	{
+		Key: PipelineQueuedDuration, Histogram: true, Expires: true, Pipeline: true,
+		Metrics: []Metric{{"gitlab_ci_pipeline_queued_duration_seconds",
+			"Time from each pipeline's creation to its start (GitLab's queued_duration), observed once per pipeline that started."}},
+		Labels: withPipelineLabels(),
+	},
+	{
+		Key: PipelinesFinished, Expires: true, Pipeline: true,
+		Metrics: []Metric{{"gitlab_ci_pipelines_finished_total",
+			"Finished pipelines by their first result, each counted once."}},
+		Labels: withPipelineLabels(LabelStatus),
+	},
+	{
+		Key: PipelineReruns, Expires: true, Pipeline: true,
+		Metrics: []Metric{{"gitlab_ci_pipeline_reruns_total",
+			"Finished pipelines that ran again (a job retried or played) and finished again, once per pipeline and later result (status), by first result (first_status)."}},
+		Labels: withPipelineLabels(LabelFirstStatus, LabelStatus),
+	},
+	{
+		Key: LastPipeline, Expires: true, Pipeline: true,
+		Metrics: []Metric{
+			{"gitlab_ci_pipeline_last_status", "Latest result of the latest finished pipeline on tracked refs (value 1), by its labels."},
+			{"gitlab_ci_pipeline_last_duration_seconds", "GitLab's duration of the latest finished pipeline on tracked refs."},
+			{"gitlab_ci_pipeline_last_finished_timestamp_seconds", "Finish time of the latest finished pipeline on tracked refs."},
+			{"gitlab_ci_pipeline_last_coverage_ratio", "Test coverage of the latest finished pipeline on tracked refs (GitLab's percentage / 100; absent when it has none)."},
+		},
+		Labels: withPipelineLabels(), // last_status adds status, its value
+	},
+	{
+		Key: Pipelines, Pipeline: true,
+		Metrics: []Metric{{"gitlab_ci_pipelines", "Pipelines now in each unfinished status."}},
+		Labels:  []string{LabelProject, LabelStatus},
 	},
 }
 

@@ -84,6 +84,21 @@ func (t teeRecorder) ProjectActive(p event.Project, jobs []event.ActiveJob) {
 	t.b.ProjectActive(p, jobs)
 }
 
+func (t teeRecorder) PipelineFinished(p event.Project, pl *gitlabapi.Pipeline) {
+	t.a.PipelineFinished(p, pl)
+	t.b.PipelineFinished(p, pl)
+}
+
+func (t teeRecorder) PipelineRerun(p event.Project, pl *gitlabapi.Pipeline, first string, repeat bool) {
+	t.a.PipelineRerun(p, pl, first, repeat)
+	t.b.PipelineRerun(p, pl, first, repeat)
+}
+
+func (t teeRecorder) ProjectPipelines(p event.Project, unfinished map[string]int) {
+	t.a.ProjectPipelines(p, unfinished)
+	t.b.ProjectPipelines(p, unfinished)
+}
+
 func (t teeRecorder) PollFinished(p event.Project, r event.PollResult) {
 	t.a.PollFinished(p, r)
 	t.b.PollFinished(p, r)

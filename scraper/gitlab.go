@@ -13,6 +13,7 @@ type GitLab interface {
 	PipelineJobs(ctx context.Context, project string, pipelineID int64, opt gitlabapi.PipelineJobsOptions) ([]gitlabapi.Job, error)
 	PipelineBridges(ctx context.Context, project string, pipelineID int64, scopes []gitlabapi.JobStatus) ([]gitlabapi.Bridge, error)
 	Job(ctx context.Context, project string, jobID int64) (*gitlabapi.Job, error)
+	Pipeline(ctx context.Context, project string, pipelineID int64) (*gitlabapi.Pipeline, error)
 	Project(ctx context.Context, project string) (*gitlabapi.Project, error)
 	GroupProjects(ctx context.Context, group string, opt gitlabapi.GroupProjectsOptions) ([]gitlabapi.Project, error)
 }

@@ -35,12 +35,19 @@ type recorder struct {
 	stateErr   map[string]int
 	unresolved []string // "ref reason", in order
 	groups     []string // "group reason", in order
+	// pipelines are the pipeline events by pipeline id, in order: its
+	// first result ("success"), then "first->later" for each rerun
+	// ("failed->success", with "again" when repeated).
+	pipelines  map[int64][]string
+	pipelineOf map[int64]*gitlabapi.Pipeline // as last reported
+	unfinished map[string]map[string]int
 }
 
 func newRecorder() *recorder {
 	return &recorder{
 		started: map[int64]int{}, finished: map[int64]int{}, status: map[int64]gitlabapi.JobStatus{},
 		retried: map[int64]int{}, retriedIn: map[string]int{}, stateErr: map[string]int{}, active: map[string][]event.ActiveJob{}, polls: map[string][]event.PollResult{},
+		pipelines: map[int64][]string{}, pipelineOf: map[int64]*gitlabapi.Pipeline{}, unfinished: map[string]map[string]int{},
 	}
 }
 
@@ -68,6 +75,37 @@ func (r *recorder) ProjectActive(p event.Project, jobs []event.ActiveJob) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.active[p.Path] = jobs
+}
+
+func (r *recorder) PipelineFinished(_ event.Project, pl *gitlabapi.Pipeline) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pipelines[pl.ID] = append(r.pipelines[pl.ID], pl.Status)
+	r.pipelineOf[pl.ID] = pl
+}
+
+func (r *recorder) PipelineRerun(_ event.Project, pl *gitlabapi.Pipeline, first string, repeat bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := first + "->" + pl.Status
+	if repeat {
+		e += " again"
+	}
+	r.pipelines[pl.ID] = append(r.pipelines[pl.ID], e)
+	r.pipelineOf[pl.ID] = pl
+}
+
+func (r *recorder) ProjectPipelines(p event.Project, unfinished map[string]int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unfinished[p.Path] = unfinished
+}
+
+// pipelineEvents returns the pipeline events of pipeline id.
+func (r *recorder) pipelineEvents(id int64) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.pipelines[id]...)
 }
 
 func (r *recorder) PollFinished(p event.Project, res event.PollResult) {

@@ -137,7 +137,7 @@ func (p *poll) knowHintedPipelines() error {
 		case err != nil:
 			return fmt.Errorf("hinted pipeline %d: %w", id, err)
 		}
-		pl, err := p.pipeline(id)
+		pl, err := p.pipeline(id, nil)
 		if err != nil {
 			return fmt.Errorf("hinted pipeline %d: %w", id, err)
 		}
@@ -158,6 +158,12 @@ func (p *poll) deferPipeline(id int64) {
 		p.deferred.pipelines = map[int64]bool{}
 	}
 	p.deferred.pipelines[id] = true
+	if p.hints.finished[id] {
+		if p.deferred.finished == nil {
+			p.deferred.finished = map[int64]bool{}
+		}
+		p.deferred.finished[id] = true
+	}
 }
 
 // fetchCost is the requests fetchJobs makes for ids of one pipeline.

@@ -15,8 +15,9 @@ type Hint struct {
 	ProjectID int64
 	// A Job Hook: the job, its pipeline, and the status the delivery
 	// claims (it decides only whether the job is worth a poll now). A
-	// Pipeline Hook: the pipeline, JobID 0; a pipeline made only of
-	// bridges has no job the walk could find it by.
+	// Pipeline Hook: the pipeline and the status it claims, JobID 0; a
+	// pipeline made only of bridges has no job the walk could find it by,
+	// and one that finished is worth a poll that counts it.
 	JobID, PipelineID int64
 	JobStatus         gitlabapi.JobStatus
 	// BridgesOf is a pipeline whose bridges may have changed: the parent
@@ -38,7 +39,7 @@ func (h Hint) wakes() bool {
 	case h.BridgesOf != 0:
 		return true
 	case h.JobID == 0:
-		return false
+		return h.PipelineID != 0 && h.JobStatus.Finished()
 	}
 	return h.JobStatus.Finished()
 }
@@ -86,6 +87,9 @@ func (ph *pendingHints) add(h Hint) bool {
 		ph.set.jobs[h.JobID] = jh
 	case h.PipelineID != 0:
 		ph.set.pipelines[h.PipelineID] = true
+		if h.JobStatus.Finished() {
+			ph.set.finished[h.PipelineID] = true
+		}
 	}
 	if h.BridgesOf != 0 {
 		ph.set.bridges[h.BridgesOf] = true
@@ -96,6 +100,7 @@ func (ph *pendingHints) add(h Hint) bool {
 func (ph *pendingHints) init() {
 	if ph.set.jobs == nil {
 		ph.set.jobs, ph.set.pipelines, ph.set.bridges = map[int64]jobHint{}, map[int64]bool{}, map[int64]bool{}
+		ph.set.finished = map[int64]bool{}
 	}
 }
 
@@ -106,6 +111,7 @@ func (ph *pendingHints) has(h Hint) bool {
 	switch {
 	case h.JobID != 0 && !job,
 		h.JobID == 0 && h.PipelineID != 0 && !ph.set.pipelines[h.PipelineID],
+		h.JobID == 0 && h.JobStatus.Finished() && !ph.set.finished[h.PipelineID],
 		h.BridgesOf != 0 && !ph.set.bridges[h.BridgesOf]:
 		return false
 	}
@@ -144,6 +150,11 @@ func (ph *pendingHints) restore(hs hintSet) {
 			ph.set.jobs[id] = jh
 		}
 	}
+	for id := range hs.finished {
+		if hs.pipelines[id] || ph.set.pipelines[id] {
+			ph.set.finished[id] = true // within the bound with its pipeline
+		}
+	}
 	for _, from := range []struct{ src, dst map[int64]bool }{{hs.pipelines, ph.set.pipelines}, {hs.bridges, ph.set.bridges}} {
 		for id := range from.src {
 			if ph.size() < maxPendingHints {
@@ -170,6 +181,7 @@ func (ph *pendingHints) rewake() {
 type hintSet struct {
 	jobs      map[int64]jobHint // by job id
 	pipelines map[int64]bool    // pipelines to know (and list the bridges of, once)
+	finished  map[int64]bool    // of those, the ones a delivery says finished
 	bridges   map[int64]bool    // pipelines whose bridges to list
 	overflow  bool              // more than maxPendingHints: poll in full
 }

@@ -98,9 +98,10 @@ func TestHintedPollCountsWithoutWalking(t *testing.T) {
 	e.hintedCycle(2 * time.Second)
 
 	// One list for the pipeline of three, one job for the pipeline of one,
-	// one bridge list per new pipeline, and never the job list.
+	// one bridge list per new pipeline, each pipeline once it finished,
+	// and never the job list.
 	want := map[string]int{"/projects/:id/pipelines/:pipeline_id/jobs": 1, "/projects/:id/jobs/:job_id": 1,
-		"/projects/:id/pipelines/:pipeline_id/bridges": 2}
+		"/projects/:id/pipelines/:pipeline_id/bridges": 2, "/projects/:id/pipelines/:pipeline_id": 2}
 	if got := e.requestsByEndpoint(); !maps.Equal(got, want) {
 		t.Errorf("the hinted polls made %v, want %v", got, want)
 	}
@@ -131,8 +132,8 @@ func TestHintedPollServesABurstOnce(t *testing.T) {
 	deliver()
 	e.gl.ResetRequests()
 	e.hintedCycle(time.Second)
-	if got := e.gl.RequestCount(""); got != 2 {
-		t.Errorf("40 deliveries cost %d requests, want 2 (the pipeline's jobs and its bridges): %v", got, e.requestsByEndpoint())
+	if got := e.gl.RequestCount(""); got != 3 {
+		t.Errorf("40 deliveries cost %d requests, want 3 (the pipeline's jobs, its bridges and itself once finished): %v", got, e.requestsByEndpoint())
 	}
 	e.gl.ResetRequests()
 	e.hintedCycle(time.Second)
@@ -156,7 +157,9 @@ func TestHintFindsAPlayedManualJobBelowTheFirstPage(t *testing.T) {
 	if n := e.rec.finished[deploy]; n != 1 {
 		t.Fatalf("the played deploy was counted %d times after its deliveries, want 1", n)
 	}
-	if got, want := e.requestsByEndpoint(), map[string]int{"/projects/:id/jobs/:job_id": 1}; !maps.Equal(got, want) {
+	// The job, and its pipeline, which has a result again.
+	want := map[string]int{"/projects/:id/jobs/:job_id": 1, "/projects/:id/pipelines/:pipeline_id": 1}
+	if got := e.requestsByEndpoint(); !maps.Equal(got, want) {
 		t.Errorf("requests %v, want %v", got, want)
 	}
 	for range 25 {
@@ -338,8 +341,9 @@ func TestHintsOfManyPipelinesReadTheNewestJobs(t *testing.T) {
 	deliver()
 	e.hintedCycle(time.Second)
 	// One page of the newest jobs for the four pipelines, and each new
-	// pipeline's bridges.
-	want := map[string]int{"/projects/:id/jobs": 1, "/projects/:id/pipelines/:pipeline_id/bridges": 4}
+	// pipeline's bridges and, finished, itself.
+	want := map[string]int{"/projects/:id/jobs": 1, "/projects/:id/pipelines/:pipeline_id/bridges": 4,
+		"/projects/:id/pipelines/:pipeline_id": 4}
 	if got := e.requestsByEndpoint(); !maps.Equal(got, want) {
 		t.Errorf("requests %v, want %v", got, want)
 	}

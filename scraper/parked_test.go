@@ -1,6 +1,7 @@
 package scraper_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -8,11 +9,12 @@ import (
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/scraper"
 )
 
-// An unplayed manual job is followed without its pipeline once the
-// pipeline has been idle for the retry window; played days later, it is
-// still counted once, and a retry in that pipeline afterwards is still
-// recognised (at the cost of listing the pipeline's jobs once).
-func TestManualJobPlayedAfterItsPipelineWasForgotten(t *testing.T) {
+// An unplayed manual job keeps its pipeline remembered beyond the retry
+// window, since playing it runs the pipeline again: played days later, it
+// is counted once, the pipeline's result is its first (it waited for the
+// manual job), and a retry in that pipeline afterwards is recognised
+// without listing the pipeline's jobs, and counted as a rerun.
+func TestManualJobPlayedDaysLaterKeepsItsPipeline(t *testing.T) {
 	e := newEnv(t, []string{"g/app"}, scraper.Options{ParkedRecheckInterval: 10 * time.Minute, PipelineTTL: time.Hour})
 	store := newStore(t, t.TempDir(), e.gl.URL())
 	e.opts.Store = store
@@ -33,8 +35,11 @@ func TestManualJobPlayedAfterItsPipelineWasForgotten(t *testing.T) {
 	if f := st.Followed[deploy]; f == nil || f.Status != "manual" || f.PipelineID != pid {
 		t.Fatalf("the manual job is not followed as manual in pipeline %d: %+v", pid, f)
 	}
-	if st.Pipelines[pid] != nil {
-		t.Errorf("pipeline %d is remembered for three days for its unplayed manual job", pid)
+	if pl := st.Pipelines[pid]; pl == nil || pl.Status != "manual" || pl.First != "" {
+		t.Errorf("pipeline %d is not remembered as waiting for its manual job: %+v", pid, pl)
+	}
+	if got := e.rec.pipelineEvents(pid); len(got) != 0 {
+		t.Errorf("pipeline waiting for a manual job counted as %v", got)
 	}
 
 	e.must(e.gl.Play(deploy))
@@ -56,8 +61,11 @@ func TestManualJobPlayedAfterItsPipelineWasForgotten(t *testing.T) {
 	if n := e.rec.retried[retry]; n != 1 {
 		t.Errorf("retry of build in the forgotten pipeline recognised %d times, want 1", n)
 	}
-	if n := e.gl.RequestCount(gitlabtest.EndpointPipelineJobs); n != 1 {
-		t.Errorf("%d requests listing the pipeline's jobs to recognise the retry, want 1", n)
+	if n := e.gl.RequestCount(gitlabtest.EndpointPipelineJobs); n != 0 {
+		t.Errorf("%d requests listing the pipeline's jobs to recognise the retry, want 0", n)
+	}
+	if got, want := e.rec.pipelineEvents(pid), []string{"success", "success->success"}; !slices.Equal(got, want) {
+		t.Errorf("pipeline events %v, want %v", got, want)
 	}
 	e.assertExactlyOnce(time.Time{})
 }

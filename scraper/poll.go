@@ -111,6 +111,9 @@ func (p *poll) run() error {
 	if err := p.refreshBridges(); err != nil {
 		return fmt.Errorf("refreshing bridges: %w", err)
 	}
+	if err := p.checkPipelines(); err != nil {
+		return fmt.Errorf("checking pipelines: %w", err)
+	}
 	// The recheck clock moves only when a walk's recheck was due (and done:
 	// the first page or the scoped walk showed every blocked job, the
 	// bridge lists every blocked bridge) or when a walk starts following a
@@ -121,7 +124,7 @@ func (p *poll) run() error {
 		p.st.LastParkedCheck = p.now
 	}
 	p.st.DropStaleParked(p.now.Add(-p.opts.ParkedMaxAge))
-	p.st.ForgetPipelines(p.now.Add(-p.opts.PipelineTTL))
+	p.st.ForgetPipelines(p.now.Add(-p.opts.PipelineTTL), p.now.Add(-p.opts.ParkedMaxAge))
 	return nil
 }
 
@@ -261,7 +264,7 @@ func (p *poll) serveJob(j *gitlabapi.Job) (isNew bool, err error) {
 	if p.st.Handled(j.ID, created) {
 		return false, nil
 	}
-	pl, err := p.pipeline(j.Pipeline.ID)
+	pl, err := p.pipeline(j.Pipeline.ID, j.Pipeline.CreatedAt)
 	if err != nil {
 		return false, err
 	}
@@ -311,13 +314,19 @@ func (p *poll) retryOf(j *gitlabapi.Job, retried int64, pl *state.Pipeline) *git
 
 // pipeline returns the memory of a pipeline. A pipeline older than the last
 // poll that is not remembered any more gets its earlier attempts loaded, so
-// that a retry or a late manual play in it is still recognised.
-func (p *poll) pipeline(id int64) (*state.Pipeline, error) {
+// that a retry or a late manual play in it is still recognised; if the
+// scraper had handled one of them, it knew the pipeline and forgot it, and
+// so does not know its first result. Nor does it for a pipeline created
+// (at createdOn, when known) before the first walk's lookback.
+func (p *poll) pipeline(id int64, createdOn *time.Time) (*state.Pipeline, error) {
 	pl, created := p.st.Pipeline(id, p.highWaterAtStart, p.now)
 	if !created {
 		return pl, nil
 	}
 	p.discovered[id] = true
+	if p.isFirstWalk() && createdOn != nil && createdOn.Before(p.lookbackFrom) {
+		pl.First = state.UnknownFirst
+	}
 	if !p.isFirstWalk() && id <= p.maxPipelineAtStart {
 		jobs, err := p.client.PipelineJobs(p.ctx, p.key, id, gitlabapi.PipelineJobsOptions{IncludeRetried: true, Minimal: true})
 		if err != nil && !errors.Is(err, gitlabapi.ErrNotFound) {
@@ -327,6 +336,7 @@ func (p *poll) pipeline(id int64) (*state.Pipeline, error) {
 		for i := range jobs {
 			if p.st.Handled(jobs[i].ID, createdAt(&jobs[i])) {
 				pl.RecordAttempt(jobs[i].Name, jobs[i].ID)
+				pl.First = state.UnknownFirst
 			}
 		}
 	}
@@ -345,9 +355,7 @@ func (p *poll) apply(j *gitlabapi.Job, f *state.FollowedJob, bridge bool) {
 	}
 	if f == nil || f.Status != string(j.Status) {
 		p.changed[j.Pipeline.ID] = true
-		if pl := p.st.Pipelines[j.Pipeline.ID]; pl != nil {
-			pl.LastActivity = p.now
-		}
+		p.pipelineMoved(j)
 	}
 	if j.Status.Finished() {
 		p.emitFinished(j)
@@ -488,6 +496,9 @@ func (p *poll) fetchFinal(jobs []*state.FollowedJob) error {
 }
 
 func (p *poll) vanished(f *state.FollowedJob) {
+	if pl := p.st.Pipelines[f.PipelineID]; pl != nil {
+		pl.Moved()
+	}
 	p.st.Unfollow(f.ID)
 	_ = level.Debug(p.opts.Logger).Log("msg", "followed job no longer exists in GitLab; not counted", "project", p.info.Path, "job_id", f.ID)
 }

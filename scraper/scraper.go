@@ -350,6 +350,7 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked, hinted bool) error {
 	}
 	s.commit(p, keepInMemory)
 	s.rec.ProjectActive(p.info, activeJobs(t.st))
+	s.rec.ProjectPipelines(p.info, unfinishedPipelines(t.st))
 	end := opts.Now()
 	s.rec.PollFinished(p.info, event.PollResult{Reason: failureReason(err), Err: err, Requests: int(requests.Load()),
 		Duration: end.Sub(start), Time: end, Hinted: !p.walk, HintLatencies: p.hintLatencies(end)})

@@ -88,6 +88,34 @@ type Pipeline struct {
 	// HasBridges is set once a bridge list for it was not empty.
 	HasBridges   bool      `json:"has_bridges,omitempty"`
 	LastActivity time.Time `json:"last_activity"`
+
+	// Of the pipeline itself, for the pipeline metrics. Status is its
+	// status as last seen, in a row of one of its jobs or in the pipeline.
+	Status string `json:"status,omitempty"`
+	// First is the first result counted ("" until then; UnknownFirst when
+	// it is not the scraper's to count), Later the later results counted
+	// since, each once, and FinishedAt the finish of the result counted
+	// last: the same finish found again is not counted again.
+	First      string    `json:"first,omitempty"`
+	Later      []string  `json:"later,omitempty"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	// Open: a job of it moved since it was last found with a result or
+	// waiting for a person, so it is fetched once none of its jobs is
+	// active; CheckedAt is when it was fetched last, zero since that move.
+	Open      bool      `json:"open,omitempty"`
+	CheckedAt time.Time `json:"checked_at,omitzero"`
+}
+
+// UnknownFirst is the first result of a pipeline that finished before the
+// scraper knew it, or that it forgot before the pipeline ran again: its
+// results are later results of an unknown first one.
+const UnknownFirst = "unknown"
+
+// Moved records that a job of the pipeline changed: it may have a new
+// result once none of its jobs is active.
+func (pl *Pipeline) Moved() {
+	pl.Open = true
+	pl.CheckedAt = time.Time{}
 }
 
 // NewProject returns an empty memory for a project never walked.
@@ -190,20 +218,19 @@ func (p *Project) DropStaleParked(cutoff time.Time) {
 func (p *Project) ForgetPipeline(id int64) { delete(p.Pipelines, id) }
 
 // ForgetPipelines drops pipelines idle since before cutoff that no followed
-// job or bridge belongs to, so memory does not grow with history. A manual
-// or scheduled job does not keep its pipeline: it may wait for days, and a
-// played job keeps its id, so it is recognised without it (a retry in a
-// forgotten pipeline costs one request, as in any old pipeline). A bridge
-// does: its pipeline's bridge list is how it is followed.
-func (p *Project) ForgetPipelines(cutoff time.Time) {
+// job or bridge belongs to, so memory does not grow with history. A bridge
+// keeps its pipeline because its pipeline's bridge list is how it is
+// followed; a manual or scheduled job keeps it because playing it runs the
+// pipeline again, whose first result is remembered here. A pipeline that
+// waits for its result (Open) is kept until openCutoff.
+func (p *Project) ForgetPipelines(cutoff, openCutoff time.Time) {
 	busy := map[int64]bool{}
 	for _, f := range p.Followed {
-		if f.Bridge || !blocked(f.Status) {
-			busy[f.PipelineID] = true
-		}
+		busy[f.PipelineID] = true
 	}
 	for id, pl := range p.Pipelines {
-		if !busy[id] && pl.LastActivity.Before(cutoff) {
+		keep := busy[id] || (pl.Open && !pl.LastActivity.Before(openCutoff))
+		if !keep && pl.LastActivity.Before(cutoff) {
 			delete(p.Pipelines, id)
 		}
 	}

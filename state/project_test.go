@@ -60,13 +60,18 @@ func TestForgetPipelinesKeepsBusyOnes(t *testing.T) {
 		p.Pipeline(id+1, 0, now.Add(-2*time.Hour))
 	}
 	p.Pipeline(7, 0, now)
+	for id := range int64(3) {
+		open, _ := p.Pipeline(id+8, 0, now.Add(-2*time.Hour))
+		open.Open = id < 2
+	}
+	p.Pipelines[9].LastActivity = now.Add(-15 * 24 * time.Hour)
 	p.Followed[10] = &FollowedJob{ID: 10, PipelineID: 2, Status: "running"}
 	p.Followed[11] = &FollowedJob{ID: 11, PipelineID: 3, Status: "manual"}
 	p.Followed[12] = &FollowedJob{ID: 12, PipelineID: 4, Status: "scheduled"}
 	p.Followed[13] = &FollowedJob{ID: 13, PipelineID: 5, Status: "manual", Bridge: true}
 	p.Followed[14] = &FollowedJob{ID: 14, PipelineID: 6, Status: "manual"}
 	p.Followed[15] = &FollowedJob{ID: 15, PipelineID: 6, Status: "pending"}
-	p.ForgetPipelines(now.Add(-time.Hour))
+	p.ForgetPipelines(now.Add(-time.Hour), now.Add(-14*24*time.Hour))
 	for _, tc := range []struct {
 		id   int64
 		kept bool
@@ -74,17 +79,20 @@ func TestForgetPipelinesKeepsBusyOnes(t *testing.T) {
 	}{
 		{1, false, "idle"},
 		{2, true, "has a running job"},
-		{3, false, "has only a manual job, which is recognised without it"},
-		{4, false, "has only a scheduled job"},
+		{3, true, "has a manual job, whose play runs it again"},
+		{4, true, "has a scheduled job"},
 		{5, true, "has a manual bridge, followed through its bridge list"},
 		{6, true, "has a pending job besides a manual one"},
 		{7, true, "recent"},
+		{8, true, "waits for its result"},
+		{9, false, "has waited for its result longer than the open cutoff"},
+		{10, false, "idle with its result"},
 	} {
 		if _, ok := p.Pipelines[tc.id]; ok != tc.kept {
 			t.Errorf("pipeline %d (%s): kept %v, want %v", tc.id, tc.why, ok, tc.kept)
 		}
 	}
-	if p.MaxPipelineID != 7 {
-		t.Errorf("MaxPipelineID = %d, want 7", p.MaxPipelineID)
+	if p.MaxPipelineID != 10 {
+		t.Errorf("MaxPipelineID = %d, want 10", p.MaxPipelineID)
 	}
 }

@@ -67,7 +67,8 @@ func parse(body []byte) ([]scraper.Hint, string, error) {
 	case "pipeline":
 		var hints []scraper.Hint
 		if d.Project.ID != 0 && d.ObjectAttributes.ID != 0 {
-			hints = append(hints, scraper.Hint{ProjectID: d.Project.ID, PipelineID: d.ObjectAttributes.ID})
+			hints = append(hints, scraper.Hint{ProjectID: d.Project.ID, PipelineID: d.ObjectAttributes.ID,
+				JobStatus: d.ObjectAttributes.Status})
 		}
 		// A child pipeline was created or finished: its parent's bridge
 		// may have moved too (it finishes with the child, or as soon as

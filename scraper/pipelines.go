@@ -1,0 +1,125 @@
+package scraper
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/event"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
+)
+
+// A pipeline is counted from the pipeline object (its duration, queued
+// duration and coverage are nowhere else), fetched once its jobs say it
+// may have a result: a job of it moved and none of its jobs or bridges is
+// active any more (or a Pipeline Hook says it finished). So a finished
+// pipeline costs one request, an idle project none.
+
+// pipelineMoved records what a job row says of its pipeline: its status,
+// and that it may have a new result, unless the job finished no later than
+// the result counted last (a Pipeline Hook counted the pipeline before a
+// walk saw its last job finish). A followed job can outlive its
+// pipeline's memory (a manual job in a pipeline forgotten after
+// poll.retry_window); played, it runs the pipeline again, whose first
+// result the scraper no longer knows.
+func (p *poll) pipelineMoved(j *gitlabapi.Job) {
+	pl := p.st.Pipelines[j.Pipeline.ID]
+	if pl == nil {
+		var created bool
+		pl, created = p.st.Pipeline(j.Pipeline.ID, p.highWaterAtStart, p.now)
+		if created {
+			pl.First = state.UnknownFirst
+		}
+	}
+	pl.LastActivity = p.now
+	if j.Pipeline.Status != "" {
+		pl.Status = statusString(gitlabapi.JobStatus(j.Pipeline.Status))
+	}
+	if !pl.FinishedAt.IsZero() && j.Status.Finished() && !finishedAt(j).After(pl.FinishedAt) {
+		return
+	}
+	pl.Moved()
+}
+
+// checkPipelines fetches the pipelines that may have a new result: those
+// a job of which moved and none of whose jobs and bridges is active now,
+// and those a delivery says finished that have no counted result or moved
+// since. A pipeline found still active although none of its jobs the
+// scraper follows is (a job it has not seen yet, or GitLab not done
+// updating the pipeline) is fetched again on a later walk, at most once
+// per poll.parked_recheck_interval.
+func (p *poll) checkPipelines() error {
+	active := map[int64]bool{}
+	for _, f := range p.st.Followed {
+		if !gitlabapi.JobStatus(f.Status).Blocked() {
+			active[f.PipelineID] = true
+		}
+	}
+	var due []int64
+	for id, pl := range p.st.Pipelines {
+		hinted := p.hints.finished[id] && (pl.Open || pl.First == "")
+		settled := pl.Open && !active[id] &&
+			(pl.CheckedAt.IsZero() || (p.walk && p.now.Sub(pl.CheckedAt) >= p.opts.ParkedRecheckInterval))
+		if hinted || settled {
+			due = append(due, id)
+		}
+	}
+	slices.Sort(due)
+	for _, id := range due {
+		api, err := p.client.Pipeline(p.ctx, p.key, id)
+		if errors.Is(err, gitlabapi.ErrNotFound) {
+			p.st.Pipelines[id].Open = false // deleted: nothing more to count
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("pipeline %d: %w", id, err)
+		}
+		p.applyPipeline(p.st.Pipelines[id], api)
+	}
+	return nil
+}
+
+// applyPipeline counts a pipeline's result the first time it is found:
+// the first result once, each later result once. A pipeline waiting for a
+// person or a clock is not fetched again until a job of it moves.
+func (p *poll) applyPipeline(pl *state.Pipeline, api *gitlabapi.Pipeline) {
+	status := gitlabapi.JobStatus(api.Status)
+	pl.Status, pl.CheckedAt = statusString(status), p.now
+	switch {
+	case status.Blocked():
+		pl.Open = false
+		return
+	case !status.Finished():
+		return // still open: fetched again later
+	}
+	pl.Open = false
+	at := api.Finished()
+	if at.Equal(pl.FinishedAt) {
+		return // counted when it was found with this result before
+	}
+	pl.FinishedAt = at
+	first := pl.First
+	if first == "" {
+		pl.First = pl.Status
+		p.emit(at, func(r event.Recorder) { r.PipelineFinished(p.info, api) })
+		return
+	}
+	repeat := slices.Contains(pl.Later, pl.Status)
+	if !repeat {
+		pl.Later = append(pl.Later, pl.Status)
+	}
+	p.emit(at, func(r event.Recorder) { r.PipelineRerun(p.info, api, first, repeat) })
+}
+
+// unfinishedPipelines counts the pipelines remembered without a result
+// now, by status.
+func unfinishedPipelines(st *state.Project) map[string]int {
+	out := map[string]int{}
+	for _, pl := range st.Pipelines {
+		if pl.Status != "" && !gitlabapi.JobStatus(pl.Status).Finished() {
+			out[pl.Status]++
+		}
+	}
+	return out
+}
