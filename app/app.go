@@ -146,6 +146,10 @@ func (a *App) scraperOptions(cfg *config.Config) scraper.Options {
 	opts.Logger = a.logger
 	opts.Store = a.store
 	opts.Shard, opts.ShardSince = a.shard, a.shardSince
+	// The families are built once, at start: a reload that enables one
+	// takes effect at the restart, and the scraper must not count
+	// pipelines meanwhile into families that do not exist.
+	opts.SkipPipelines = !a.metrics.Jobs.CountsPipelines()
 	return opts
 }
 

@@ -50,6 +50,14 @@ func (pf *pipelineFamilies) build(f *configured, now func() time.Time) (jobFamil
 	return nil, false
 }
 
+// CountsPipelines reports whether a pipeline family is exported: without
+// one, the scraper need not fetch pipelines.
+func (j *Jobs) CountsPipelines() bool {
+	pf := j.pipelines
+	return pf.duration != nil || pf.wallTime != nil || pf.queued != nil || pf.finished != nil ||
+		pf.reruns != nil || pf.last != nil || pf.active != nil
+}
+
 // pipelineValues gives the pipeline labels their values.
 func (j *Jobs) pipelineValues(p event.Project, pl *gitlabapi.Pipeline) labelValues {
 	var v labelValues

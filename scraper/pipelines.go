@@ -50,6 +50,9 @@ func (p *poll) pipelineMoved(j *gitlabapi.Job) {
 // updating the pipeline) is fetched again on a later walk, at most once
 // per poll.parked_recheck_interval.
 func (p *poll) checkPipelines() error {
+	if p.opts.SkipPipelines {
+		return nil
+	}
 	active := map[int64]bool{}
 	for _, f := range p.st.Followed {
 		if !gitlabapi.JobStatus(f.Status).Blocked() {

@@ -247,3 +247,24 @@ func TestPipelineHintCountsAPipelineWhoseJobHooksWereLost(t *testing.T) {
 	e.assertPipeline("g/app", pid, "success")
 	e.assertExactlyOnce(time.Time{})
 }
+
+func TestSkipPipelinesFetchesNone(t *testing.T) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{SkipPipelines: true})
+	e.cycle(time.Second)
+	e.run(e.pipelineOfJobs(1, 2)[0], "success")
+	pid := e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{})
+	test := e.gl.CreateJob(pid, gitlabtest.JobSpec{Name: "test"})
+	e.run(test, "failed")
+	for range 3 {
+		e.cycle(30 * time.Second)
+	}
+	if n := e.gl.RequestCount(gitlabtest.EndpointPipeline); n != 0 {
+		t.Errorf("%d pipeline requests with pipelines skipped", n)
+	}
+	if got := e.rec.pipelineEvents(pid); len(got) != 0 {
+		t.Errorf("pipeline counted %v with pipelines skipped", got)
+	}
+	if e.rec.finished[test] != 1 {
+		t.Error("the job was not counted")
+	}
+}

@@ -44,6 +44,10 @@ type Options struct {
 	PipelineTTL           time.Duration // idle pipelines remembered this long
 	DiscoveryInterval     time.Duration // projects and groups re-resolved this often
 
+	// SkipPipelines: no pipeline is fetched or counted (no pipeline
+	// family is exported).
+	SkipPipelines bool
+
 	// MaxConcurrentPolls bounds the polls under way at once. Each holds
 	// its decoded pages while it waits for the client's request slots,
 	// so without a bound a first walk of thousands of projects holds
