@@ -41,6 +41,18 @@ func ExportedMetricNames() []Family {
 		{"gitlab_ci_runner_pool_oldest_pending_queued_timestamp_seconds", "gauge", []string{"tags"}},
 		{"gitlab_ci_runner_job_duration_seconds", "histogram", []string{"runner", "runner_type"}}, // metrics.runners, off by default
 
+		// Pipeline metrics: the histograms are across projects by default.
+		{"gitlab_ci_pipeline_duration_seconds", "histogram", []string{"ref", "source", "status"}},
+		{"gitlab_ci_pipeline_wall_time_seconds", "histogram", []string{"ref", "source", "status"}},
+		{"gitlab_ci_pipeline_queued_duration_seconds", "histogram", []string{"ref", "source"}},
+		{"gitlab_ci_pipelines_finished_total", "counter", []string{"project", "ref", "source", "status"}},
+		{"gitlab_ci_pipeline_reruns_total", "counter", []string{"project", "ref", "source", "first_status", "status"}},
+		{"gitlab_ci_pipeline_last_status", "gauge", []string{"project", "ref", "source", "status"}},
+		{"gitlab_ci_pipeline_last_duration_seconds", "gauge", []string{"project", "ref", "source"}},
+		{"gitlab_ci_pipeline_last_finished_timestamp_seconds", "gauge", []string{"project", "ref", "source"}},
+		{"gitlab_ci_pipeline_last_coverage_ratio", "gauge", []string{"project", "ref", "source"}},
+		{"gitlab_ci_pipelines", "gauge", []string{"project", "status"}},
+
 		// Self-metrics.
 		{"gitlab_jobs_exporter_build_info", "gauge", []string{"version", "revision", "branch", "goversion", "goos", "goarch", "tags"}},
 		{"gitlab_jobs_exporter_api_requests_total", "counter", []string{"endpoint", "code"}},
@@ -58,6 +70,7 @@ func ExportedMetricNames() []Family {
 		{"gitlab_jobs_exporter_group_errors_total", "counter", []string{"group", "reason"}},
 		{"gitlab_jobs_exporter_followed_jobs", "gauge", nil},
 		{"gitlab_jobs_exporter_jobs_observed_total", "counter", nil},
+		{"gitlab_jobs_exporter_pipelines_observed_total", "counter", nil},
 		{"gitlab_jobs_exporter_series", "gauge", []string{"family"}},
 		{"gitlab_jobs_exporter_webhook_deliveries_total", "counter", []string{"event", "result"}},
 		{"gitlab_jobs_exporter_webhook_polls_total", "counter", nil},
