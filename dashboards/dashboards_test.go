@@ -27,6 +27,7 @@ var dashboards = []struct {
 	{"gitlab-ci-jobs.json", "gitlab-ci-jobs", "GitLab CI jobs", []string{"project", "ref", "job_name"}},
 	{"gitlab-jobs-exporter-health.json", "gitlab-jobs-exporter-health", "gitlab_jobs_exporter health", []string{"instance", "project"}},
 	{"gitlab-ci-runners.json", "gitlab-ci-runners", "GitLab CI runners and queues", []string{"runner_type"}},
+	{"gitlab-ci-pipelines.json", "gitlab-ci-pipelines", "GitLab CI pipelines", []string{"project", "ref", "source"}},
 }
 
 type dashboard struct {

@@ -109,7 +109,9 @@ const samples = 480
 // label with several values yields one series per value.
 var labelValues = map[string][]string{
 	"project":        {"group/app"},
-	"ref":            {"main", "other"},
+	"ref":            {"main", "other", "merge_request"},
+	"source":         {"push", "schedule"},
+	"first_status":   {"failed"},
 	"stage":          {"test"},
 	"job_name":       {"unit"},
 	"failure_reason": {"script_failure"},
@@ -123,12 +125,20 @@ var labelValues = map[string][]string{
 }
 
 // statusValues differ per family: the exporter keeps a single status at 1
-// for gitlab_ci_job_last_status, and only unfinished statuses in
-// gitlab_ci_jobs.
+// for gitlab_ci_job_last_status and gitlab_ci_pipeline_last_status (failed
+// here, for the failing-refs panel), and only unfinished statuses in
+// gitlab_ci_jobs and gitlab_ci_pipelines.
 var statusValues = map[string][]string{
 	"gitlab_ci_job_duration_seconds": {"success", "failed"},
 	"gitlab_ci_jobs":                 {"pending", "running"},
 	"gitlab_ci_job_last_status":      {"success"},
+
+	"gitlab_ci_pipeline_duration_seconds":  {"success", "failed"},
+	"gitlab_ci_pipeline_wall_time_seconds": {"success", "failed"},
+	"gitlab_ci_pipelines_finished_total":   {"success", "failed"},
+	"gitlab_ci_pipeline_reruns_total":      {"success"},
+	"gitlab_ci_pipeline_last_status":       {"failed"},
+	"gitlab_ci_pipelines":                  {"pending", "running"},
 }
 
 // syntheticSeries returns series for every family, with the target labels
