@@ -24,6 +24,7 @@ func TestRoutes(t *testing.T) {
 	}{
 		{[]string{"alertname=GitLabJobsExporterDown", "severity=critical"}, "pager"},
 		{[]string{"alertname=GitLabCIJobsStuckPending", "severity=warning", "project=group/app"}, "chat"},
+		{[]string{"alertname=GitLabCIPipelineFailingOnTrackedRef", "severity=warning", "project=group/app", "ref=main", "source=push"}, "chat"},
 		// Anything unclassified must still reach a person.
 		{[]string{"alertname=Unknown"}, "chat"},
 	}
