@@ -175,3 +175,13 @@ func (f fixture) jobIn(t *testing.T, pipeline int64, spec JobSpec, status string
 }
 
 func strconvFormat(n int64) string { return strconv.FormatInt(n, 10) }
+
+func ptr[T any](v T) *T { return &v }
+
+// deref is *p for messages, nil for a nil p.
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

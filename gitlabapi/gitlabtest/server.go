@@ -68,6 +68,11 @@ type Server struct {
 	hookCtx  context.Context // ends at Close: stops every delivery
 	hookStop context.CancelFunc
 	hookWG   sync.WaitGroup // real-time senders
+
+	// finishes are the pipeline finishes recorded since the last
+	// PipelineFinishes, while trackFinishes is set; guarded by mu.
+	finishes      []PipelineRecord
+	trackFinishes bool
 }
 
 // NewServer starts the fake on an httptest.Server at 127.0.0.1; call Close

@@ -16,8 +16,10 @@ func (s *Server) jobChanged(j *job, now stamp) {
 	s.fanOut(ev, func(r *hookRenderer) any { return r.jobHook(j) })
 }
 
-// pipelineChanged implements changeSink: a Pipeline Hook per status change.
+// pipelineChanged implements changeSink: a Pipeline Hook per status
+// change, and the record of a finish for PipelineFinishes.
 func (s *Server) pipelineChanged(p *pipeline, now stamp) {
+	s.noteFinish(p, now)
 	if len(s.webhooks) == 0 {
 		return
 	}
