@@ -13,6 +13,14 @@ type ProjectOptions struct {
 // PipelineOptions configures CreatePipeline.
 type PipelineOptions struct {
 	Source string // "" = "push"
+	// SourceBranch is the merge request's source branch for a
+	// merge_request_event pipeline on a merge request ref
+	// (MergeRequestRef: refs/merge-requests/<iid>/head, /merge or /train),
+	// "" = "mr-<iid>". Such a pipeline belongs to the project's merge
+	// request iid, created by its first pipeline (whose branch stays); its
+	// Pipeline Hooks carry merge_request and the source branch as
+	// object_attributes.ref, as GitLab's do. Ignored for other pipelines.
+	SourceBranch string
 }
 
 // JobSpec describes a job or bridge to create.
@@ -104,7 +112,11 @@ func (s *Server) CreatePipeline(projectID int64, ref string, opt PipelineOptions
 	if src == "" {
 		src = "push"
 	}
-	return s.m.createPipeline(p, ref, src, s.now()).id
+	pl := s.m.createPipeline(p, ref, src, s.now())
+	if iid, _, ok := parseMergeRequestRef(ref); ok && src == "merge_request_event" {
+		pl.mr = s.m.mergeRequestFor(p, iid, opt.SourceBranch)
+	}
+	return pl.id
 }
 
 // CreateJob adds a build to the pipeline and returns its id, or 0 for an
@@ -120,8 +132,9 @@ func (s *Server) CreateJob(pipelineID int64, spec JobSpec) int64 {
 }
 
 // CreateBridge creates a trigger job in pipelineID and a child pipeline
-// (source "parent_pipeline", same project, same ref) it points to via
-// downstream_pipeline. Returns both ids, or zeros when rejected like
+// (source "parent_pipeline", same project, same ref and sha, and the
+// parent's merge request, as Ci::Bridge#child_params passes them) it points
+// to via downstream_pipeline. Returns both ids, or zeros when rejected like
 // CreateJob.
 func (s *Server) CreateBridge(pipelineID int64, spec JobSpec) (bridgeID, childPipelineID int64) {
 	s.mu.Lock()
@@ -134,6 +147,7 @@ func (s *Server) CreateBridge(pipelineID int64, spec JobSpec) (bridgeID, childPi
 	child := s.m.createPipeline(parent.project, parent.ref, "parent_pipeline", s.now())
 	child.sha = parent.sha
 	child.user = parent.user
+	child.mr = parent.mr
 	child.upstream = b
 	b.downstream = child
 	return b.id, child.id

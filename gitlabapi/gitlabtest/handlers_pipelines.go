@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // pipelineSources are the values source= accepts (Enums::Ci::Pipeline).
@@ -75,6 +76,10 @@ func (f pipelineFilter) match(p *pipeline) bool {
 		return p.status == "success" || p.status == "failed" || p.status == "canceled"
 	case "tags":
 		return false // the fake has no tag pipelines
+	case "branches":
+		// ids_for_ref(branch_names): a merge request ref is no branch. The
+		// fake takes every other ref for an existing branch.
+		return !strings.HasPrefix(p.ref, mergeRequestRefPrefix)
 	}
 	return true
 }

@@ -21,7 +21,7 @@ type model struct {
 	jobs       []*job
 	firstJobID int64
 
-	nextGroupID, nextProjectID, nextPipelineID int64
+	nextGroupID, nextProjectID, nextPipelineID, nextMergeRequestID int64
 
 	tagLists      map[string][]string // interned, sorted tag lists
 	artifactKinds []artifactKind      // interned artifact descriptions
@@ -58,6 +58,17 @@ type project struct {
 	builds    []*job
 	pipelines []*pipeline // ascending id, child pipelines included
 	nextIID   int64
+	// mergeRequests are the merge requests pipelines ran for, by iid;
+	// nil until the first.
+	mergeRequests map[int64]*mergeRequest
+}
+
+// mergeRequest is what the fake knows of a merge request: what a Pipeline
+// Hook's merge_request object and object_attributes.ref (the pipeline's
+// source_ref) need. It targets the project's default branch.
+type mergeRequest struct {
+	id, iid      int64
+	sourceBranch string
 }
 
 type pipeline struct {
@@ -73,6 +84,10 @@ type pipeline struct {
 	jobs       []*job // builds and bridges, ascending id, retried included
 	upstream   *job   // the bridge that triggered this child pipeline
 	user       *user
+	// mr is the merge request of a merge request pipeline (ref
+	// refs/merge-requests/<iid>/head, /merge or /train) and of its child
+	// pipelines, which inherit it as they inherit the ref; nil otherwise.
+	mr *mergeRequest
 }
 
 type job struct {

@@ -10,6 +10,10 @@ type PipelineRecord struct {
 	ID, IID, ProjectID int64
 
 	ProjectPath, Ref, Source, Status string
+	// SourceRef is the merge request's source branch for a merge request
+	// pipeline and its children (what Pipeline Hooks send as ref), else
+	// Ref.
+	SourceRef string
 	// ParentID is the pipeline whose bridge triggered this child pipeline;
 	// 0 for others.
 	ParentID int64
@@ -39,7 +43,7 @@ func (s *Server) Pipeline(id int64) (PipelineRecord, bool) {
 func (p *pipeline) record(now stamp) PipelineRecord {
 	r := PipelineRecord{
 		ID: p.id, IID: p.iid, ProjectID: p.project.id,
-		ProjectPath: p.project.path, Ref: p.ref, Source: p.source, Status: p.status,
+		ProjectPath: p.project.path, Ref: p.ref, Source: p.source, Status: p.status, SourceRef: p.sourceRef(),
 		CreatedAt: p.createdAt.time(), StartedAt: p.startedAt.ptr(), FinishedAt: p.finishedAt.ptr(),
 	}
 	if p.upstream != nil {

@@ -111,9 +111,12 @@ func (r *hookRenderer) pipelineURL(p *pipeline) string {
 // commitMessage is the message of the fake's commits, the same as the
 // REST commit object's.
 func commitMessage(p *pipeline) (title, message string) {
-	title = "Update " + p.ref
+	title = "Update " + p.sourceRef()
 	return title, title + "\n"
 }
+
+// mergeRequestTitle is the title of the fake's merge requests.
+func mergeRequestTitle(mr *mergeRequest) string { return "Resolve " + mr.sourceBranch }
 
 // nullSHA is the before_sha of a pipeline without a previous push, what
 // the REST pipeline also shows.

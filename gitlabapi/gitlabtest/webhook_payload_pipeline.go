@@ -1,13 +1,16 @@
 package gitlabtest
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // pipelineHookJSON is a Pipeline Hook body, after
 // Gitlab::DataBuilder::Pipeline.
 type pipelineHookJSON struct {
 	ObjectKind       string                 `json:"object_kind"`
 	ObjectAttributes pipelineHookAttrsJSON  `json:"object_attributes"`
-	MergeRequest     *struct{}              `json:"merge_request"` // the fake has no merge requests
+	MergeRequest     *pipelineHookMRJSON    `json:"merge_request"` // null unless a merge request pipeline
 	User             *hookUserJSON          `json:"user"`
 	Project          hookProjectJSON        `json:"project"`
 	Commit           pipelineHookCommitJSON `json:"commit"`
@@ -34,6 +37,22 @@ type pipelineHookAttrsJSON struct {
 	ProtectedRef   bool               `json:"protected_ref"`
 	Variables      []hookVariableJSON `json:"variables"`
 	URL            string             `json:"url"`
+}
+
+// pipelineHookMRJSON is DataBuilder::Pipeline#merge_request_attrs. The
+// fake's merge requests are open, mergeable and target the default branch.
+type pipelineHookMRJSON struct {
+	ID                  int64  `json:"id"`
+	IID                 int64  `json:"iid"`
+	Title               string `json:"title"`
+	SourceBranch        string `json:"source_branch"`
+	SourceProjectID     int64  `json:"source_project_id"`
+	TargetBranch        string `json:"target_branch"`
+	TargetProjectID     int64  `json:"target_project_id"`
+	State               string `json:"state"`
+	MergeStatus         string `json:"merge_status"`
+	DetailedMergeStatus string `json:"detailed_merge_status"`
+	URL                 string `json:"url"`
 }
 
 type hookVariableJSON struct {
@@ -93,7 +112,7 @@ func (r *hookRenderer) pipelineHook(p *pipeline) *pipelineHookJSON {
 	out := &pipelineHookJSON{
 		ObjectKind: "pipeline",
 		ObjectAttributes: pipelineHookAttrsJSON{
-			ID: p.id, IID: p.iid, Ref: p.ref, SHA: p.sha, BeforeSHA: nullSHA, Source: p.source,
+			ID: p.id, IID: p.iid, Ref: p.sourceRef(), SHA: p.sha, BeforeSHA: nullSHA, Source: p.source,
 			Status: p.status, DetailedStatus: detailedStatus(p.status, url).Label, Stages: stageNames(p),
 			CreatedAt: r.time(p.createdAt), FinishedAt: r.time(p.finishedAt),
 			ProtectedRef: p.ref == p.project.defaultBranch, Variables: []hookVariableJSON{}, URL: url,
@@ -106,6 +125,15 @@ func (r *hookRenderer) pipelineHook(p *pipeline) *pipelineHookJSON {
 		},
 		SourcePipeline: r.sourcePipeline(p),
 		Builds:         []pipelineHookBuild{},
+	}
+	if mr := p.mr; mr != nil {
+		pr := p.project
+		out.MergeRequest = &pipelineHookMRJSON{
+			ID: mr.id, IID: mr.iid, Title: mergeRequestTitle(mr), SourceBranch: mr.sourceBranch,
+			SourceProjectID: pr.id, TargetBranch: pr.defaultBranch, TargetProjectID: pr.id,
+			State: "opened", MergeStatus: "can_be_merged", DetailedMergeStatus: "mergeable",
+			URL: r.projectURL(pr) + "/-/merge_requests/" + strconv.FormatInt(mr.iid, 10),
+		}
 	}
 	out.ObjectAttributes.Duration, out.ObjectAttributes.QueuedDuration = p.durations(r.now)
 	out.Commit.Author.Name, out.Commit.Author.Email = u.Name, u.Email

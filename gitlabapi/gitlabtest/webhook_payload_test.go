@@ -173,9 +173,19 @@ func TestPipelineHookShapeMatchesFixture(t *testing.T) {
 	if st := got["object_attributes"].(map[string]any)["status"]; st != "success" {
 		t.Fatalf("pipeline %v, want success", st)
 	}
-	// The fake has no merge requests and no pipeline variables.
+	// A push pipeline has no merge request; the fake has no pipeline
+	// variables.
 	compareShape(t, "", loadObject(t, "webhook_pipeline_event_go-gitlab.json"), got,
 		map[string]bool{".merge_request": true, ".object_attributes.variables": true})
+
+	// The fixture is a merge request pipeline's: so is this one.
+	mr := f.s.CreatePipeline(f.project, MergeRequestRef(1, MergeRequestHead), PipelineOptions{Source: "merge_request_event", SourceBranch: "test"})
+	f.jobIn(t, mr, JobSpec{Name: "deploy", Stage: "deploy", When: "manual", AllowFailure: true, Environment: "production"}, "manual")
+	f.clock.Advance(2 * time.Second)
+	f.jobIn(t, mr, JobSpec{Name: "build", Stage: "build", Tags: []string{"docker"}}, "success")
+	got = renderHook(t, f.s, 0, mr, true)
+	compareShape(t, "", loadObject(t, "webhook_pipeline_event_go-gitlab.json"), got,
+		map[string]bool{".object_attributes.variables": true})
 }
 
 // TestJobHookFields checks values the shapes cannot: what GitLab puts

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -31,7 +32,7 @@ type WorkloadOptions struct {
 
 	DurationMedian time.Duration // log-normal; default 2m
 	QueueMedian    time.Duration // log-normal; default 10s
-	Refs           []string      // default: main plus feature branches; the first gets half the pipelines
+	Refs           []string      // branches; default: main plus feature branches (see Workload)
 	Seed           int64
 }
 
@@ -44,6 +45,13 @@ const jobTimeout = time.Hour
 
 // Workload drives a Server with realistic CI traffic on a ManualClock. The
 // same Seed, options and start time give the same history.
+//
+// The first of the Refs gets half the pipelines: pushes, schedules and web
+// runs. On the other branches 40 % of the pipelines are merge request
+// pipelines (source merge_request_event) on refs/merge-requests/<iid>/head
+// (most), /merge (merged results) or /train (merge trains), the iid fixed
+// per project and branch; the rest are pushes. Child pipelines have source
+// parent_pipeline and their parent's ref.
 type Workload struct {
 	mu       sync.Mutex
 	s        *Server
@@ -244,28 +252,49 @@ func (w *Workload) pickProject() int64 {
 	return w.projects[sort.SearchFloat64s(w.cumW, x)]
 }
 
-func (w *Workload) pickRef() (ref, source string) {
+// pickRef picks a pipeline's branch and source, and for a merge request
+// pipeline the kind of its ref: on the other branches 28 % of the
+// pipelines are detached merge request pipelines, 8 % merged results and
+// 4 % merge train pipelines.
+func (w *Workload) pickRef() (branch, source, mrKind string) {
 	refs := w.opt.Refs
 	if len(refs) == 1 || w.rng.Float64() < 0.5 {
-		ref = refs[0]
+		branch = refs[0]
 	} else {
-		ref = refs[1+w.rng.IntN(len(refs)-1)]
+		branch = refs[1+w.rng.IntN(len(refs)-1)]
 	}
 	x := w.rng.Float64()
 	switch {
-	case ref == refs[0] && x < 0.1:
-		return ref, "schedule"
-	case ref == refs[0] && x < 0.15:
-		return ref, "web"
-	case ref != refs[0] && x < 0.4:
-		return ref, "merge_request_event"
+	case branch == refs[0] && x < 0.1:
+		return branch, "schedule", ""
+	case branch == refs[0] && x < 0.15:
+		return branch, "web", ""
+	case branch != refs[0] && x < 0.28:
+		return branch, "merge_request_event", MergeRequestHead
+	case branch != refs[0] && x < 0.36:
+		return branch, "merge_request_event", MergeRequestMerge
+	case branch != refs[0] && x < 0.4:
+		return branch, "merge_request_event", MergeRequestTrain
 	}
-	return ref, "push"
+	return branch, "push", ""
+}
+
+// mergeRequestIID is the iid of the merge request of branch in project:
+// fixed, and spread over 1..500.
+func mergeRequestIID(project int64, branch string) int64 {
+	h := fnv.New32a()
+	_, _ = fmt.Fprintf(h, "%d/%s", project, branch)
+	return 1 + int64(h.Sum32()%500)
 }
 
 func (w *Workload) newPipeline() {
-	ref, source := w.pickRef()
-	id := w.s.CreatePipeline(w.pickProject(), ref, PipelineOptions{Source: source})
+	branch, source, mrKind := w.pickRef()
+	project := w.pickProject()
+	ref := branch
+	if mrKind != "" {
+		ref = MergeRequestRef(mergeRequestIID(project, branch), mrKind)
+	}
+	id := w.s.CreatePipeline(project, ref, PipelineOptions{Source: source, SourceBranch: branch})
 	if id == 0 {
 		w.errs++
 		return
