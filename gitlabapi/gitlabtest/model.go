@@ -101,6 +101,7 @@ type job struct {
 	queuedAt      stamp
 	startedAt     stamp
 	finishedAt    stamp
+	coverage      float64 // percent, when hasCoverage
 	runner        *runner
 	artifacts     []artifact
 	downstream    *pipeline    // bridges only
@@ -110,6 +111,7 @@ type job struct {
 	isBridge      bool
 	retried       bool
 	nullDurations bool
+	hasCoverage   bool
 }
 
 // artifact is one entry of a job's artifacts[]; the strings live once in

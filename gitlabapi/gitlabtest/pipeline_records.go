@@ -4,8 +4,9 @@ import "time"
 
 // PipelineRecord is the ground truth about one pipeline at a moment, with
 // what the single-pipeline endpoint would render then: Duration and
-// QueuedDuration in whole seconds (null before the start). Times have the
-// model's microsecond precision.
+// QueuedDuration in whole seconds (null before the start), Coverage as the
+// string GitLab sends ("87.50", nil for null). Times have the model's
+// microsecond precision.
 type PipelineRecord struct {
 	ID, IID, ProjectID int64
 
@@ -22,6 +23,7 @@ type PipelineRecord struct {
 	StartedAt, FinishedAt *time.Time
 
 	Duration, QueuedDuration *int64
+	Coverage                 *string
 }
 
 // Finished reports whether Status is one of GitLab's completed statuses
@@ -45,6 +47,7 @@ func (p *pipeline) record(now stamp) PipelineRecord {
 		ID: p.id, IID: p.iid, ProjectID: p.project.id,
 		ProjectPath: p.project.path, Ref: p.ref, Source: p.source, Status: p.status, SourceRef: p.sourceRef(),
 		CreatedAt: p.createdAt.time(), StartedAt: p.startedAt.ptr(), FinishedAt: p.finishedAt.ptr(),
+		Coverage: p.coverage(),
 	}
 	if p.upstream != nil {
 		r.ParentID = p.upstream.pipeline.id

@@ -33,11 +33,11 @@ func TestPipelineFinishes(t *testing.T) {
 		{4, func() error { return s.Finish(b, "success", FinishOptions{}) }},
 		{5, func() error { return s.Enqueue(c) }},
 		{6, func() error { return s.Start(c) }},
-		{7, func() error { return s.Finish(c, "failed", FinishOptions{}) }},
+		{7, func() error { return s.Finish(c, "failed", FinishOptions{Coverage: ptr(66.5)}) }},
 		{8, func() error { return s.Skip(onlyJob) }},
 		{10, func() error { var err error; retry, err = s.Retry(c); return err }},
 		{11, func() error { return s.Start(retry) }},
-		{13, func() error { return s.Finish(retry, "success", FinishOptions{}) }},
+		{13, func() error { return s.Finish(retry, "success", FinishOptions{Coverage: ptr(70.0)}) }},
 	}
 	for _, st := range steps {
 		at(st.at)
@@ -50,10 +50,11 @@ func TestPipelineFinishes(t *testing.T) {
 		status           string
 		duration, queued *int64
 		finished         *time.Time
+		coverage         *string
 	}{
-		{f.pipeline, "failed", sec(4), sec(1), tm(7)},
-		{skipped, "skipped", nil, nil, nil},
-		{f.pipeline, "success", sec(5), sec(1), tm(13)},
+		{f.pipeline, "failed", sec(4), sec(1), tm(7), ptr("66.50")},
+		{skipped, "skipped", nil, nil, nil, nil},
+		{f.pipeline, "success", sec(5), sec(1), tm(13), ptr("70.00")},
 	}
 	got := s.PipelineFinishes()
 	if len(got) != len(want) {
@@ -63,14 +64,14 @@ func TestPipelineFinishes(t *testing.T) {
 		g := got[i]
 		if g.ID != w.id || g.Status != w.status || !reflect.DeepEqual(g.Duration, w.duration) ||
 			!reflect.DeepEqual(g.QueuedDuration, w.queued) || !reflect.DeepEqual(g.FinishedAt, w.finished) ||
-			g.Ref == "" || g.Source != "push" || !g.Finished() {
+			!reflect.DeepEqual(g.Coverage, w.coverage) || g.Ref == "" || g.Source != "push" || !g.Finished() {
 			t.Errorf("finish %d: %+v, want %+v", i, g, w)
 		}
 	}
 	// What the endpoint shows now is the last finish.
 	p := decode[map[string]any](t, get(t, s, fmt.Sprintf("/api/v4/projects/%d/pipelines/%d", f.project, f.pipeline)))
-	if p["duration"] != float64(5) || p["status"] != "success" {
-		t.Errorf("pipeline now: duration %v, status %v", p["duration"], p["status"])
+	if p["duration"] != float64(5) || p["status"] != "success" || p["coverage"] != "70.00" {
+		t.Errorf("pipeline now: duration %v, status %v, coverage %v", p["duration"], p["status"], p["coverage"])
 	}
 	if again := s.PipelineFinishes(); again != nil {
 		t.Errorf("finishes handed over twice: %+v", again)

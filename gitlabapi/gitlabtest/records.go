@@ -19,6 +19,7 @@ type JobRecord struct {
 	StartedAt, FinishedAt *time.Time
 
 	Duration, QueuedDuration *float64
+	Coverage                 *float64         // percent; nil when the job reported none
 	ArtifactSizes            map[string]int64 // file_type → bytes; nil without artifacts
 
 	// Tags are the runner tags the job asks for, sorted (nil: untagged).
@@ -62,6 +63,7 @@ func (s *Server) recordLocked(j *job, now stamp) JobRecord {
 		CreatedAt: j.createdAt.time(), StartedAt: j.startedAt.ptr(), FinishedAt: j.finishedAt.ptr(),
 	}
 	r.Duration, r.QueuedDuration = j.durations(now)
+	r.Coverage = j.coveragePtr()
 	r.Tags = slices.Clone(j.tags)
 	if j.runner != nil {
 		r.RunnerDescription, r.RunnerType = j.runner.description, j.runner.runnerType

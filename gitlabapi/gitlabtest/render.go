@@ -2,6 +2,7 @@ package gitlabtest
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -312,7 +313,37 @@ func (r *renderer) pipeline(p *pipeline) pipelineJSON {
 		DetailedStatus: detailedStatus(p.status, b.WebURL), Archived: p.project.archived,
 	}
 	out.Duration, out.QueuedDuration = p.durations(r.now)
+	out.Coverage = p.coverage()
 	return out
+}
+
+// coverage is the pipeline's coverage as the single-pipeline entity renders
+// it: Ci::Pipeline#coverage, the mean of the coverage of its latest jobs
+// that have one (retried attempts, and downstream pipelines, left out),
+// formatted by PipelinePresenter#coverage as '%.2f' ("87.50"); nil when no
+// latest job has a coverage. Ruby's Array#sum is compensated
+// (Kahan-Babuska), and so is this sum, so the last digit agrees.
+func (p *pipeline) coverage() *string {
+	var sum, comp float64
+	n := 0
+	for _, j := range p.jobs {
+		if j.retried || !j.hasCoverage {
+			continue
+		}
+		n++
+		t := sum + j.coverage
+		if math.Abs(sum) >= math.Abs(j.coverage) {
+			comp += (sum - t) + j.coverage
+		} else {
+			comp += (j.coverage - t) + sum
+		}
+		sum = t
+	}
+	if n == 0 {
+		return nil
+	}
+	s := strconv.FormatFloat((sum+comp)/float64(n), 'f', 2, 64)
+	return &s
 }
 
 // durations are the pipeline's duration and queued_duration in whole
@@ -444,7 +475,17 @@ func (r *renderer) jobBasic(j *job) jobBasicJSON {
 		FailureReason: j.renderedFailureReason(), WebURL: r.jobURL(j), Archived: p.project.archived,
 	}
 	out.Duration, out.QueuedDuration = j.durations(r.now)
+	out.Coverage = j.coveragePtr()
 	return out
+}
+
+// coveragePtr is the job's coverage, nil (null) when it has none.
+func (j *job) coveragePtr() *float64 {
+	if !j.hasCoverage {
+		return nil
+	}
+	c := j.coverage
+	return &c
 }
 
 func (r *renderer) bridge(j *job) bridgeJSON {

@@ -2,6 +2,7 @@ package gitlabtest
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -9,6 +10,10 @@ import (
 type FinishOptions struct {
 	FailureReason string // only for "failed"; "" = "script_failure"
 	Artifacts     []Artifact
+	// Coverage is the percentage a build with a `coverage:` regex found in
+	// its log (nil: none, the job's coverage stays null). The job renders it
+	// as a number; the pipeline's coverage is the mean of its latest builds'.
+	Coverage *float64
 }
 
 // Artifact is one file a job uploaded.
@@ -147,12 +152,15 @@ func (s *Server) Finish(jobID int64, status string, opt FinishOptions) error {
 			return fmt.Errorf("gitlabtest: job %d: artifact %d needs a file type and a size >= 0", jobID, i)
 		}
 	}
+	if c := opt.Coverage; c != nil && (math.IsNaN(*c) || math.IsInf(*c, 0)) {
+		return fmt.Errorf("gitlabtest: job %d: coverage %v is not a number JSON can carry", jobID, *c)
+	}
 	return s.transition(jobID, func(j *job, now stamp) error {
 		if !allowed(j.status) {
 			return fmt.Errorf("gitlabtest: job %d: cannot finish as %s from status %q", j.id, status, j.status)
 		}
-		if j.isBridge && len(opt.Artifacts) > 0 {
-			return fmt.Errorf("gitlabtest: job %d is a bridge; bridges have no artifacts", j.id)
+		if j.isBridge && (len(opt.Artifacts) > 0 || opt.Coverage != nil) {
+			return fmt.Errorf("gitlabtest: job %d is a bridge; bridges have no artifacts or coverage", j.id)
 		}
 		arts, err := s.m.artifactsOf(opt.Artifacts)
 		if err != nil {
@@ -161,6 +169,9 @@ func (s *Server) Finish(jobID int64, status string, opt FinishOptions) error {
 		j.status = status
 		j.finishedAt = now
 		j.artifacts = arts
+		if opt.Coverage != nil {
+			j.coverage, j.hasCoverage = *opt.Coverage, true
+		}
 		if status == "failed" {
 			j.failureReason = opt.FailureReason
 			if j.failureReason == "" {

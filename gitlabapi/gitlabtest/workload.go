@@ -51,13 +51,15 @@ const jobTimeout = time.Hour
 // pipelines (source merge_request_event) on refs/merge-requests/<iid>/head
 // (most), /merge (merged results) or /train (merge trains), the iid fixed
 // per project and branch; the rest are pushes. Child pipelines have source
-// parent_pipeline and their parent's ref.
+// parent_pipeline and their parent's ref. Test jobs but lint report a
+// coverage when they run to the end.
 type Workload struct {
 	mu       sync.Mutex
 	s        *Server
 	clock    *ManualClock
 	opt      WorkloadOptions
 	rng      *rand.Rand
+	cov      *rand.Rand // coverage values: a stream of their own
 	projects []int64
 	cumW     []float64 // cumulative project weights: a few projects are busy
 	shape    [][]jobTemplate
@@ -70,6 +72,7 @@ type Workload struct {
 // wpipe is a pipeline the workload still drives; it is dropped when done.
 type wpipe struct {
 	id        int64
+	project   int64
 	jobs      [][]*wjob
 	remaining int // unfinished jobs of the current stage
 	cur       int
@@ -104,6 +107,7 @@ func NewWorkload(s *Server, clock *ManualClock, opt WorkloadOptions) *Workload {
 	w := &Workload{
 		s: s, clock: clock, opt: opt,
 		rng:   rand.New(rand.NewPCG(uint64(opt.Seed), uint64(opt.Seed)^0x9e3779b97f4a7c15)),
+		cov:   rand.New(rand.NewPCG(uint64(opt.Seed)^0xc2b2ae3d27d4eb4f, uint64(opt.Seed))),
 		shape: pipelineShape(opt.JobsPerPipeline),
 	}
 	total := 0.0
@@ -299,14 +303,14 @@ func (w *Workload) newPipeline() {
 		w.errs++
 		return
 	}
-	p := w.buildPipeline(id, w.shape, w.rng.Float64() < w.opt.ChildPipelineRate)
+	p := w.buildPipeline(id, project, w.shape, w.rng.Float64() < w.opt.ChildPipelineRate)
 	w.schedule(w.after(time.Duration(500+w.rng.IntN(1500))*time.Millisecond), evStage, nil, p)
 }
 
 // buildPipeline creates every job of the shape up front, as GitLab does;
 // a bridge goes into the test stage (or the last one).
-func (w *Workload) buildPipeline(id int64, shape [][]jobTemplate, withBridge bool) *wpipe {
-	p := &wpipe{id: id, jobs: make([][]*wjob, len(shape))}
+func (w *Workload) buildPipeline(id, project int64, shape [][]jobTemplate, withBridge bool) *wpipe {
+	p := &wpipe{id: id, project: project, jobs: make([][]*wjob, len(shape))}
 	bridgeStage := min(1, len(shape)-1)
 	for si := range shape {
 		for ti := range shape[si] {
@@ -331,7 +335,7 @@ func (w *Workload) buildPipeline(id int64, shape [][]jobTemplate, withBridge boo
 				w.errs++
 				continue
 			}
-			b.child = &wpipe{id: child, parent: b}
+			b.child = &wpipe{id: child, project: project, parent: b}
 			p.jobs[si] = append(p.jobs[si], b)
 		}
 	}
@@ -430,8 +434,13 @@ func (w *Workload) finish(j *wjob) {
 	default:
 		status, reason = "failed", j.outcome
 	}
-	arts := w.artifactsFor(j.t, j.started)
-	if !w.check(w.s.Finish(j.id, status, FinishOptions{FailureReason: reason, Artifacts: arts})) {
+	opt := FinishOptions{FailureReason: reason, Artifacts: w.artifactsFor(j.t, j.started)}
+	// A test run prints its coverage when it ran to the end, passed or
+	// failed; not when it was canceled, timed out or lost its runner.
+	if j.t.coverage && j.started && (status == "success" || reason == "script_failure") {
+		opt.Coverage = w.coverageOf(j)
+	}
+	if !w.check(w.s.Finish(j.id, status, opt)) {
 		return
 	}
 	if j.manual {
@@ -447,6 +456,17 @@ func (w *Workload) finish(j *wjob) {
 		return
 	}
 	w.jobDone(j, status != "success")
+}
+
+// coverageOf is the coverage a test job reports: each project's job has
+// its level between 60 and 95 %, and runs vary by tenths; two decimals,
+// as coverage tools print it.
+func (w *Workload) coverageOf(j *wjob) *float64 {
+	h := fnv.New32a()
+	_, _ = fmt.Fprintf(h, "%d/%s", j.pipe.project, j.t.name)
+	c := 60 + 35*float64(h.Sum32()%1000)/1000 + 0.4*w.cov.NormFloat64()
+	c = math.Round(min(max(c, 0), 100)*100) / 100
+	return &c
 }
 
 // jobDone records a job's final result for its stage.

@@ -15,6 +15,7 @@ type jobTemplate struct {
 	deploy      bool    // may be manual
 	environment string  // where a deploy job deploys
 	scale       float64 // duration factor relative to the median
+	coverage    bool    // has a coverage: regex: reports its coverage
 }
 
 // pipelineShape lays n jobs out over build/test/deploy the way real
@@ -58,11 +59,11 @@ func pipelineShape(n int) [][]jobTemplate {
 	switch nTest {
 	case 0:
 	case 1:
-		st = append(st, tmpl("unit", "test", []string{"docker"}, false))
+		st = append(st, withCoverage(tmpl("unit", "test", []string{"docker"}, false)))
 	default:
 		st = append(st, tmpl("lint", "test", []string{"docker"}, false))
 		for i := 1; i < nTest; i++ {
-			st = append(st, tmpl(fmt.Sprintf("rspec %d/%d", i, nTest-1), "test", []string{"docker"}, false))
+			st = append(st, withCoverage(tmpl(fmt.Sprintf("rspec %d/%d", i, nTest-1), "test", []string{"docker"}, false)))
 		}
 	}
 	if len(st) > 0 {
@@ -87,6 +88,12 @@ func pipelineShape(n int) [][]jobTemplate {
 var childShape = [][]jobTemplate{
 	{tmpl("docs:build", "build", []string{"docker"}, false)},
 	{tmpl("docs:check", "test", []string{"docker"}, false)},
+}
+
+// withCoverage gives a test job a coverage: regex.
+func withCoverage(t jobTemplate) jobTemplate {
+	t.coverage = true
+	return t
 }
 
 func tmpl(name, stage string, tags []string, deploy bool) jobTemplate {
