@@ -48,4 +48,12 @@
 //   - Besides the endpoints the exporter needs, GET /projects (offset and
 //     id_after/id_before keyset) and GET /projects/:id/pipelines/:pipeline_id
 //     are served.
+//   - A job's coverage is set when it finishes (FinishOptions.Coverage);
+//     GitLab parses it from the log in BuildFinishedWorker, a moment later.
+//   - Merge requests exist only as far as merge request pipelines need them
+//     (PipelineOptions.SourceBranch): open, mergeable, on the default branch.
+//
+// For pipeline metrics, PipelineFinishes (after TrackPipelineFinishes) lists
+// every pipeline finish with the duration and coverage the single-pipeline
+// endpoint shows at that moment.
 package gitlabtest

@@ -14,6 +14,12 @@ type FinishOptions struct {
 	// its log (nil: none, the job's coverage stays null). The job renders it
 	// as a number; the pipeline's coverage is the mean of its latest builds'.
 	Coverage *float64
+	// AutoRetry, for a build finishing as failed, retries it within the
+	// same transition, as GitLab's `retry:` (e.g. when:
+	// runner_system_failure) does: the new attempt is pending before the
+	// pipeline's status is recomputed, so the pipeline never shows failed
+	// and no Pipeline Hook says it did. LatestAttempt gives the new id.
+	AutoRetry bool
 }
 
 // Artifact is one file a job uploaded.
@@ -27,6 +33,13 @@ type Artifact struct {
 // transition runs fn on job id under the lock and then lets the pipeline
 // (and any bridge above it) follow.
 func (s *Server) transition(id int64, fn func(j *job, now stamp) error) error {
+	return s.transitionThen(id, fn, nil)
+}
+
+// transitionThen is transition with a step, then, that runs after the job's
+// change is announced and before the pipeline follows: what GitLab does in
+// the job's after_transition callbacks, such as an automatic retry.
+func (s *Server) transitionThen(id int64, fn func(j *job, now stamp) error, then func(j *job, now stamp)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	j := s.m.job(id)
@@ -43,6 +56,9 @@ func (s *Server) transition(id int64, fn func(j *job, now stamp) error) error {
 	}
 	if j.status != before {
 		s.m.jobChanged(j, now)
+	}
+	if then != nil {
+		then(j, now)
 	}
 	s.m.updatePipeline(j.pipeline, now)
 	return nil
@@ -155,12 +171,19 @@ func (s *Server) Finish(jobID int64, status string, opt FinishOptions) error {
 	if c := opt.Coverage; c != nil && (math.IsNaN(*c) || math.IsInf(*c, 0)) {
 		return fmt.Errorf("gitlabtest: job %d: coverage %v is not a number JSON can carry", jobID, *c)
 	}
-	return s.transition(jobID, func(j *job, now stamp) error {
+	if opt.AutoRetry && status != "failed" {
+		return fmt.Errorf("gitlabtest: job %d: only a failed job is retried automatically, got %q", jobID, status)
+	}
+	var then func(j *job, now stamp)
+	if opt.AutoRetry {
+		then = func(j *job, now stamp) { s.m.retry(j, now) }
+	}
+	return s.transitionThen(jobID, func(j *job, now stamp) error {
 		if !allowed(j.status) {
 			return fmt.Errorf("gitlabtest: job %d: cannot finish as %s from status %q", j.id, status, j.status)
 		}
-		if j.isBridge && (len(opt.Artifacts) > 0 || opt.Coverage != nil) {
-			return fmt.Errorf("gitlabtest: job %d is a bridge; bridges have no artifacts or coverage", j.id)
+		if j.isBridge && (len(opt.Artifacts) > 0 || opt.Coverage != nil || opt.AutoRetry) {
+			return fmt.Errorf("gitlabtest: job %d is a bridge; bridges have no artifacts or coverage and the fake does not retry them", j.id)
 		}
 		arts, err := s.m.artifactsOf(opt.Artifacts)
 		if err != nil {
@@ -179,7 +202,7 @@ func (s *Server) Finish(jobID int64, status string, opt FinishOptions) error {
 			}
 		}
 		return nil
-	})
+	}, then)
 }
 
 // defaultArtifactNames are the file names GitLab gives each type.
@@ -238,8 +261,10 @@ func (s *Server) Play(jobID int64) error {
 // Retry replaces a finished build (success, failed or canceled) by a new job
 // with the same name, stage and pipeline, pending and queued, and returns the
 // new id. The old job becomes retried: /pipelines/:id/jobs hides it unless
-// include_retried=true, /projects/:id/jobs still lists it. Bridges cannot be
-// retried here.
+// include_retried=true, /projects/:id/jobs still lists it. As in GitLab,
+// jobs of later stages skipped after a failure become runnable again and a
+// finished bridge above the pipeline waits for it again, so a failed
+// pipeline (and its parents) runs again. Bridges cannot be retried here.
 func (s *Server) Retry(jobID int64) (int64, error) {
 	var newID int64
 	err := s.transition(jobID, func(j *job, now stamp) error {
@@ -251,17 +276,94 @@ func (s *Server) Retry(jobID int64) (int64, error) {
 		default:
 			return statusError(j, "retry", "success", "failed", "canceled")
 		}
-		n := &job{
-			pipeline: j.pipeline, name: j.name, stage: j.stage, status: "pending",
-			tags: j.tags, allowFailure: j.allowFailure, createdAt: now, queuedAt: now,
-			env: j.env, when: j.when,
-		}
-		j.retried = true
-		s.m.addJob(n)
-		newID = n.id
+		newID = s.m.retry(j, now).id
 		return nil
 	})
 	return newID, err
+}
+
+// retry marks build j retried and adds its next attempt, pending and
+// queued; the coverage and artifacts are the new attempt's own, later. As
+// Ci::RetryJobService does (through AfterRequeueJobService, later
+// ResetSkippedJobsService), the jobs of later stages that were skipped
+// after the failure can run again, and a finished bridge that triggered
+// the pipeline waits for it again (Ci::Pipeline#reset_source_bridge!), so
+// the pipelines above run again too. The statuses follow when the
+// transition recomputes them.
+func (m *model) retry(j *job, now stamp) *job {
+	n := &job{
+		pipeline: j.pipeline, name: j.name, stage: j.stage, status: "pending",
+		tags: j.tags, allowFailure: j.allowFailure, createdAt: now, queuedAt: now,
+		env: j.env, when: j.when,
+	}
+	j.retried = true
+	m.addJob(n)
+	m.resetSkippedAfter(j.pipeline, j.stage, now)
+	m.resetSourceBridges(j.pipeline, now)
+	return n
+}
+
+// resetSkippedAfter puts the skipped jobs of the stages after stage back
+// to what they were created as (Processable#process: skipped → created;
+// the fake's manual and delayed jobs wait as manual and scheduled from
+// the start).
+func (m *model) resetSkippedAfter(p *pipeline, stage string, now stamp) {
+	names := stageNames(p)
+	i := slices.Index(names, stage)
+	if i < 0 {
+		return
+	}
+	later := names[i+1:]
+	for _, o := range p.jobs {
+		if o.retried || o.status != "skipped" || !slices.Contains(later, o.stage) {
+			continue
+		}
+		switch o.when {
+		case whenManual:
+			o.status = "manual"
+		case whenDelayed:
+			o.status = "scheduled"
+		default:
+			o.status = "created"
+		}
+		m.jobChanged(o, now)
+	}
+}
+
+// resetSourceBridges is Ci::Pipeline#reset_source_bridge!: the finished
+// bridge that triggered p (the fake's bridges all depend on their child,
+// strategy: depend) goes back to pending, the skipped jobs after it can
+// run again, and so on upwards. It then follows its child again: running
+// while the child runs (GitLab keeps it pending; the pipelines above show
+// running either way).
+func (m *model) resetSourceBridges(p *pipeline, now stamp) {
+	for b := p.upstream; b != nil && !b.retried && completed(b.status); b = b.pipeline.upstream {
+		b.status = "pending"
+		m.jobChanged(b, now)
+		m.resetSkippedAfter(b.pipeline, b.stage, now)
+	}
+}
+
+// LatestAttempt returns the id of the newest attempt of the job jobID is an
+// attempt of (jobID itself unless it was retried), e.g. the job an
+// automatic retry created; 0 for an unknown id.
+func (s *Server) LatestAttempt(jobID int64) int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	j := s.m.job(jobID)
+	if j == nil {
+		return 0
+	}
+	if !j.retried {
+		return j.id
+	}
+	latest := j
+	for _, o := range j.pipeline.jobs {
+		if o.id > latest.id && o.name == j.name && o.isBridge == j.isBridge {
+			latest = o
+		}
+	}
+	return latest.id
 }
 
 // SetStatus overrides a job's status without any other change, e.g. to an

@@ -27,13 +27,25 @@ type WorkloadOptions struct {
 
 	FailureRate       float64 // share of jobs failing (failure_reason mostly script_failure)
 	ManualRate        float64 // share of deploy jobs that are manual; some get played later
-	RetryRate         float64 // share of failed jobs retried
+	RetryRate         float64 // share of failed jobs retried (see Workload)
 	ChildPipelineRate float64 // share of pipelines with a bridge to a child pipeline
 
 	DurationMedian time.Duration // log-normal; default 2m
 	QueueMedian    time.Duration // log-normal; default 10s
 	Refs           []string      // branches; default: main plus feature branches (see Workload)
 	Seed           int64
+
+	// RetryReopens retries by hand the way GitLab reopens what a failure
+	// closed: the failure's stage ends without waiting for the retry, the
+	// later stages are skipped and the pipeline fails; the retry makes
+	// those skipped jobs created again (the same jobs, back from a finished
+	// status) and the pipeline run again. Failures in child pipelines are
+	// retried by hand too: the failed bridge above goes back to pending and
+	// runs again. Off, no job or bridge ever leaves a finished status: a
+	// failed job holds its stage until its retry, so only a failure in a
+	// pipeline's last stage lets it fail before it runs again, and child
+	// pipelines' failures are only retried automatically.
+	RetryReopens bool
 }
 
 // cancelRate is the share of jobs canceled by someone pushing again.
@@ -53,6 +65,12 @@ const jobTimeout = time.Hour
 // per project and branch; the rest are pushes. Child pipelines have source
 // parent_pipeline and their parent's ref. Test jobs but lint report a
 // coverage when they run to the end.
+//
+// Of the failed jobs, a share RetryRate is retried: a runner_system_failure
+// by GitLab itself (retry: when: runner_system_failure) in the same
+// transition, so that the pipeline never shows failed; other failures by
+// someone about 5 minutes later, which makes a finished pipeline run again
+// (see RetryReopens).
 type Workload struct {
 	mu       sync.Mutex
 	s        *Server
@@ -74,9 +92,10 @@ type wpipe struct {
 	id        int64
 	project   int64
 	jobs      [][]*wjob
-	remaining int // unfinished jobs of the current stage
+	remaining int // jobs of the current stage whose result is still to come
 	cur       int
-	failed    bool
+	bad       int   // jobs of the current stage that failed or were canceled (some to be retried)
+	stopped   bool  // the current stage ended badly: later stages are skipped until a retry
 	parent    *wjob // bridge of a child pipeline
 }
 
@@ -233,6 +252,9 @@ func (w *Workload) handle(ev *event) {
 		id, err := w.s.Retry(ev.job.id)
 		if w.check(err) {
 			ev.job.id = id
+			if w.opt.RetryReopens {
+				w.reopen(ev.job)
+			}
 			w.queued(ev.job)
 		}
 	}
@@ -440,20 +462,34 @@ func (w *Workload) finish(j *wjob) {
 	if j.t.coverage && j.started && (status == "success" || reason == "script_failure") {
 		opt.Coverage = w.coverageOf(j)
 	}
+	// Optional (manual) jobs are never retried. GitLab retries a
+	// runner_system_failure itself (retry: when: runner_system_failure),
+	// before the pipeline's status follows, so the job still holds its
+	// stage. A person retries other failures minutes later (see
+	// RetryReopens for what happens meanwhile).
+	retry := !j.manual && status == "failed" && j.attempts < 2 && w.rng.Float64() < w.opt.RetryRate
+	opt.AutoRetry = retry && reason == "runner_system_failure"
+	if !opt.AutoRetry && j.pipe.parent != nil && !w.opt.RetryReopens {
+		retry = false // it would reopen the finished bridge
+	}
 	if !w.check(w.s.Finish(j.id, status, opt)) {
 		return
 	}
 	if j.manual {
 		return // optional jobs do not hold their stage
 	}
-	if status == "failed" && j.attempts < 2 && w.rng.Float64() < w.opt.RetryRate {
+	if opt.AutoRetry {
 		j.attempts++
-		delay := w.lognormal(5*time.Minute, 1)
-		if reason == "runner_system_failure" {
-			delay = time.Duration(5+w.rng.IntN(25)) * time.Second // retry: when: runner_system_failure
-		}
-		w.schedule(w.after(delay), evRetry, j, nil)
+		j.id = w.s.LatestAttempt(j.id)
+		w.queued(j)
 		return
+	}
+	if retry {
+		j.attempts++
+		w.schedule(w.after(w.lognormal(5*time.Minute, 1)), evRetry, j, nil)
+		if !w.opt.RetryReopens {
+			return // the job holds its stage until its retry
+		}
 	}
 	w.jobDone(j, status != "success")
 }
@@ -469,11 +505,12 @@ func (w *Workload) coverageOf(j *wjob) *float64 {
 	return &c
 }
 
-// jobDone records a job's final result for its stage.
+// jobDone records a job's result for its stage (a failed job may still be
+// retried by hand: reopen).
 func (w *Workload) jobDone(j *wjob, bad bool) {
 	p := j.pipe
 	if bad {
-		p.failed = true // only manual jobs allow failure here, and they never get here
+		p.bad++ // only manual jobs allow failure here, and they never get here
 	}
 	p.remaining--
 	if p.remaining == 0 {
@@ -481,21 +518,37 @@ func (w *Workload) jobDone(j *wjob, bad bool) {
 	}
 }
 
-// stageDone moves on to the next stage, or ends the pipeline: after a
-// failure GitLab skips every job of later stages.
+// stageDone moves on to the next stage, or ends the pipeline. After a
+// failure GitLab skips every job of later stages and the pipeline fails; a
+// child pipeline's end is its bridge's.
 func (w *Workload) stageDone(p *wpipe) {
-	p.cur++
-	if p.failed {
-		for _, st := range p.jobs[min(p.cur, len(p.jobs)):] {
+	if p.bad > 0 {
+		p.stopped = true
+		for _, st := range p.jobs[p.cur+1:] {
 			for _, j := range st {
 				w.check(w.s.Skip(j.id))
 			}
 		}
-	} else if p.cur < len(p.jobs) {
+	} else if p.cur++; p.cur < len(p.jobs) {
 		w.schedule(w.after(time.Duration(200+w.rng.IntN(800))*time.Millisecond), evStage, nil, p)
 		return
 	}
 	if p.parent != nil {
-		w.jobDone(p.parent, p.failed)
+		w.jobDone(p.parent, p.bad > 0)
+	}
+}
+
+// reopen takes back the failure of j, retried by hand, from its stage. If
+// the stage had ended, it runs again: GitLab's retry made the skipped jobs
+// after it runnable and a child pipeline's bridge wait for it again.
+func (w *Workload) reopen(j *wjob) {
+	p := j.pipe
+	p.bad--
+	p.remaining++
+	if p.stopped {
+		p.stopped = false
+		if p.parent != nil {
+			w.reopen(p.parent)
+		}
 	}
 }

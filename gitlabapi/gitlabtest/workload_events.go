@@ -10,7 +10,7 @@ const (
 	evStart                    // a runner picks a pending job
 	evFinish                   // a job ends
 	evPlay                     // someone plays a manual job
-	evRetry                    // someone (or auto-retry) retries a failed job
+	evRetry                    // someone retries a failed job
 )
 
 // event is one scheduled step; seq breaks ties so equal times replay in
