@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
@@ -43,10 +44,36 @@ type JobChange struct {
 	Queued bool `json:"queued,omitempty"`
 }
 
+// PipelineChange is a pipeline that reached a finished status (success,
+// failed, canceled or skipped) in the fake during a step, as it was at that
+// moment: the ground truth of the pipeline metrics. A pipeline that
+// finishes, runs again (a retry, a manual job played) and finishes again is
+// one change per finish.
+type PipelineChange struct {
+	ID        int64  `json:"id"`
+	ProjectID int64  `json:"project_id"`
+	Ref       string `json:"ref"`    // as the API shows it: refs/merge-requests/<iid>/head for a merge request pipeline
+	Source    string `json:"source"` // push, merge_request_event, parent_pipeline, ...
+	Status    string `json:"status"`
+	// Duration and QueuedDuration are GitLab's, in whole seconds, as the
+	// single-pipeline endpoint renders them at the finish; nil for null
+	// (a pipeline that never started).
+	Duration       *int64     `json:"duration,omitempty"`
+	QueuedDuration *int64     `json:"queued_duration,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	FinishedAt     *time.Time `json:"finished_at,omitempty"` // nil for skipped: GitLab sets none
+	// Coverage is the pipeline's coverage, the value of the string the
+	// endpoint renders ("87.50"); nil for null (no job reported one).
+	Coverage *float64 `json:"coverage,omitempty"`
+}
+
 // StepResult is what happened in the fake during one step.
 type StepResult struct {
 	Now     time.Time   `json:"now"`
 	Changes []JobChange `json:"changes"`
+	// Pipelines are the pipeline finishes of the step, in order; nil when
+	// none.
+	Pipelines []PipelineChange `json:"pipelines,omitempty"`
 }
 
 // Counts are the fake's cumulative request counts, and the CPU time and
@@ -110,6 +137,7 @@ func newLocalGitLab(sc Scenario) (*localGitLab, error) {
 		// last cycle so that a poll above its bound can be explained.
 		RequestLogLimit: requestLogLimit(sc),
 	})
+	srv.TrackPipelineFinishes(true)
 	g := &localGitLab{srv: srv, clock: clock, next: FirstJobID, open: map[int64]string{}}
 	if sc.Idle {
 		if err := g.buildHistory(sc); err != nil {
@@ -214,7 +242,31 @@ func (g *localGitLab) Step(d time.Duration, frozen bool) (StepResult, error) {
 	} else {
 		g.clock.Advance(d)
 	}
-	return StepResult{Now: g.clock.Now(), Changes: g.changes()}, nil
+	return StepResult{Now: g.clock.Now(), Changes: g.changes(), Pipelines: g.pipelineChanges()}, nil
+}
+
+// pipelineChanges reports the pipeline finishes since the last call, the
+// idle scenario's history included in the first.
+func (g *localGitLab) pipelineChanges() []PipelineChange {
+	recs := g.srv.PipelineFinishes()
+	if len(recs) == 0 {
+		return nil
+	}
+	out := make([]PipelineChange, len(recs))
+	for i, r := range recs {
+		out[i] = PipelineChange{
+			ID: r.ID, ProjectID: r.ProjectID, Ref: r.Ref, Source: r.Source, Status: r.Status,
+			Duration: r.Duration, QueuedDuration: r.QueuedDuration, CreatedAt: r.CreatedAt, FinishedAt: r.FinishedAt,
+		}
+		if r.Coverage != nil {
+			c, err := strconv.ParseFloat(*r.Coverage, 64)
+			if err != nil {
+				panic(fmt.Sprintf("bench: pipeline %d: coverage %q: %v", r.ID, *r.Coverage, err)) // the fake formats it
+			}
+			out[i].Coverage = &c
+		}
+	}
+	return out
 }
 
 // changes reports the jobs created, and the reported unfinished jobs whose
