@@ -48,6 +48,7 @@ func parseFlags(args []string) (config, error) {
 	num(app, "manual-rate", "Share of deploy jobs that are manual.", "0.2", &w.ManualRate, parseFloat)
 	num(app, "retry-rate", "Share of failed jobs that are retried.", "0.3", &w.RetryRate, parseFloat)
 	num(app, "child-pipeline-rate", "Share of pipelines that trigger a child pipeline.", "0.1", &w.ChildPipelineRate, parseFloat)
+	app.Flag("retry-reopens", "Retry by hand as GitLab reopens a failure: the later stages are skipped and the pipeline fails until the retry, which makes the skipped jobs (and a child pipeline's bridge) run again.").BoolVar(&w.RetryReopens)
 	num(app, "duration-median", "Median job duration.", "2m", &w.DurationMedian, time.ParseDuration)
 	num(app, "queue-median", "Median time a job waits for a runner.", "10s", &w.QueueMedian, time.ParseDuration)
 	num(app, "seed", "Random seed of the workload.", "1", &w.Seed, parseInt64)

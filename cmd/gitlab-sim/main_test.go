@@ -29,7 +29,7 @@ func TestParseFlags(t *testing.T) {
 	for _, c := range cases {
 		cfg, err := parseFlags(c.args)
 		if c.wantErr == "" {
-			if err != nil || cfg.listen != "127.0.0.1:8081" || cfg.token != "demo-token" || cfg.workload.Projects != 5 {
+			if err != nil || cfg.listen != "127.0.0.1:8081" || cfg.token != "demo-token" || cfg.workload.Projects != 5 || cfg.workload.RetryReopens {
 				t.Errorf("defaults: %+v, %v", cfg, err)
 			}
 			continue
@@ -37,6 +37,9 @@ func TestParseFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 			t.Errorf("%v: err %v, want one naming %s", c.args, err, c.wantErr)
 		}
+	}
+	if cfg, err := parseFlags([]string{"--retry-reopens"}); err != nil || !cfg.workload.RetryReopens {
+		t.Errorf("--retry-reopens: %v, RetryReopens %v", err, cfg.workload.RetryReopens)
 	}
 }
 
