@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi/gitlabtest"
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/shard"
 )
 
@@ -153,6 +154,29 @@ func TestBenchSmoke(t *testing.T) {
 			}
 			if rep.StartDiff != 0 {
 				t.Errorf("%d jobs' starts observed a wrong number of times (GitLab %d, observed %d)", rep.StartDiff, rep.TruthStarted, rep.StartsObserved)
+			}
+			if p := rep.Pipelines; p.Truth != p.Counted || p.Missing+p.Extra+p.Double != 0 {
+				t.Errorf("counted %d pipelines, GitLab finished %d: %d missing, %d not GitLab's to count, %d counted twice",
+					p.Counted, p.Truth, p.Missing, p.Extra, p.Double)
+			}
+			// GitLab keeps no history of a pipeline's statuses: one retried
+			// before a poll saw its first result is counted with the next.
+			// The seeds have none; then every first result, its duration
+			// and every later result must be GitLab's.
+			if p := rep.Pipelines; p.FirstDiffs == 0 {
+				for k, g := range p.ByGroup {
+					if g.Truth != g.Counted || g.TruthSeconds != g.CountedSeconds {
+						t.Errorf("pipelines %s: GitLab %d (%.0fs), counted %d (%.0fs)", k, g.Truth, g.TruthSeconds, g.Counted, g.CountedSeconds)
+					}
+				}
+				if p.Reruns != p.RerunsTruth {
+					t.Errorf("later pipeline results: counted %d, GitLab %d", p.Reruns, p.RerunsTruth)
+				}
+			} else {
+				t.Logf("%d pipelines were retried before a poll saw their first result", p.FirstDiffs)
+			}
+			if n, results := rep.Endpoints[gitlabtest.EndpointPipeline], rep.Pipelines.Results; n > results {
+				t.Errorf("%d pipeline requests for %d pipeline results", n, results)
 			}
 			if rep.PollErrors+rep.StateErrors != 0 {
 				t.Errorf("%d polls failed, %d state loads or saves failed", rep.PollErrors, rep.StateErrors)

@@ -113,6 +113,17 @@ func (e Exposition) topFamilies(n int) string {
 	return strings.Join(parts, ", ")
 }
 
+// linesWithPrefix adds up the series of the families named prefix*.
+func (e Exposition) linesWithPrefix(prefix string) int {
+	n := 0
+	for name, lines := range e.BySeries {
+		if strings.HasPrefix(name, prefix) {
+			n += lines
+		}
+	}
+	return n
+}
+
 // familiesWithPrefix lists the series of the families named prefix*, by
 // name, and their total.
 func (e Exposition) familiesWithPrefix(prefix string) string {

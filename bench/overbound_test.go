@@ -22,9 +22,10 @@ func parkedScenario() Scenario {
 // The poll of cycle 100 of the 6-hour large run: a manual job deep below
 // a quiet project's first page is played and finishes between two parked
 // rechecks; the recheck's scoped walk no longer lists it, so the poll
-// fetches its final state. 3 requests where nothing changed in GitLab
-// during the step: the harness must book it busy, with the job's pipeline
-// changed, not as an idle poll above its bound.
+// fetches its final state, and its pipeline's new result. 4 requests where
+// nothing changed in GitLab during the step: the harness must book it
+// busy, with the job's pipeline changed, not as an idle poll above its
+// bound.
 func TestParkedJobPlayedBetweenRechecksIsBusy(t *testing.T) {
 	tests := []struct {
 		name string
@@ -33,11 +34,11 @@ func TestParkedJobPlayedBetweenRechecksIsBusy(t *testing.T) {
 		playBefore int
 		// Busy polls: the cycle of the play (GitLab changed, 1 request),
 		// and the recheck unless it is the same. Bounds 2 + 1 for the
-		// recheck + 1 changed pipeline each.
+		// recheck + 1 changed pipeline + 1 pipeline result each.
 		wantLate, wantBusy, wantBusyBound, wantIdle int
 	}{
-		{"played between rechecks", 3, 1, 2, 2 * 4, 10},
-		{"played in the recheck's own step", 10, 0, 1, 4, 11},
+		{"played between rechecks", 3, 1, 2, 2 * 5, 10},
+		{"played in the recheck's own step", 10, 0, 1, 5, 11},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,8 +92,8 @@ func TestParkedJobPlayedBetweenRechecksIsBusy(t *testing.T) {
 				}
 			}
 
-			if seenCycle != 10 || requests[10] != 3 {
-				t.Fatalf("the played job was counted in cycle %d, whose poll made %d requests; want the recheck of cycle 10 with 3 (polls: %v)",
+			if seenCycle != 10 || requests[10] != 4 {
+				t.Fatalf("the played job was counted in cycle %d, whose poll made %d requests; want the recheck of cycle 10 with 4 (polls: %v)",
 					seenCycle, requests[seenCycle], requests)
 			}
 			if n := h.rec.finished.get(manual.ID); n != 1 {
@@ -102,8 +103,8 @@ func TestParkedJobPlayedBetweenRechecksIsBusy(t *testing.T) {
 			if r.Idle.Over != 0 || r.Busy.Over != 0 {
 				t.Errorf("polls above their bound: %d idle (max %d requests), %d busy", r.Idle.Over, r.Idle.MaxRequests, r.Busy.Over)
 			}
-			if r.LateSeen != tc.wantLate || r.Busy.Polls != tc.wantBusy || r.Busy.MaxRequests != 3 || r.Busy.Bound != tc.wantBusyBound {
-				t.Errorf("late seen %d, busy polls %d (max %d requests, bounds %d); want %d, %d (3, %d)",
+			if r.LateSeen != tc.wantLate || r.Busy.Polls != tc.wantBusy || r.Busy.MaxRequests != 4 || r.Busy.Bound != tc.wantBusyBound {
+				t.Errorf("late seen %d, busy polls %d (max %d requests, bounds %d); want %d, %d (4, %d)",
 					r.LateSeen, r.Busy.Polls, r.Busy.MaxRequests, r.Busy.Bound, tc.wantLate, tc.wantBusy, tc.wantBusyBound)
 			}
 			if r.Idle.Polls != tc.wantIdle || r.Idle.Requests != tc.wantIdle {

@@ -47,6 +47,11 @@ type recorder struct {
 	paths       map[int64]string // project paths, for the log
 	lagFrom     time.Time        // jobs counted before this are history: no lag
 
+	// pipelines are the first results counted, by pipeline id; reruns
+	// the later results counted (PipelineRerun, repeat false).
+	pipelines map[int64]countedPipeline
+	reruns    int
+
 	// late are, by project, the pipelines of parked jobs whose change
 	// (a play, a skip) a poll of this cycle was the first to see: the
 	// workload made it in an earlier step, while the exporter waited for
@@ -66,7 +71,8 @@ type follows struct {
 var _ event.Recorder = (*recorder)(nil)
 
 func newRecorder(inner event.Recorder, now func() time.Time) *recorder {
-	return &recorder{inner: inner, now: now, polls: map[int64]int{}, late: map[int64]map[int64]bool{}, follows: map[int64]follows{}, paths: map[int64]string{}}
+	return &recorder{inner: inner, now: now, polls: map[int64]int{}, late: map[int64]map[int64]bool{}, follows: map[int64]follows{},
+		paths: map[int64]string{}, pipelines: map[int64]countedPipeline{}}
 }
 
 // idCounts counts events per job id in a byte per id from FirstJobID.
@@ -208,12 +214,32 @@ func (r *recorder) PollFinished(p event.Project, res event.PollResult) {
 	}
 }
 
+// countedPipeline is a pipeline's first result as the exporter counted it.
+type countedPipeline struct {
+	status, source string
+	duration       float64
+	times          int
+}
+
 func (r *recorder) PipelineFinished(p event.Project, pl *gitlabapi.Pipeline) {
 	r.inner.PipelineFinished(p, pl)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.pipelines[pl.ID]
+	c.status, c.source, c.times = pl.Status, pl.Source, c.times+1
+	if pl.Duration != nil {
+		c.duration = *pl.Duration
+	}
+	r.pipelines[pl.ID] = c
 }
 
 func (r *recorder) PipelineRerun(p event.Project, pl *gitlabapi.Pipeline, first string, repeat bool) {
 	r.inner.PipelineRerun(p, pl, first, repeat)
+	if !repeat {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.reruns++
+	}
 }
 
 func (r *recorder) ProjectPipelines(p event.Project, unfinished map[string]int) {

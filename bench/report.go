@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -65,6 +67,34 @@ type Report struct {
 
 	ProjectsPolled int
 	StateBytes     int64 // the saved state on disk at the end
+
+	Pipelines PipelineReport
+}
+
+// PipelineReport compares the pipelines the exporter counted with GitLab's
+// (history before the lookback left out).
+type PipelineReport struct {
+	Truth, Counted, Missing, Extra, Double int
+	// FirstDiffs were counted with another first result (status, source
+	// or duration) than GitLab showed at their first finish: retried
+	// before any poll saw that finish.
+	FirstDiffs int
+	// Results are the pipelines' finishes in GitLab during the
+	// steady-state cycles, later ones included: what the pipeline
+	// requests of those cycles pay for.
+	Results int
+	// Reruns are the later results counted, RerunsTruth GitLab's
+	// distinct later results per pipeline.
+	Reruns, RerunsTruth int
+	// ByGroup are the first results by "source/status".
+	ByGroup map[string]*PipelineGroup
+}
+
+// PipelineGroup is the count and duration sum of first results of one
+// source and status, in GitLab and as counted.
+type PipelineGroup struct {
+	Truth, Counted               int
+	TruthSeconds, CountedSeconds float64
 }
 
 // BoundStats compares polls with the cost model: an idle poll (nothing
@@ -173,6 +203,12 @@ const (
 	// budget of all requests.
 	TargetJobListPerMinute  = 600
 	TargetRequestsPerMinute = 1300
+
+	// The pipeline issue: a request per pipeline result at most, and the
+	// pipeline families' defaults within 60,000 text lines (large
+	// scenario, hour 6).
+	TargetPipelineRequestsPerResult = 1
+	TargetPipelineLines             = 60_000
 )
 
 // row is one line of the table: figure, value, target, verdict.
@@ -197,6 +233,7 @@ func (r *Report) rows() []row {
 	r.runRows(&t)
 	r.requestRows(&t)
 	r.exactRows(&t)
+	r.pipelineRows(&t)
 	r.memoryRows(&t)
 	r.cpuRows(&t)
 	return t
@@ -252,7 +289,7 @@ func (r *Report) requestRows(t *table) {
 		if r.Busy.Polls > 0 {
 			t.add("busy polls: requests per poll (mean / max)", fmt.Sprintf("%.2f / %d  (%d polls)", r.Busy.PerPoll(), r.Busy.MaxRequests, r.Busy.Polls), "", "")
 			t.add("busy polls: requests / bound (all / worst poll)", fmt.Sprintf("%.3f / %.2f", r.Busy.Ratio(), r.Busy.MaxRatio),
-				"≤ 1 (bound 2+⌈new/100⌉+changed pipelines)", verdict(r.Busy.Ratio() <= 1))
+				"≤ 1 (bound 2+⌈new/100⌉+changed pipelines+pipeline results)", verdict(r.Busy.Ratio() <= 1))
 			t.add("busy polls above their bound", fmt.Sprintf("%d (%.2f%%)", r.Busy.Over, 100*ratio(r.Busy.Over, r.Busy.Polls)), "", "")
 		}
 	}
@@ -292,6 +329,35 @@ func (r *Report) exactRows(t *table) {
 	}
 }
 
+// pipelineRows compare the pipelines counted with GitLab's, and what they
+// cost.
+func (r *Report) pipelineRows(t *table) {
+	p := r.Pipelines
+	if p.Truth == 0 && p.Counted == 0 {
+		return
+	}
+	diff := p.Missing + p.Extra + p.Double
+	t.add("pipelines finished: GitLab / counted", fmt.Sprintf("%d / %d", p.Truth, p.Counted), "equal", verdict(p.Truth == p.Counted))
+	t.add("pipelines: missing + extra + double", fmt.Sprintf("%d (%d + %d + %d)", diff, p.Missing, p.Extra, p.Double), "0", verdict(diff == 0))
+	groupsEqual := true
+	for _, k := range slices.Sorted(maps.Keys(p.ByGroup)) {
+		g := p.ByGroup[k]
+		equal := g.Truth == g.Counted && math.Abs(g.TruthSeconds-g.CountedSeconds) < 0.5
+		groupsEqual = groupsEqual && equal
+		t.add("  pipelines "+k+": GitLab / counted (count, Σ duration)", fmt.Sprintf("%d / %d, %.0fs / %.0fs",
+			g.Truth, g.Counted, g.TruthSeconds, g.CountedSeconds), "", "")
+	}
+	t.add("pipelines: first results by source and status (count and Σ duration)", fmt.Sprintf("%d groups", len(p.ByGroup)),
+		"equal", verdict(groupsEqual))
+	t.add("pipelines counted with another first result (retried before a poll saw it)", fmt.Sprint(p.FirstDiffs), "", "")
+	t.add("later results: GitLab / counted (once per pipeline and result)", fmt.Sprintf("%d / %d", p.RerunsTruth, p.Reruns),
+		"equal", verdict(p.RerunsTruth == p.Reruns))
+	perResult := ratio(r.Endpoints[gitlabtest.EndpointPipeline], p.Results)
+	t.add("pipeline requests per pipeline result (first and later)", fmt.Sprintf("%.3f (%d requests, %d results)",
+		perResult, r.Endpoints[gitlabtest.EndpointPipeline], p.Results),
+		fmt.Sprintf("≤ %d", TargetPipelineRequestsPerResult), verdict(perResult <= TargetPipelineRequestsPerResult))
+}
+
 // memoryRows are the heap and RSS at the first and last hour marks, and
 // what /metrics served at the last.
 func (r *Report) memoryRows(t *table) {
@@ -325,6 +391,9 @@ func (r *Report) memoryRows(t *table) {
 	t.add("/metrics: largest families (series)", e.topFamilies(4), "", "")
 	t.add("/metrics: job families (series)", e.familiesWithPrefix("gitlab_ci_job"), "", "")
 	t.add("/metrics: runner-pool families (series)", e.familiesWithPrefix("gitlab_ci_runner_"), "", "")
+	lines := e.linesWithPrefix("gitlab_ci_pipeline")
+	t.add("/metrics: pipeline families (series)", e.familiesWithPrefix("gitlab_ci_pipeline"),
+		fmt.Sprintf("≤ %d", TargetPipelineLines), verdict(lines <= TargetPipelineLines))
 	t.add("/metrics: text / gzip / protobuf size", fmt.Sprintf("%.2f / %.2f / %.2f MiB", mib(int64(e.TextBytes)), mib(int64(e.GzipBytes)), mib(int64(e.ProtoSize))), "", "")
 	t.add("/metrics: text / OpenMetrics / protobuf (gather+encode)", fmt.Sprintf("%s / %s / %s", e.Text.Round(time.Millisecond),
 		e.OpenMet.Round(time.Millisecond), e.Proto.Round(time.Millisecond)), "≤ 1s", verdict(max(e.Text, e.OpenMet, e.Proto) <= TargetEncode))

@@ -135,6 +135,37 @@ type harness struct {
 	// the job finished (started) and the exporter must count it.
 	truthFinished, truthStarted idCounts
 	nFinished, nStarted         int
+	// pipelines are the pipelines GitLab finished, by id, with their first
+	// result: what the pipeline metrics must count. Those created before
+	// the lookback are history, as for jobs.
+	pipelines map[int64]*pipelineTruth
+	// steadyResults are the pipeline finishes during the steady-state
+	// cycles, whose requests the report books.
+	steadyResults int
+	steady        bool
+	// started is set once the exporter's first cycle is under way: a
+	// pipeline that finished more than once before it shows the exporter
+	// only its latest result, which is then its first.
+	started bool
+	// seenPipelines have a job created after the cutoff: the exporter
+	// sees them, history or not.
+	seenPipelines map[int64]bool
+}
+
+// pipelineTruth is what the exporter can see of a pipeline's results:
+// its first and its later ones. Results before the exporter's first cycle
+// collapse into the last of them, unless the pipeline ran again before that
+// cycle (then the exporter first sees it finish after). A pipeline created
+// before the lookback (history) has no first result the exporter may count:
+// its results are later ones, once one of its jobs is new enough to be
+// seen.
+type pipelineTruth struct {
+	history  bool
+	first    *PipelineChange
+	last     time.Time       // its last finish
+	reopened bool            // a job of it moved after its last finish, before the exporter started
+	later    map[string]bool // later results, distinct
+	finals   int             // finishes
 }
 
 func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
@@ -196,6 +227,7 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 		return nil, err
 	}
 	h := &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg, metrics: metrics, explained: map[bool]int{}, lastChange: map[int64]int{},
+		pipelines: map[int64]*pipelineTruth{}, seenPipelines: map[int64]bool{},
 		rep: &Report{Scenario: sc, Shard: opt.Shard, Separate: gl.Separate(), Persisted: opt.StateDir != "", Metrics: opt.Metrics, ParkedRecheck: so.ParkedRecheckInterval,
 			GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}, Webhooks: opt.Webhooks}}
 	if w := opt.Webhooks; w != nil {
@@ -215,6 +247,7 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 type projectChange struct {
 	newJobs   int
 	pipelines map[int64]bool // pipelines with a new job or a status change
+	results   int            // pipeline finishes (a pipeline that reaches a result costs its fetch)
 }
 
 // step advances the fake and the exporter's clock, and books the changes
@@ -256,7 +289,77 @@ func (h *harness) step(d time.Duration, frozen bool) (map[int64]*projectChange, 
 			h.nStarted++
 		}
 	}
+	for _, pc := range res.Pipelines {
+		if !h.opt.Shard.Owns(pc.ProjectID) {
+			continue
+		}
+		if byProject[pc.ProjectID] == nil {
+			byProject[pc.ProjectID] = &projectChange{pipelines: map[int64]bool{}}
+		}
+		byProject[pc.ProjectID].results++
+		if h.steady {
+			h.steadyResults++
+		}
+		h.pipelineFinished(pc)
+	}
+	if !h.started {
+		for _, c := range res.Changes {
+			if t := h.pipelines[c.PipelineID]; t != nil && !t.last.IsZero() && lastMove(c).After(t.last) {
+				t.reopened = true
+			}
+		}
+	}
+	for _, c := range res.Changes {
+		if !c.CreatedAt.Before(h.cutoff) {
+			h.seenPipelines[c.PipelineID] = true
+		}
+	}
 	return byProject, newJobs, nil
+}
+
+// pipelineTruth returns the truth of pipeline id, created at created.
+func (h *harness) pipelineTruth(id int64, created time.Time) *pipelineTruth {
+	t := h.pipelines[id]
+	if t == nil {
+		t = &pipelineTruth{history: created.Before(h.cutoff), later: map[string]bool{}}
+		h.pipelines[id] = t
+	}
+	return t
+}
+
+// lastMove is when a job last moved, as far as its change tells.
+func lastMove(c JobChange) time.Time {
+	t := c.CreatedAt
+	for _, at := range []*time.Time{c.StartedAt, c.FinishedAt} {
+		if at != nil && at.After(t) {
+			t = *at
+		}
+	}
+	return t
+}
+
+// pipelineFinished books a pipeline's finish as the exporter can see it.
+func (h *harness) pipelineFinished(pc PipelineChange) {
+	t := h.pipelineTruth(pc.ID, pc.CreatedAt)
+	t.finals++
+	t.last = pc.CreatedAt
+	if pc.FinishedAt != nil {
+		t.last = *pc.FinishedAt
+	}
+	switch {
+	case !h.started && !t.history:
+		t.first, t.reopened = &pc, false // only the last shows at the first cycle
+	case !h.started:
+		clear(t.later)
+		t.later[pc.Status], t.reopened = true, false
+	case !t.history && (t.first == nil || t.reopened):
+		t.first, t.reopened = &pc, false
+	case t.history && t.reopened:
+		clear(t.later)
+		t.later[pc.Status], t.reopened = true, false
+	default:
+		t.later[pc.Status] = true
+	}
 }
 
 func (h *harness) logf(format string, args ...any) {
@@ -271,6 +374,7 @@ func (h *harness) run(ctx context.Context) (*Report, error) {
 	if err := h.first(ctx); err != nil {
 		return nil, err
 	}
+	h.steady = true
 	cycles := h.sc.cycles()
 	perHour := int(time.Hour / h.sc.Interval)
 	for i := 1; i <= cycles; i++ {
@@ -294,6 +398,7 @@ func (h *harness) run(ctx context.Context) (*Report, error) {
 			}
 		}
 	}
+	h.steady = false
 	if err := h.drain(ctx); err != nil {
 		return nil, err
 	}
@@ -308,6 +413,7 @@ func (h *harness) first(ctx context.Context) error {
 	if _, _, err := h.step(WarmUp, false); err != nil {
 		return err
 	}
+	h.started = true
 	before, err := h.gl.Counts()
 	if err != nil {
 		return err
@@ -526,9 +632,11 @@ func (h *harness) book(cycle int, c cycleSample, before, after Counts, changes m
 			// Busy: something changed, or unfinished jobs had to be checked.
 			bound = 2 + parked
 			if pc != nil {
-				bound += int(math.Ceil(float64(pc.newJobs)/100)) + len(pc.pipelines)
+				bound += int(math.Ceil(float64(pc.newJobs)/100)) + len(pc.pipelines) + pc.results
 			}
-			bound += len(seen)
+			// A parked job seen moved on costs its final state, and its
+			// pipeline's new result.
+			bound += 2 * len(seen)
 			r.Busy.add(req, bound, f.blocked)
 		}
 		if req > bound && h.explained[idle] < maxExplained[idle] {
@@ -612,6 +720,7 @@ func (h *harness) finish() {
 		}
 		r.StartsObserved += int(got)
 	}
+	h.comparePipelines()
 	r.Retried = rec.retried
 	r.PollErrors = rec.pollErrors
 	r.StateErrors = rec.stateErrors
@@ -624,6 +733,73 @@ func (h *harness) finish() {
 		r.StateBytes = dirSize(h.opt.StateDir)
 	}
 	maps.DeleteFunc(r.Endpoints, func(_ string, n int) bool { return n == 0 })
+}
+
+// comparePipelines books the pipelines the exporter counted against
+// GitLab's; the caller holds rec.mu.
+func (h *harness) comparePipelines() {
+	r, rec := h.rep, h.rec
+	p := &r.Pipelines
+	p.ByGroup = map[string]*PipelineGroup{}
+	group := func(status, source string) *PipelineGroup {
+		k := source + "/" + status
+		if p.ByGroup[k] == nil {
+			p.ByGroup[k] = &PipelineGroup{}
+		}
+		return p.ByGroup[k]
+	}
+	p.Results = h.steadyResults
+	for id, t := range h.pipelines {
+		if t.history {
+			if h.seenPipelines[id] {
+				p.RerunsTruth += len(t.later)
+			}
+			continue
+		}
+		if t.first == nil {
+			continue // never finished
+		}
+		p.Truth++
+		p.RerunsTruth += len(t.later)
+		g := group(t.first.Status, t.first.Source)
+		g.Truth++
+		if t.first.Duration != nil {
+			g.TruthSeconds += float64(*t.first.Duration)
+		}
+		c, ok := rec.pipelines[id]
+		switch {
+		case !ok:
+			p.Missing++
+			continue
+		case c.times > 1:
+			p.Double++
+		}
+		if c.status != t.first.Status || c.source != t.first.Source ||
+			t.first.Duration == nil || c.duration != float64(*t.first.Duration) {
+			p.FirstDiffs++
+			if p.FirstDiffs <= 10 {
+				h.logf("%s: pipeline %d (%s, %s) first finished %s at %s after %v s, counted %s after %v s; %d finishes in all",
+					h.sc.Name, id, t.first.Source, t.first.Ref, t.first.Status, t.first.FinishedAt, deref(t.first.Duration), c.status, c.duration, t.finals)
+			}
+		}
+	}
+	for id, c := range rec.pipelines {
+		p.Counted++
+		if t := h.pipelines[id]; t == nil || t.history || t.first == nil {
+			p.Extra++
+		}
+		g := group(c.status, c.source)
+		g.Counted++
+		g.CountedSeconds += c.duration
+	}
+	p.Reruns = rec.reruns
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 // dirSize adds up the sizes of the files under dir.
