@@ -141,6 +141,7 @@ func (p *poll) knowHintedPipelines() error {
 		if err != nil {
 			return fmt.Errorf("hinted pipeline %d: %w", id, err)
 		}
+		p.namedOnly[id] = true
 		p.applyBridges(pl, bridges)
 	}
 	return nil

@@ -97,6 +97,11 @@ func (p *poll) applyPipeline(pl *state.Pipeline, api *gitlabapi.Pipeline) {
 		return // still open: fetched again later
 	}
 	pl.Open = false
+	if pl.First == "" && p.namedOnly[pl.ID] && p.isFirstWalk() && api.CreatedAt != nil && api.CreatedAt.Before(p.lookbackFrom) {
+		// History a delivery named before any job of it told when it was
+		// created (later polls tell history by its id: pipeline).
+		pl.First = state.UnknownFirst
+	}
 	at := api.Finished()
 	if at.Equal(pl.FinishedAt) {
 		return // counted when it was found with this result before

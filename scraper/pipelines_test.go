@@ -268,3 +268,37 @@ func TestSkipPipelinesFetchesNone(t *testing.T) {
 		t.Error("the job was not counted")
 	}
 }
+
+// A delivery naming a pipeline older than the lookback never makes its
+// result a first one. Served by the project's first walk, the pipeline
+// is fetched (nothing tells its age before); served later, its id tells
+// it is old, and its jobs that it was handled, so it is not fetched for a
+// delivery alone.
+func TestHintedPipelineBeforeTheLookbackIsHistory(t *testing.T) {
+	for _, firstWalk := range []bool{true, false} {
+		e := newEnv(t, []string{"g/app"}, scraper.Options{InitialLookback: time.Hour})
+		old := e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{})
+		e.run(e.gl.CreateJob(old, gitlabtest.JobSpec{Name: "build"}), "success")
+		e.clock.Advance(2 * time.Hour)
+		if firstWalk {
+			e.s.Discover(context.Background())
+		} else {
+			e.cycle(0)
+		}
+		if !e.s.Hint(scraper.Hint{ProjectID: 1, PipelineID: old, JobStatus: "success"}) {
+			t.Fatal("hint refused")
+		}
+		e.gl.ResetRequests()
+		e.hintedCycle(time.Second)
+		want, wantEvents := 0, []string(nil)
+		if firstWalk {
+			want, wantEvents = 1, []string{"unknown->success"}
+		}
+		if n := e.gl.RequestCount(gitlabtest.EndpointPipeline); n != want {
+			t.Errorf("first walk %v: %d pipeline requests, want %d", firstWalk, n, want)
+		}
+		if got := e.rec.pipelineEvents(old); !slices.Equal(got, wantEvents) {
+			t.Errorf("first walk %v: pipeline older than the lookback counted as %v, want %v", firstWalk, got, wantEvents)
+		}
+	}
+}

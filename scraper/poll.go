@@ -58,6 +58,9 @@ type poll struct {
 	discovered map[int64]bool
 	// bridgesListed are pipelines whose bridges this poll has listed.
 	bridgesListed map[int64]bool
+	// namedOnly are the pipelines first remembered because a delivery
+	// named them, before any job of theirs was seen.
+	namedOnly map[int64]bool
 	// deferred are the hinted jobs and pipelines the hint budget could not
 	// afford, for the next poll.
 	deferred hintSet
@@ -87,6 +90,7 @@ func (s *Scraper) newPoll(ctx context.Context, opts Options, st *state.Project, 
 		changed:            map[int64]bool{},
 		discovered:         map[int64]bool{},
 		bridgesListed:      map[int64]bool{},
+		namedOnly:          map[int64]bool{},
 	}
 }
 
@@ -213,8 +217,9 @@ func (p *poll) walkNewJobs() error {
 					// History before the lookback is never counted; remember
 					// the jobs of this page, or the next walk would take those
 					// inside the late-commit window of the newest one for
-					// late commits.
+					// late commits, and their pipelines as old ones.
 					p.st.MarkHandled(j.ID, created)
+					p.st.SawPipeline(j.Pipeline.ID)
 				}
 				p.refresh(j) // a row tells a followed job's status for free
 				continue

@@ -183,6 +183,10 @@ func (p *Project) Pipeline(id int64, floor int64, now time.Time) (pl *Pipeline, 
 	return pl, true
 }
 
+// SawPipeline records that a pipeline exists, without remembering it: a
+// pipeline with a lower id met later is an old one.
+func (p *Project) SawPipeline(id int64) { p.MaxPipelineID = max(p.MaxPipelineID, id) }
+
 // Follow records an unfinished job or bridge, or its new status.
 func (p *Project) Follow(f *FollowedJob) { p.Followed[f.ID] = f }
 
