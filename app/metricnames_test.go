@@ -26,7 +26,9 @@ import (
 // exports with deploytest.ExportedMetricNames, the list the dashboards and
 // alert rules are checked against.
 func TestExportedFamiliesMatchTheDeclaredList(t *testing.T) {
-	gl := gitlabtest.NewServer(gitlabtest.Options{Token: "tok",
+	// A clock of its own, moved on only to give the pipeline below a queue.
+	clock := gitlabtest.NewManualClock(time.Now())
+	gl := gitlabtest.NewServer(gitlabtest.Options{Token: "tok", Clock: clock,
 		RateLimit: &gitlabtest.RateLimitOptions{Limit: 100000, Period: time.Minute}})
 	t.Cleanup(gl.Close)
 	project := gl.CreateProject("g/app", gitlabtest.ProjectOptions{})
@@ -45,6 +47,24 @@ func TestExportedFamiliesMatchTheDeclaredList(t *testing.T) {
 	must(t, gl.Finish(retry, "success", gitlabtest.FinishOptions{}))
 	run("build", "success")
 	must(t, gl.Enqueue(gl.CreateJob(pipeline, gitlabtest.JobSpec{Name: "waiting", Stage: "deploy"})))
+	// A pipeline that fails, and is retried and goes green once the
+	// exporter counted its first result, so that the pipeline families
+	// have series.
+	fails := gl.CreatePipeline(project, "main", gitlabtest.PipelineOptions{})
+	failing := gl.CreateJob(fails, gitlabtest.JobSpec{Name: "once", Stage: "test"})
+	must(t, gl.Enqueue(failing))
+	clock.Advance(5 * time.Second)
+	must(t, gl.Start(failing))
+	must(t, gl.Finish(failing, "failed", gitlabtest.FinishOptions{}))
+	rerun := func() {
+		clock.Advance(time.Second)
+		again, err := gl.Retry(failing)
+		must(t, err)
+		clock.Advance(time.Second)
+		must(t, gl.Start(again))
+		coverage := 87.5 // so that the latest pipeline has a coverage
+		must(t, gl.Finish(again, "success", gitlabtest.FinishOptions{Coverage: &coverage}))
+	}
 	gl.InjectFault(gitlabtest.Fault{Endpoint: "/projects/:id/jobs", Kind: gitlabtest.FaultMalformedJSON, Times: 1})
 
 	dir := t.TempDir()
@@ -135,6 +155,10 @@ func TestExportedFamiliesMatchTheDeclaredList(t *testing.T) {
 		deliver(shardedSrv.URL)
 		got = gathered(t, a)
 		maps.Copy(got, gathered(t, sharded))
+		if _, counted := got["gitlab_ci_pipelines_finished_total"]; counted && rerun != nil {
+			rerun()
+			rerun = nil
+		}
 		missing := 0
 		for name := range want {
 			if _, ok := got[name]; !ok {

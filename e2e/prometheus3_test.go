@@ -114,6 +114,15 @@ func TestPrometheus3NativeHistograms(t *testing.T) {
 		if round == 3 {
 			gl.ForbidProject(web, false)
 		}
+		switch round {
+		case 1, 5: // merge request pipelines, in two scrapes
+			clock.Set(time.Now())
+			mr := gl.CreatePipeline(api, gitlabtest.MergeRequestRef(int64(10+round), gitlabtest.MergeRequestHead), gitlabtest.PipelineOptions{Source: "merge_request_event"})
+			c.run(mr, gitlabtest.JobSpec{Name: "unit", Stage: "test"}, "success", gitlabtest.FinishOptions{})
+		case 4:
+			clock.Set(time.Now())
+			c.pipelineCountedThenRetried(p, clock, api, "acme/api", procs)
+		}
 		time.Sleep(time.Second) // spread over several scrapes
 	}
 
@@ -167,7 +176,8 @@ func (c *ci) runTimed(clock *gitlabtest.ManualClock, project int64, name string,
 	clock.Advance(queued)
 	c.must(c.gl.Start(id))
 	clock.Advance(duration)
-	c.must(c.gl.Finish(id, "success", gitlabtest.FinishOptions{Artifacts: artifacts}))
+	coverage := 60 + float64(duration/time.Second%40) // so that pipelines have a coverage
+	c.must(c.gl.Finish(id, "success", gitlabtest.FinishOptions{Artifacts: artifacts, Coverage: &coverage}))
 	clock.Set(time.Now())
 	return duration.Seconds()
 }

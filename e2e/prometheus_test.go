@@ -147,6 +147,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 		c.run(c.pipeline(api, ""), gitlabtest.JobSpec{Name: "unit", Stage: "test"}, "failed", gitlabtest.FinishOptions{FailureReason: "script_failure"})
 	}
 	c.checkTruth(p, exp, procs)
+	c.pipelineCountedThenRetried(p, nil, api, "acme/api", procs)
 	fired := hook.waitAlert(t, 100*time.Second, "firing", alertLabels, procs...)
 	t.Logf("%s firing reached the webhook %s after the burst", failureAlert, fired.At.Sub(burstAt).Round(time.Second))
 
@@ -154,10 +155,13 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	recoverAt := time.Now()
 	for round := range 10 {
 		for range 4 {
+			coverage := 70 + float64(round)
 			c.run(c.pipeline(api, ""), gitlabtest.JobSpec{Name: "unit", Stage: "test"}, "success", gitlabtest.FinishOptions{
 				Artifacts: []gitlabtest.Artifact{{FileType: "junit", Size: int64(20_000 + 1000*round)}},
+				Coverage:  &coverage,
 			})
 		}
+
 		if round == 4 {
 			// A canceled attempt retried: counted as a retry, not as a failure.
 			id := c.create(c.pipeline(api, ""), gitlabtest.JobSpec{Name: "unit", Stage: "test"})
@@ -176,6 +180,30 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	}
 	t.Logf("%s resolved reached the webhook %s after the first passing run", failureAlert, resolved.At.Sub(recoverAt).Round(time.Second))
 	c.checkTruth(p, exp, procs)
+
+	t.Log("pipelines that wait for a runner and run, and merge request pipelines")
+	for i := range 2 {
+		// The fake runs on the wall clock here, and GitLab counts whole
+		// seconds: a pipeline queued and running for a second each has a
+		// queue time and a duration. Two, in two scrapes, so that rates see
+		// the second.
+		slow := c.create(c.pipeline(api, ""), gitlabtest.JobSpec{Name: "slow", Stage: "test"})
+		c.must(gl.Enqueue(slow))
+		time.Sleep(1100 * time.Millisecond)
+		c.must(gl.Start(slow))
+		time.Sleep(1100 * time.Millisecond)
+		c.must(gl.Finish(slow, "success", withCoverage(90)))
+		mr := gl.CreatePipeline(api, gitlabtest.MergeRequestRef(4+int64(i), gitlabtest.MergeRequestMerge), gitlabtest.PipelineOptions{Source: "merge_request_event"})
+		c.run(mr, gitlabtest.JobSpec{Name: "unit", Stage: "test"}, "success", gitlabtest.FinishOptions{})
+		waitFor(t, 30*time.Second, "Prometheus to have the queued and merge request pipelines", func() (bool, string) {
+			r, err := p.query(`sum(gitlab_ci_pipeline_queued_duration_seconds_count) + sum(gitlab_ci_pipelines_finished_total{ref="merged_result"})`)
+			return err == nil && len(r) == 1 && r[0].Values[0] == float64(2*(i+1)), fmt.Sprint(r, err)
+		}, procs...)
+	}
+	// Their series were born with the first of them: rates need the
+	// second's scrape inside the last step of the dashboards' range
+	// queries (2 s).
+	waitScrapedAfter(t, p, time.Now().Add(2*time.Second), procs)
 
 	t.Log("dashboards: every panel query returns data")
 	checkDashboards(t, root, p, liveStart)
@@ -312,6 +340,41 @@ func (c *ci) history(api, web int64) {
 	p = c.pipeline(web, "feature/login")
 	c.run(p, windows(build), "success", ok)
 	c.run(p, windows(unit), "failed", gitlabtest.FinishOptions{FailureReason: "runner_system_failure"})
+
+	// A merge request pipeline, which the pipeline metrics tell apart by
+	// its ref, with a coverage.
+	mr := gl.CreatePipeline(api, gitlabtest.MergeRequestRef(3, gitlabtest.MergeRequestHead), gitlabtest.PipelineOptions{Source: "merge_request_event"})
+	c.run(mr, unit, "success", withCoverage(81.5))
+}
+
+func withCoverage(percent float64) gitlabtest.FinishOptions {
+	return gitlabtest.FinishOptions{Coverage: &percent}
+}
+
+// pipelineCountedThenRetried runs a pipeline of project that fails, waits
+// until Prometheus has its first result, then retries its job to green: a
+// pipeline that went green only after a retry. clock is the fake's, nil
+// when it runs on the wall clock.
+func (c *ci) pipelineCountedThenRetried(p promAPI, clock *gitlabtest.ManualClock, project int64, path string, procs []*process) {
+	c.t.Helper()
+	query := `sum(gitlab_ci_pipelines_finished_total{project="` + path + `", status="failed"})`
+	before := 0.0
+	if r, err := p.query(query); err == nil && len(r) == 1 {
+		before = r[0].Values[0]
+	}
+	failed := c.run(c.pipeline(project, ""), gitlabtest.JobSpec{Name: "unit", Stage: "test", Tags: c.tags[project]},
+		"failed", gitlabtest.FinishOptions{FailureReason: "script_failure"})
+	waitFor(c.t, 30*time.Second, "Prometheus to count the failed pipeline", func() (bool, string) {
+		r, err := p.query(query)
+		return err == nil && len(r) == 1 && r[0].Values[0] > before, fmt.Sprint(r, err)
+	}, procs...)
+	if clock != nil {
+		clock.Set(time.Now()) // the retry's finish is not the first one's
+	}
+	retry, err := c.gl.Retry(failed)
+	c.must(err)
+	c.must(c.gl.Start(retry))
+	c.must(c.gl.Finish(retry, "success", withCoverage(80)))
 }
 
 // truth is what the exporter must have counted, from the fake's records.
@@ -327,13 +390,28 @@ type truth struct {
 	poolWaiting    map[string]int
 	poolQueuedAt   map[string]time.Time
 	runnerFinished map[string]int
+	// Pipelines: those that finished, each once, by source; those
+	// unfinished by status.
+	pipelinesBySource   map[string]int
+	unfinishedPipelines map[string]int
 }
 
 func (c *ci) truth() truth {
 	tr := truth{failures: map[string]int{}, unfinished: map[string]int{},
-		poolStarts: map[string]int{}, poolWaiting: map[string]int{}, poolQueuedAt: map[string]time.Time{}, runnerFinished: map[string]int{}}
+		poolStarts: map[string]int{}, poolWaiting: map[string]int{}, poolQueuedAt: map[string]time.Time{}, runnerFinished: map[string]int{},
+		pipelinesBySource: map[string]int{}, unfinishedPipelines: map[string]int{}}
 	now := time.Now()
+	pipelines := map[int64]bool{}
 	for _, j := range c.gl.Jobs() {
+		if !pipelines[j.PipelineID] {
+			pipelines[j.PipelineID] = true
+			pl, _ := c.gl.Pipeline(j.PipelineID)
+			if pl.Finished() {
+				tr.pipelinesBySource[pl.Source]++
+			} else {
+				tr.unfinishedPipelines[pl.Status]++
+			}
+		}
 		switch {
 		case gitlabapi.JobStatus(j.Status).Finished():
 			tr.finished++
@@ -434,6 +512,12 @@ func (tr truth) diff(p promAPI) string {
 	}
 	if got := ints(`sum by (runner) (gitlab_ci_runner_job_duration_seconds_count)`, "runner"); !maps.Equal(got, tr.runnerFinished) {
 		diffs = append(diffs, fmt.Sprintf("finished jobs by runner %v, GitLab has %v", got, tr.runnerFinished))
+	}
+	if got := ints(`sum by (source) (gitlab_ci_pipelines_finished_total)`, "source"); !maps.Equal(got, tr.pipelinesBySource) {
+		diffs = append(diffs, fmt.Sprintf("finished pipelines by source %v, GitLab has %v", got, tr.pipelinesBySource))
+	}
+	if got := ints(`sum by (status) (gitlab_ci_pipelines)`, "status"); !maps.Equal(got, tr.unfinishedPipelines) {
+		diffs = append(diffs, fmt.Sprintf("unfinished pipelines by status %v, GitLab has %v", got, tr.unfinishedPipelines))
 	}
 	// Queued, not created: within a poll's duration of GitLab's queue time.
 	if r, err := p.query(`gitlab_ci_runner_pool_oldest_pending_queued_timestamp_seconds`); err != nil {
@@ -536,7 +620,7 @@ func checkDashboards(t *testing.T, root string, p promAPI, from time.Time) {
 					r, err = p.queryRange(expr, from, to, 2*time.Second)
 				}
 				if err != nil || !hasNumber(r) {
-					t.Errorf("%s returns no data (%d series, err %v):\n%s", where, len(r), err, expr)
+					t.Errorf("%s returns no data (%d series %v, err %v):\n%s", where, len(r), r, err, expr)
 				}
 			}
 		}
