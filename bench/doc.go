@@ -15,7 +15,7 @@
 //	BENCH_HEAPPROFILE_DIR=/tmp go test -run '^$' -bench 'Large$' -benchtime 1x ./bench/
 //
 // Switches: BENCH_HOURS, BENCH_<NAME>_HOURS (e.g. BENCH_LARGE_HOURS=6),
-// BENCH_IN_PROCESS, BENCH_NO_STORE, BENCH_METRICS (native, all-labels),
+// BENCH_IN_PROCESS, BENCH_NO_STORE, BENCH_METRICS (native, all-labels, no-pipelines),
 // BENCH_HEAPPROFILE_DIR, BENCH_PARKED_RECHECK (e.g. 1m), BENCH_WEBHOOKS (a
 // 10-minute reconciliation with webhooks, 5 % of deliveries lost,
 // duplicated and reordered), BENCH_HINT_STEP (15s); see BENCHMARKS.md.

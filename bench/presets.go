@@ -25,4 +25,15 @@ var MetricsPresets = map[string]string{
   last_job: {labels: [project, ref, stage, job_name]}
   jobs: {labels: [project, status]}
 `,
+	// Every pipeline family off: no pipeline is fetched. The exporter as
+	// it was before pipelines, on the same workload.
+	"no-pipelines": `metrics:
+  pipeline_duration: {enabled: false}
+  pipeline_wall_time: {enabled: false}
+  pipeline_queued_duration: {enabled: false}
+  pipelines_finished: {enabled: false}
+  pipeline_reruns: {enabled: false}
+  last_pipeline: {enabled: false}
+  pipelines: {enabled: false}
+`,
 }

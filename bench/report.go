@@ -74,6 +74,7 @@ type Report struct {
 // PipelineReport compares the pipelines the exporter counted with GitLab's
 // (history before the lookback left out).
 type PipelineReport struct {
+	Off                                    bool // no pipeline family exported: nothing counted
 	Truth, Counted, Missing, Extra, Double int
 	// FirstDiffs were counted with another first result (status, source
 	// or duration) than GitLab showed at their first finish: retried
@@ -333,7 +334,7 @@ func (r *Report) exactRows(t *table) {
 // cost.
 func (r *Report) pipelineRows(t *table) {
 	p := r.Pipelines
-	if p.Truth == 0 && p.Counted == 0 {
+	if p.Off || (p.Truth == 0 && p.Counted == 0) {
 		return
 	}
 	diff := p.Missing + p.Extra + p.Double

@@ -210,6 +210,7 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 		return nil, fmt.Errorf("the default poll.initial_lookback is %s; bench.InitialLookback says %s", got, InitialLookback)
 	}
 	so := app.ScraperOptions(cfg)
+	so.SkipPipelines = !metrics.Jobs.CountsPipelines() // as app.New decides it
 	so.Interval = sc.Interval
 	so.ParkedRecheckInterval = cmp.Or(opt.ParkedRecheck, so.ParkedRecheckInterval)
 	so.Now = clock.Now
@@ -744,6 +745,10 @@ func (h *harness) finish() {
 func (h *harness) comparePipelines() {
 	r, rec := h.rep, h.rec
 	p := &r.Pipelines
+	if !h.metrics.Jobs.CountsPipelines() {
+		p.Off = true
+		return
+	}
 	p.ByGroup = map[string]*PipelineGroup{}
 	group := func(status, source string) *PipelineGroup {
 		k := source + "/" + status

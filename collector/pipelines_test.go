@@ -47,7 +47,7 @@ func TestPipelineMetricsOutput(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(m)
 	want := `
-# HELP gitlab_ci_pipeline_duration_seconds GitLab's duration of finished pipelines (the union of their latest jobs' running periods: no queueing, no retried attempts), observed once per pipeline at its first result.` + fromPolling + `
+# HELP gitlab_ci_pipeline_duration_seconds GitLab's duration of finished pipelines (the union of their latest jobs' running periods: no queueing, no retried attempts; 0 for pipelines that never started), observed once per pipeline at its first result.` + fromPolling + `
 # TYPE gitlab_ci_pipeline_duration_seconds histogram
 gitlab_ci_pipeline_duration_seconds_bucket{project="g/app",ref="main",source="parent_pipeline",status="success",le="10"} 0
 gitlab_ci_pipeline_duration_seconds_bucket{project="g/app",ref="main",source="parent_pipeline",status="success",le="60"} 1

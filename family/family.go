@@ -165,7 +165,7 @@ var All = []Family{
 	{
 		Key: PipelineDuration, Histogram: true, Expires: true, Pipeline: true,
 		Metrics: []Metric{{"gitlab_ci_pipeline_duration_seconds",
-			"GitLab's duration of finished pipelines (the union of their latest jobs' running periods: no queueing, no retried attempts), observed once per pipeline at its first result."}},
+			"GitLab's duration of finished pipelines (the union of their latest jobs' running periods: no queueing, no retried attempts; 0 for pipelines that never started), observed once per pipeline at its first result."}},
 		Labels: withPipelineLabels(LabelStatus),
 	},
 	{

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/gitlabapi"
+	"github.com/gitlab-jobs-exporter/gitlab_jobs_exporter/state"
 )
 
 // serveHintedJobs serves the jobs hints name without walking the job list,
@@ -142,6 +143,13 @@ func (p *poll) knowHintedPipelines() error {
 			return fmt.Errorf("hinted pipeline %d: %w", id, err)
 		}
 		p.namedOnly[id] = true
+		for i := range bridges {
+			if b := &bridges[i].Job; pl.First == "" && !p.isFirstWalk() && p.st.Handled(b.ID, createdAt(b)) {
+				// A bridge older than the last walk: an old pipeline,
+				// forgotten, whose jobs (if any) did not tell.
+				pl.First = state.UnknownFirst
+			}
+		}
 		p.applyBridges(pl, bridges)
 	}
 	return nil
@@ -159,11 +167,11 @@ func (p *poll) deferPipeline(id int64) {
 		p.deferred.pipelines = map[int64]bool{}
 	}
 	p.deferred.pipelines[id] = true
-	if p.hints.finished[id] {
+	if status, ok := p.hints.finished[id]; ok {
 		if p.deferred.finished == nil {
-			p.deferred.finished = map[int64]bool{}
+			p.deferred.finished = map[int64]gitlabapi.JobStatus{}
 		}
-		p.deferred.finished[id] = true
+		p.deferred.finished[id] = status
 	}
 }
 

@@ -88,7 +88,7 @@ func (ph *pendingHints) add(h Hint) bool {
 	case h.PipelineID != 0:
 		ph.set.pipelines[h.PipelineID] = true
 		if h.JobStatus.Finished() {
-			ph.set.finished[h.PipelineID] = true
+			ph.set.finished[h.PipelineID] = h.JobStatus
 		}
 	}
 	if h.BridgesOf != 0 {
@@ -100,7 +100,7 @@ func (ph *pendingHints) add(h Hint) bool {
 func (ph *pendingHints) init() {
 	if ph.set.jobs == nil {
 		ph.set.jobs, ph.set.pipelines, ph.set.bridges = map[int64]jobHint{}, map[int64]bool{}, map[int64]bool{}
-		ph.set.finished = map[int64]bool{}
+		ph.set.finished = map[int64]gitlabapi.JobStatus{}
 	}
 }
 
@@ -111,7 +111,7 @@ func (ph *pendingHints) has(h Hint) bool {
 	switch {
 	case h.JobID != 0 && !job,
 		h.JobID == 0 && h.PipelineID != 0 && !ph.set.pipelines[h.PipelineID],
-		h.JobID == 0 && h.JobStatus.Finished() && !ph.set.finished[h.PipelineID],
+		h.JobID == 0 && h.JobStatus.Finished() && ph.set.finished[h.PipelineID] != h.JobStatus,
 		h.BridgesOf != 0 && !ph.set.bridges[h.BridgesOf]:
 		return false
 	}
@@ -150,9 +150,9 @@ func (ph *pendingHints) restore(hs hintSet) {
 			ph.set.jobs[id] = jh
 		}
 	}
-	for id := range hs.finished {
-		if hs.pipelines[id] || ph.set.pipelines[id] {
-			ph.set.finished[id] = true // within the bound with its pipeline
+	for id, status := range hs.finished {
+		if _, newer := ph.set.finished[id]; !newer && (hs.pipelines[id] || ph.set.pipelines[id]) {
+			ph.set.finished[id] = status // within the bound with its pipeline
 		}
 	}
 	for _, from := range []struct{ src, dst map[int64]bool }{{hs.pipelines, ph.set.pipelines}, {hs.bridges, ph.set.bridges}} {
@@ -179,11 +179,11 @@ func (ph *pendingHints) rewake() {
 
 // hintSet is what one poll serves.
 type hintSet struct {
-	jobs      map[int64]jobHint // by job id
-	pipelines map[int64]bool    // pipelines to know (and list the bridges of, once)
-	finished  map[int64]bool    // of those, the ones a delivery says finished
-	bridges   map[int64]bool    // pipelines whose bridges to list
-	overflow  bool              // more than maxPendingHints: poll in full
+	jobs      map[int64]jobHint             // by job id
+	pipelines map[int64]bool                // pipelines to know (and list the bridges of, once)
+	finished  map[int64]gitlabapi.JobStatus // of those, the ones a delivery says finished, with the result it claims
+	bridges   map[int64]bool                // pipelines whose bridges to list
+	overflow  bool                          // more than maxPendingHints: poll in full
 }
 
 func (hs hintSet) empty() bool {

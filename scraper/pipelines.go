@@ -24,6 +24,9 @@ import (
 // poll.retry_window); played, it runs the pipeline again, whose first
 // result the scraper no longer knows.
 func (p *poll) pipelineMoved(j *gitlabapi.Job) {
+	if p.opts.SkipPipelines {
+		return
+	}
 	pl := p.st.Pipelines[j.Pipeline.ID]
 	if pl == nil {
 		var created bool
@@ -36,8 +39,8 @@ func (p *poll) pipelineMoved(j *gitlabapi.Job) {
 	if j.Pipeline.Status != "" {
 		pl.Status = statusString(gitlabapi.JobStatus(j.Pipeline.Status))
 	}
-	if !pl.FinishedAt.IsZero() && j.Status.Finished() && !finishedAt(j).After(pl.FinishedAt) {
-		return
+	if !pl.FinishedAt.IsZero() && !finishedAt(j).After(pl.FinishedAt) && (j.Status.Finished() || j.Status.Blocked()) {
+		return // finished, or waiting for a person, when the result counted last came: it is in it
 	}
 	pl.Moved()
 }
@@ -61,7 +64,14 @@ func (p *poll) checkPipelines() error {
 	}
 	var due []int64
 	for id, pl := range p.st.Pipelines {
-		hinted := p.hints.finished[id] && (pl.Open || pl.First == "")
+		// A delivery's claim is worth a fetch unless the pipeline was
+		// counted with that result and nothing of it moved since: then it
+		// is a duplicate, or the delivery of a result already counted. A
+		// parent whose child was retried finishes again without a job of
+		// its own moving (its bridge keeps its id): its delivery claims
+		// another result, or the child's new result opens it.
+		claimed, named := p.hints.finished[id]
+		hinted := named && (pl.Open || pl.First == "" || string(claimed) != pl.Status)
 		settled := pl.Open && !active[id] &&
 			(pl.CheckedAt.IsZero() || (p.walk && p.now.Sub(pl.CheckedAt) >= p.opts.ParkedRecheckInterval))
 		if hinted || settled {
@@ -69,24 +79,30 @@ func (p *poll) checkPipelines() error {
 		}
 	}
 	slices.Sort(due)
+	var errs []error
 	for _, id := range due {
 		api, err := p.client.Pipeline(p.ctx, p.key, id)
-		if errors.Is(err, gitlabapi.ErrNotFound) {
-			p.st.Pipelines[id].Open = false // deleted: nothing more to count
-			continue
+		switch {
+		case errors.Is(err, gitlabapi.ErrNotFound):
+			pl := p.st.Pipelines[id]
+			pl.Open, pl.Status = false, "" // deleted: nothing more to count, nor to show
+		case err != nil:
+			errs = append(errs, fmt.Errorf("pipeline %d: %w", id, err))
+			if p.ctx.Err() != nil {
+				return errors.Join(errs...)
+			}
+		default:
+			p.applyPipeline(p.st.Pipelines[id], api)
 		}
-		if err != nil {
-			return fmt.Errorf("pipeline %d: %w", id, err)
-		}
-		p.applyPipeline(p.st.Pipelines[id], api)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // applyPipeline counts a pipeline's result the first time it is found:
 // the first result once, each later result once. A pipeline waiting for a
 // person or a clock is not fetched again until a job of it moves.
 func (p *poll) applyPipeline(pl *state.Pipeline, api *gitlabapi.Pipeline) {
+	opened := pl.Open
 	status := gitlabapi.JobStatus(api.Status)
 	pl.Status, pl.CheckedAt = statusString(status), p.now
 	switch {
@@ -113,11 +129,28 @@ func (p *poll) applyPipeline(pl *state.Pipeline, api *gitlabapi.Pipeline) {
 		p.emit(at, func(r event.Recorder) { r.PipelineFinished(p.info, api) })
 		return
 	}
+	if !opened && first == state.UnknownFirst {
+		// An old pipeline only a delivery named: no job of it moved, so
+		// nothing says it ran again; its result is history's.
+		return
+	}
 	repeat := slices.Contains(pl.Later, pl.Status)
 	if !repeat {
 		pl.Later = append(pl.Later, pl.Status)
 	}
 	p.emit(at, func(r event.Recorder) { r.PipelineRerun(p.info, api, first, repeat) })
+	p.parentMoved(pl.ID)
+}
+
+// parentMoved opens the pipeline whose bridge triggered child, which has a
+// new result: the parent finishes again with it, though no job of its own
+// moves (a retried child reopens the parent's bridge under its id).
+func (p *poll) parentMoved(child int64) {
+	for _, pl := range p.st.Pipelines {
+		if slices.Contains(pl.Children, child) {
+			pl.Moved()
+		}
+	}
 }
 
 // unfinishedPipelines counts the pipelines remembered without a result

@@ -269,11 +269,11 @@ func TestSkipPipelinesFetchesNone(t *testing.T) {
 	}
 }
 
-// A delivery naming a pipeline older than the lookback never makes its
-// result a first one. Served by the project's first walk, the pipeline
-// is fetched (nothing tells its age before); served later, its id tells
-// it is old, and its jobs that it was handled, so it is not fetched for a
-// delivery alone.
+// A delivery naming a pipeline older than the lookback counts nothing:
+// its result is neither a first one (it is older than the lookback, or its
+// jobs were handled by an earlier walk) nor a later one (no job of it
+// moved). It costs the one fetch the delivery asks for, and a duplicate
+// delivery none.
 func TestHintedPipelineBeforeTheLookbackIsHistory(t *testing.T) {
 	for _, firstWalk := range []bool{true, false} {
 		e := newEnv(t, []string{"g/app"}, scraper.Options{InitialLookback: time.Hour})
@@ -290,15 +290,46 @@ func TestHintedPipelineBeforeTheLookbackIsHistory(t *testing.T) {
 		}
 		e.gl.ResetRequests()
 		e.hintedCycle(time.Second)
-		want, wantEvents := 0, []string(nil)
-		if firstWalk {
-			want, wantEvents = 1, []string{"unknown->success"}
+		if n := e.gl.RequestCount(gitlabtest.EndpointPipeline); n != 1 {
+			t.Errorf("first walk %v: %d pipeline requests, want 1", firstWalk, n)
 		}
-		if n := e.gl.RequestCount(gitlabtest.EndpointPipeline); n != want {
-			t.Errorf("first walk %v: %d pipeline requests, want %d", firstWalk, n, want)
+		e.s.Hint(scraper.Hint{ProjectID: 1, PipelineID: old, JobStatus: "success"})
+		e.hintedCycle(time.Second)
+		if n := e.gl.RequestCount(gitlabtest.EndpointPipeline); n != 1 {
+			t.Errorf("first walk %v: %d pipeline requests after a duplicate delivery, want still 1", firstWalk, n)
 		}
-		if got := e.rec.pipelineEvents(old); !slices.Equal(got, wantEvents) {
-			t.Errorf("first walk %v: pipeline older than the lookback counted as %v, want %v", firstWalk, got, wantEvents)
+		if got := e.rec.pipelineEvents(old); len(got) != 0 {
+			t.Errorf("first walk %v: pipeline older than the lookback counted as %v", firstWalk, got)
 		}
 	}
+}
+
+// A child pipeline retried to green makes its parent finish again, though
+// no job of the parent moves (its bridge keeps its id): the parent's later
+// result is counted, from the child's.
+func TestParentFinishesAgainWithItsRetriedChild(t *testing.T) {
+	e := newEnv(t, []string{"g/app"}, scraper.Options{})
+	e.cycle(time.Second)
+	parent := e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{})
+	e.run(e.gl.CreateJob(parent, gitlabtest.JobSpec{Name: "build", Stage: "build"}), "success")
+	_, child := e.gl.CreateBridge(parent, gitlabtest.JobSpec{Name: "trigger", Stage: "test"})
+	e.cycle(30 * time.Second)
+	test := e.gl.CreateJob(child, gitlabtest.JobSpec{Name: "child-test"})
+	e.run(test, "failed")
+	for range 2 {
+		e.cycle(30 * time.Second)
+	}
+	e.assertPipeline("g/app", child, "failed")
+	e.assertPipeline("g/app", parent, "failed")
+
+	retry, err := e.gl.Retry(test)
+	e.must(err)
+	e.must(e.gl.Start(retry))
+	e.clock.Advance(10 * time.Second)
+	e.must(e.gl.Finish(retry, "success", gitlabtest.FinishOptions{}))
+	for range 2 {
+		e.cycle(30 * time.Second)
+	}
+	e.assertPipeline("g/app", child, "failed", "failed->success")
+	e.assertPipeline("g/app", parent, "failed", "failed->success")
 }

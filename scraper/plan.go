@@ -24,7 +24,8 @@ type plan struct {
 	lookbackFrom time.Time
 	// countFrom and countUntil bound the events counted when a project
 	// changes shards (handover.go): those at or before countFrom, or after
-	// countUntil, are the other shard's. Zero: no bound.
+	// countUntil, are the other shard's. Zero: no bound. countFrom holds
+	// until a poll of the project succeeds (state.Project.CountFrom).
 	countFrom, countUntil time.Time
 }
 
@@ -58,10 +59,9 @@ func handOverPlan(opts Options, st *state.Project, now time.Time) plan {
 // walkPlan is a walk, bounded by the lookback on a project's first one
 // and, for a project this shard took over, by when it did.
 func walkPlan(opts Options, st *state.Project, hints hintSet, now time.Time) plan {
-	p := plan{walk: true, hints: hints, hintBudget: maxHintedFetches}
+	p := plan{walk: true, hints: hints, hintBudget: maxHintedFetches, countFrom: st.CountFrom}
 	if st.Fresh() {
 		p.lookbackFrom = now.Add(-opts.InitialLookback)
-		p.countFrom = st.CountFrom
 	}
 	return p
 }

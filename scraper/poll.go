@@ -115,9 +115,9 @@ func (p *poll) run() error {
 	if err := p.refreshBridges(); err != nil {
 		return fmt.Errorf("refreshing bridges: %w", err)
 	}
-	if err := p.checkPipelines(); err != nil {
-		return fmt.Errorf("checking pipelines: %w", err)
-	}
+	// A pipeline that could not be fetched stays open for the next poll;
+	// the others and the housekeeping below go on.
+	errPipelines := p.checkPipelines()
 	// The recheck clock moves only when a walk's recheck was due (and done:
 	// the first page or the scoped walk showed every blocked job, the
 	// bridge lists every blocked bridge) or when a walk starts following a
@@ -128,7 +128,10 @@ func (p *poll) run() error {
 		p.st.LastParkedCheck = p.now
 	}
 	p.st.DropStaleParked(p.now.Add(-p.opts.ParkedMaxAge))
-	p.st.ForgetPipelines(p.now.Add(-p.opts.PipelineTTL), p.now.Add(-p.opts.ParkedMaxAge))
+	p.st.ForgetPipelines(p.now.Add(-p.opts.PipelineTTL), !p.opts.SkipPipelines)
+	if errPipelines != nil {
+		return fmt.Errorf("checking pipelines: %w", errPipelines)
+	}
 	return nil
 }
 
@@ -574,6 +577,9 @@ func (p *poll) applyBridges(pl *state.Pipeline, bridges []gitlabapi.Bridge) {
 	}
 	for i := range bridges {
 		b := &bridges[i]
+		if d := b.DownstreamPipeline; d != nil && d.ID != 0 && !slices.Contains(pl.Children, d.ID) {
+			pl.Children = append(pl.Children, d.ID)
+		}
 		if b.ID <= pl.BridgeFloor || pl.Bridges[b.ID] {
 			continue
 		}

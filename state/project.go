@@ -46,10 +46,12 @@ type Project struct {
 	LastParkedCheck time.Time `json:"last_parked_check"`
 
 	// CountFrom, when set, is the cut-off of a project that a shard took
-	// over without its state (package shard): until a walk completes,
-	// only what happened after it is counted, because the shard that owned
-	// the project before counted the rest. Kept with the state, so that a
-	// restart before that walk completes keeps the same cut-off.
+	// over without its state (package shard): until a poll succeeds, only
+	// what happened after it is counted, because the shard that owned the
+	// project before counted the rest. A first walk that completes in a
+	// poll that fails later (a pipeline could not be fetched) keeps it for
+	// the next poll. Kept with the state, so that a restart before then
+	// keeps the same cut-off.
 	CountFrom time.Time `json:"count_from,omitzero"`
 
 	// NextFirstPage is the per_page the next walk may ask for on its first
@@ -86,7 +88,10 @@ type Pipeline struct {
 	// Bridges are the ids of this pipeline's bridges already counted.
 	Bridges map[int64]bool `json:"bridges"`
 	// HasBridges is set once a bridge list for it was not empty.
-	HasBridges   bool      `json:"has_bridges,omitempty"`
+	HasBridges bool `json:"has_bridges,omitempty"`
+	// Children are the pipelines its bridges triggered: when one of them
+	// has a new result, so may it.
+	Children     []int64   `json:"children,omitempty"`
 	LastActivity time.Time `json:"last_activity"`
 
 	// Of the pipeline itself, for the pipeline metrics. Status is its
@@ -224,17 +229,19 @@ func (p *Project) ForgetPipeline(id int64) { delete(p.Pipelines, id) }
 // ForgetPipelines drops pipelines idle since before cutoff that no followed
 // job or bridge belongs to, so memory does not grow with history. A bridge
 // keeps its pipeline because its pipeline's bridge list is how it is
-// followed; a manual or scheduled job keeps it because playing it runs the
-// pipeline again, whose first result is remembered here. A pipeline that
-// waits for its result (Open) is kept until openCutoff.
-func (p *Project) ForgetPipelines(cutoff, openCutoff time.Time) {
+// followed. A manual or scheduled job keeps it when pipelines are counted
+// (keepParked), because playing it runs the pipeline again, whose first
+// result is remembered here; otherwise a played job keeps its id, so it is
+// recognised without it.
+func (p *Project) ForgetPipelines(cutoff time.Time, keepParked bool) {
 	busy := map[int64]bool{}
 	for _, f := range p.Followed {
-		busy[f.PipelineID] = true
+		if f.Bridge || keepParked || !blocked(f.Status) {
+			busy[f.PipelineID] = true
+		}
 	}
 	for id, pl := range p.Pipelines {
-		keep := busy[id] || (pl.Open && !pl.LastActivity.Before(openCutoff))
-		if !keep && pl.LastActivity.Before(cutoff) {
+		if !busy[id] && pl.LastActivity.Before(cutoff) {
 			delete(p.Pipelines, id)
 		}
 	}

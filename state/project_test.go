@@ -53,6 +53,26 @@ func TestWalkWindow(t *testing.T) {
 	}
 }
 
+// Without pipeline counting, a manual or scheduled job does not keep its
+// pipeline: a played job keeps its id and is recognised without it.
+func TestForgetPipelinesWithoutPipelineCounting(t *testing.T) {
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	p := NewProject(1, "g/p", "main")
+	for id := range int64(3) {
+		p.Pipeline(id+1, 0, now.Add(-2*time.Hour))
+	}
+	p.Followed[10] = &FollowedJob{ID: 10, PipelineID: 1, Status: "manual"}
+	p.Followed[11] = &FollowedJob{ID: 11, PipelineID: 2, Status: "manual", Bridge: true}
+	p.Followed[12] = &FollowedJob{ID: 12, PipelineID: 3, Status: "running"}
+	p.ForgetPipelines(now.Add(-time.Hour), false)
+	if _, ok := p.Pipelines[1]; ok {
+		t.Error("pipeline 1 is kept for its manual job")
+	}
+	if len(p.Pipelines) != 2 || p.Pipelines[2] == nil || p.Pipelines[3] == nil {
+		t.Errorf("kept %v, want the pipelines of the manual bridge and the running job", p.Pipelines)
+	}
+}
+
 func TestForgetPipelinesKeepsBusyOnes(t *testing.T) {
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	p := NewProject(1, "g/p", "main")
@@ -60,18 +80,13 @@ func TestForgetPipelinesKeepsBusyOnes(t *testing.T) {
 		p.Pipeline(id+1, 0, now.Add(-2*time.Hour))
 	}
 	p.Pipeline(7, 0, now)
-	for id := range int64(3) {
-		open, _ := p.Pipeline(id+8, 0, now.Add(-2*time.Hour))
-		open.Open = id < 2
-	}
-	p.Pipelines[9].LastActivity = now.Add(-15 * 24 * time.Hour)
 	p.Followed[10] = &FollowedJob{ID: 10, PipelineID: 2, Status: "running"}
 	p.Followed[11] = &FollowedJob{ID: 11, PipelineID: 3, Status: "manual"}
 	p.Followed[12] = &FollowedJob{ID: 12, PipelineID: 4, Status: "scheduled"}
 	p.Followed[13] = &FollowedJob{ID: 13, PipelineID: 5, Status: "manual", Bridge: true}
 	p.Followed[14] = &FollowedJob{ID: 14, PipelineID: 6, Status: "manual"}
 	p.Followed[15] = &FollowedJob{ID: 15, PipelineID: 6, Status: "pending"}
-	p.ForgetPipelines(now.Add(-time.Hour), now.Add(-14*24*time.Hour))
+	p.ForgetPipelines(now.Add(-time.Hour), true)
 	for _, tc := range []struct {
 		id   int64
 		kept bool
@@ -84,15 +99,12 @@ func TestForgetPipelinesKeepsBusyOnes(t *testing.T) {
 		{5, true, "has a manual bridge, followed through its bridge list"},
 		{6, true, "has a pending job besides a manual one"},
 		{7, true, "recent"},
-		{8, true, "waits for its result"},
-		{9, false, "has waited for its result longer than the open cutoff"},
-		{10, false, "idle with its result"},
 	} {
 		if _, ok := p.Pipelines[tc.id]; ok != tc.kept {
 			t.Errorf("pipeline %d (%s): kept %v, want %v", tc.id, tc.why, ok, tc.kept)
 		}
 	}
-	if p.MaxPipelineID != 10 {
-		t.Errorf("MaxPipelineID = %d, want 10", p.MaxPipelineID)
+	if p.MaxPipelineID != 7 {
+		t.Errorf("MaxPipelineID = %d, want 7", p.MaxPipelineID)
 	}
 }
