@@ -64,7 +64,9 @@ type follows struct {
 	active  bool // unfinished jobs that move on by themselves (pending, running, ...)
 	blocked bool // manual or scheduled jobs, rechecked every 10 minutes
 	// recheck is what the parked recheck may cost: one scoped walk for
-	// manual or scheduled jobs, one bridge list per pipeline with such bridges.
+	// manual or scheduled jobs, one bridge list per pipeline with such
+	// bridges, one fetch per pipeline GitLab showed unfinished while no
+	// job of the project is active.
 	recheck int
 }
 
@@ -242,8 +244,24 @@ func (r *recorder) PipelineRerun(p event.Project, pl *gitlabapi.Pipeline, first 
 	}
 }
 
+// ProjectPipelines books, for a project that follows no active job, the
+// pipelines GitLab showed unfinished anyway: the scraper rechecks each
+// every parked recheck interval (a job it has not seen, GitLab late to
+// update the pipeline), which the idle bound allows like a parked recheck.
 func (r *recorder) ProjectPipelines(p event.Project, unfinished map[string]int) {
 	r.inner.ProjectPipelines(p, unfinished)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := r.follows[p.ID]
+	if f.active {
+		return
+	}
+	for status, n := range unfinished {
+		if !gitlabapi.JobStatus(status).Blocked() {
+			f.recheck += n
+		}
+	}
+	r.follows[p.ID] = f
 }
 
 func (r *recorder) ProjectRemoved(path string)    { r.inner.ProjectRemoved(path) }
@@ -277,7 +295,7 @@ func (r *recorder) followsNow() map[int64]follows {
 	defer r.mu.Unlock()
 	out := make(map[int64]follows, len(r.follows))
 	for id, f := range r.follows {
-		if f.active || f.blocked {
+		if f.active || f.blocked || f.recheck > 0 {
 			out[id] = f
 		}
 	}

@@ -779,6 +779,10 @@ func (h *harness) comparePipelines() {
 		switch {
 		case !ok:
 			p.Missing++
+			if p.Missing <= 10 {
+				h.logf("%s: pipeline %d (%s, %s) finished %s at %s, %d finishes in all: not counted", h.sc.Name, id,
+					t.first.Source, t.first.Ref, t.first.Status, t.first.FinishedAt, t.finals)
+			}
 			continue
 		case c.times > 1:
 			p.Double++

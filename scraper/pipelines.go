@@ -17,25 +17,21 @@ import (
 // pipeline costs one request, an idle project none.
 
 // pipelineMoved records what a job row says of its pipeline: its status,
-// and that it may have a new result, unless the job finished no later than
-// the result counted last (a Pipeline Hook counted the pipeline before a
-// walk saw its last job finish). A followed job can outlive its
-// pipeline's memory (a manual job in a pipeline forgotten after
-// poll.retry_window); played, it runs the pipeline again, whose first
-// result the scraper no longer knows.
+// and that it may have a new result, unless the job finished, or waited
+// for a person, no later than the result counted last (a Pipeline Hook
+// counted the pipeline before a walk saw its jobs). A job whose pipeline
+// is not remembered (a state saved before pipelines were counted, when a
+// manual job did not keep its pipeline) leaves it untracked: creating it
+// here would skip loading its earlier attempts, which recognises retries.
 func (p *poll) pipelineMoved(j *gitlabapi.Job) {
+	pl := p.st.Pipelines[j.Pipeline.ID]
+	if pl == nil {
+		return
+	}
+	pl.LastActivity = p.now
 	if p.opts.SkipPipelines {
 		return
 	}
-	pl := p.st.Pipelines[j.Pipeline.ID]
-	if pl == nil {
-		var created bool
-		pl, created = p.st.Pipeline(j.Pipeline.ID, p.highWaterAtStart, p.now)
-		if created {
-			pl.First = state.UnknownFirst
-		}
-	}
-	pl.LastActivity = p.now
 	if j.Pipeline.Status != "" {
 		pl.Status = statusString(gitlabapi.JobStatus(j.Pipeline.Status))
 	}
