@@ -49,7 +49,7 @@ type recorder struct {
 
 	// pipelines are the first results counted, by pipeline id; reruns
 	// the later results counted (PipelineRerun, repeat false).
-	pipelines map[int64]countedPipeline
+	pipelines pipelineTable[countedPipeline]
 	reruns    int
 
 	// late are, by project, the pipelines of parked jobs whose change
@@ -74,7 +74,7 @@ var _ event.Recorder = (*recorder)(nil)
 
 func newRecorder(inner event.Recorder, now func() time.Time) *recorder {
 	return &recorder{inner: inner, now: now, polls: map[int64]int{}, late: map[int64]map[int64]bool{}, follows: map[int64]follows{},
-		paths: map[int64]string{}, pipelines: map[int64]countedPipeline{}}
+		paths: map[int64]string{}}
 }
 
 // idCounts counts events per job id in a byte per id from FirstJobID.
@@ -216,23 +216,18 @@ func (r *recorder) PollFinished(p event.Project, res event.PollResult) {
 	}
 }
 
-// countedPipeline is a pipeline's first result as the exporter counted it.
-type countedPipeline struct {
-	status, source string
-	duration       float64
-	times          int
-}
-
 func (r *recorder) PipelineFinished(p event.Project, pl *gitlabapi.Pipeline) {
 	r.inner.PipelineFinished(p, pl)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c := r.pipelines[pl.ID]
-	c.status, c.source, c.times = pl.Status, pl.Source, c.times+1
+	var d *int64
 	if pl.Duration != nil {
-		c.duration = *pl.Duration
+		n := int64(*pl.Duration)
+		d = &n
 	}
-	r.pipelines[pl.ID] = c
+	c := r.pipelines.at(pl.ID)
+	c.first = resultOf(pl.Status, pl.Source, d)
+	c.times = min(c.times, 254) + 1
 }
 
 func (r *recorder) PipelineRerun(p event.Project, pl *gitlabapi.Pipeline, first string, repeat bool) {

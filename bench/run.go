@@ -138,7 +138,7 @@ type harness struct {
 	// pipelines are the pipelines GitLab finished, by id, with their first
 	// result: what the pipeline metrics must count. Those created before
 	// the lookback are history, as for jobs.
-	pipelines map[int64]*pipelineTruth
+	pipelines pipelineTable[pipelineTruth]
 	// steadyResults are the pipeline finishes during the steady-state
 	// cycles, whose requests the report books.
 	steadyResults int
@@ -147,25 +147,6 @@ type harness struct {
 	// pipeline that finished more than once before it shows the exporter
 	// only its latest result, which is then its first.
 	started bool
-	// seenPipelines have a job created after the cutoff: the exporter
-	// sees them, history or not.
-	seenPipelines map[int64]bool
-}
-
-// pipelineTruth is what the exporter can see of a pipeline's results:
-// its first and its later ones. Results before the exporter's first cycle
-// collapse into the last of them, unless the pipeline ran again before that
-// cycle (then the exporter first sees it finish after). A pipeline created
-// before the lookback (history) has no first result the exporter may count:
-// its results are later ones, once one of its jobs is new enough to be
-// seen.
-type pipelineTruth struct {
-	history  bool
-	first    *PipelineChange
-	last     time.Time       // its last finish
-	reopened bool            // a job of it moved after its last finish, before the exporter started
-	later    map[string]bool // later results, distinct
-	finals   int             // finishes
 }
 
 func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
@@ -228,7 +209,7 @@ func newHarness(sc Scenario, gl GitLab, opt Options) (*harness, error) {
 		return nil, err
 	}
 	h := &harness{sc: sc, gl: gl, opt: opt, clock: clock, rec: rec, s: s, reg: reg, metrics: metrics, explained: map[bool]int{}, lastChange: map[int64]int{},
-		pipelines: map[int64]*pipelineTruth{}, seenPipelines: map[int64]bool{},
+
 		rep: &Report{Scenario: sc, Shard: opt.Shard, Separate: gl.Separate(), Persisted: opt.StateDir != "", Metrics: opt.Metrics, ParkedRecheck: so.ParkedRecheckInterval,
 			GOMAXPROCS: runtime.GOMAXPROCS(0), Endpoints: map[string]int{}, Webhooks: opt.Webhooks}}
 	if w := opt.Webhooks; w != nil {
@@ -309,14 +290,14 @@ func (h *harness) step(d time.Duration, frozen bool) (map[int64]*projectChange, 
 			// last finish (a played job keeps its creation time): the
 			// pipeline runs again at the first cycle.
 			active := !gitlabapi.JobStatus(c.Status).Finished() && !gitlabapi.JobStatus(c.Status).Blocked()
-			if t := h.pipelines[c.PipelineID]; t != nil && !t.last.IsZero() && (active || lastMove(c).After(t.last)) {
+			if t := h.pipelines.at(c.PipelineID); t.known && t.last != 0 && (active || lastMove(c).UnixMilli() > t.last) {
 				t.reopened = true
 			}
 		}
 	}
 	for _, c := range res.Changes {
 		if !c.CreatedAt.Before(h.cutoff) {
-			h.seenPipelines[c.PipelineID] = true
+			h.pipelines.at(c.PipelineID).seen = true
 		}
 	}
 	return byProject, newJobs, nil
@@ -324,10 +305,9 @@ func (h *harness) step(d time.Duration, frozen bool) (map[int64]*projectChange, 
 
 // pipelineTruth returns the truth of pipeline id, created at created.
 func (h *harness) pipelineTruth(id int64, created time.Time) *pipelineTruth {
-	t := h.pipelines[id]
-	if t == nil {
-		t = &pipelineTruth{history: created.Before(h.cutoff), later: map[string]bool{}}
-		h.pipelines[id] = t
+	t := h.pipelines.at(id)
+	if !t.known {
+		t.known, t.history = true, created.Before(h.cutoff)
 	}
 	return t
 }
@@ -347,23 +327,24 @@ func lastMove(c JobChange) time.Time {
 func (h *harness) pipelineFinished(pc PipelineChange) {
 	t := h.pipelineTruth(pc.ID, pc.CreatedAt)
 	t.finals++
-	t.last = pc.CreatedAt
+	t.last = pc.CreatedAt.UnixMilli()
 	if pc.FinishedAt != nil {
-		t.last = *pc.FinishedAt
+		t.last = pc.FinishedAt.UnixMilli()
 	}
+	r := resultOf(pc.Status, pc.Source, pc.Duration)
 	switch {
 	case !h.started && !t.history:
-		t.first, t.reopened = &pc, false // only the last shows at the first cycle
+		t.first, t.reopened = r, false // only the last shows at the first cycle
 	case !h.started:
-		clear(t.later)
-		t.later[pc.Status], t.reopened = true, false
-	case !t.history && (t.first == nil || t.reopened):
-		t.first, t.reopened = &pc, false
+		t.later, t.reopened = 0, false
+		t.later.add(r.status)
+	case !t.history && (t.first.status == 0 || t.reopened):
+		t.first, t.reopened = r, false
 	case t.history && t.reopened:
-		clear(t.later)
-		t.later[pc.Status], t.reopened = true, false
+		t.later, t.reopened = 0, false
+		t.later.add(r.status)
 	default:
-		t.later[pc.Status] = true
+		t.later.add(r.status)
 	}
 }
 
@@ -750,72 +731,70 @@ func (h *harness) comparePipelines() {
 		return
 	}
 	p.ByGroup = map[string]*PipelineGroup{}
-	group := func(status, source string) *PipelineGroup {
-		k := source + "/" + status
+	group := func(r pipelineResult) *PipelineGroup {
+		k := codes.name(r.source) + "/" + codes.name(r.status)
 		if p.ByGroup[k] == nil {
 			p.ByGroup[k] = &PipelineGroup{}
 		}
 		return p.ByGroup[k]
 	}
 	p.Results = h.steadyResults
-	for id, t := range h.pipelines {
-		if t.history {
-			if h.seenPipelines[id] {
-				p.RerunsTruth += len(t.later)
+	for i := range h.pipelines {
+		id, t := int64(i), &h.pipelines[i]
+		switch {
+		case !t.known:
+			continue
+		case t.history:
+			if t.seen {
+				p.RerunsTruth += t.later.len()
 			}
 			continue
-		}
-		if t.first == nil {
+		case t.first.status == 0:
 			continue // never finished
 		}
 		p.Truth++
-		p.RerunsTruth += len(t.later)
-		g := group(t.first.Status, t.first.Source)
+		p.RerunsTruth += t.later.len()
+		g := group(t.first)
 		g.Truth++
-		if t.first.Duration != nil {
-			g.TruthSeconds += float64(*t.first.Duration)
-		}
-		c, ok := rec.pipelines[id]
+		g.TruthSeconds += float64(max(t.first.duration, 0))
+		c := rec.pipelines.at(id)
 		switch {
-		case !ok:
+		case c.times == 0:
 			p.Missing++
 			if p.Missing <= 10 {
-				h.logf("%s: pipeline %d (%s, %s) finished %s at %s, %d finishes in all: not counted", h.sc.Name, id,
-					t.first.Source, t.first.Ref, t.first.Status, t.first.FinishedAt, t.finals)
+				h.logf("%s: pipeline %d (%s) finished %s, %d finishes in all: not counted", h.sc.Name, id,
+					codes.name(t.first.source), codes.name(t.first.status), t.finals)
 			}
 			continue
 		case c.times > 1:
 			p.Double++
 		}
-		if c.status != t.first.Status || c.source != t.first.Source ||
-			t.first.Duration == nil || c.duration != float64(*t.first.Duration) {
+		if c.first != t.first {
 			p.FirstDiffs++
 			if p.FirstDiffs <= 10 {
-				h.logf("%s: pipeline %d (%s, %s) first finished %s at %s after %v s, counted %s after %v s; %d finishes in all",
-					h.sc.Name, id, t.first.Source, t.first.Ref, t.first.Status, t.first.FinishedAt, deref(t.first.Duration), c.status, c.duration, t.finals)
+				h.logf("%s: pipeline %d (%s) first finished %s after %d s, counted %s after %d s; %d finishes in all", h.sc.Name, id,
+					codes.name(t.first.source), codes.name(t.first.status), t.first.duration, codes.name(c.first.status), c.first.duration, t.finals)
 			}
 		}
 	}
-	for id, c := range rec.pipelines {
+	for i := range rec.pipelines {
+		id, c := int64(i), &rec.pipelines[i]
+		if c.times == 0 {
+			continue
+		}
 		p.Counted++
-		if t := h.pipelines[id]; t == nil || t.history || t.first == nil {
+		if t := h.pipelines.at(id); !t.known || t.history || t.first.status == 0 {
 			p.Extra++
 			if p.Extra <= 10 {
-				h.logf("%s: pipeline %d (%s) counted %s after %v s: GitLab has no first result of it to count (%+v)", h.sc.Name, id, c.source, c.status, c.duration, t)
+				h.logf("%s: pipeline %d (%s) counted %s after %d s: GitLab has no first result of it to count", h.sc.Name, id,
+					codes.name(c.first.source), codes.name(c.first.status), c.first.duration)
 			}
 		}
-		g := group(c.status, c.source)
+		g := group(c.first)
 		g.Counted++
-		g.CountedSeconds += c.duration
+		g.CountedSeconds += float64(max(c.first.duration, 0))
 	}
 	p.Reruns = rec.reruns
-}
-
-func deref[T any](p *T) any {
-	if p == nil {
-		return nil
-	}
-	return *p
 }
 
 // dirSize adds up the sizes of the files under dir.
