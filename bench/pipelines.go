@@ -75,7 +75,8 @@ type pipelineTruth struct {
 	last     int64          // unix milliseconds of its last finish
 	later    statusSet      // later results, distinct
 	finals   uint16         // finishes
-	known    bool           // the entry is in use
+	project  int32
+	known    bool // the entry is in use
 	history  bool
 	reopened bool // a job of it moved after its last finish, before the exporter started
 	seen     bool // a job of it was created after the cutoff

@@ -3,6 +3,7 @@ package bench
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -312,6 +313,33 @@ func (h *harness) pipelineTruth(id int64, created time.Time) *pipelineTruth {
 	return t
 }
 
+// savedPipeline describes what the scraper's saved state holds of a
+// pipeline, to explain a pipeline it did not count.
+func (h *harness) savedPipeline(project, id int64) string {
+	if h.opt.StateDir == "" {
+		return "no saved state"
+	}
+	store, err := state.OpenStore(h.opt.StateDir, h.gl.URL())
+	if err != nil {
+		return err.Error()
+	}
+	st, err := store.Load(project)
+	if err != nil {
+		return err.Error()
+	}
+	var followed []string
+	for _, f := range st.Followed {
+		if f.PipelineID == id {
+			followed = append(followed, fmt.Sprintf("%d %s bridge=%v", f.ID, f.Status, f.Bridge))
+		}
+	}
+	pl, err := json.Marshal(st.Pipelines[id])
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("state: pipeline %s, followed jobs %v, max pipeline %d, high water %d", pl, followed, st.MaxPipelineID, st.HighWater)
+}
+
 // lastMove is when a job last moved, as far as its change tells.
 func lastMove(c JobChange) time.Time {
 	t := c.CreatedAt
@@ -326,6 +354,7 @@ func lastMove(c JobChange) time.Time {
 // pipelineFinished books a pipeline's finish as the exporter can see it.
 func (h *harness) pipelineFinished(pc PipelineChange) {
 	t := h.pipelineTruth(pc.ID, pc.CreatedAt)
+	t.project = int32(pc.ProjectID)
 	t.finals++
 	t.last = pc.CreatedAt.UnixMilli()
 	if pc.FinishedAt != nil {
@@ -762,8 +791,8 @@ func (h *harness) comparePipelines() {
 		case c.times == 0:
 			p.Missing++
 			if p.Missing <= 10 {
-				h.logf("%s: pipeline %d (%s) finished %s, %d finishes in all: not counted", h.sc.Name, id,
-					codes.name(t.first.source), codes.name(t.first.status), t.finals)
+				h.logf("%s: pipeline %d (%s) of project %d finished %s, %d finishes in all: not counted; %s", h.sc.Name, id,
+					codes.name(t.first.source), t.project, codes.name(t.first.status), t.finals, h.savedPipeline(int64(t.project), id))
 			}
 			continue
 		case c.times > 1:

@@ -24,7 +24,7 @@ import (
 //     and forgets the project;
 //   - the new owner, without saved state for it, walks back the lookback
 //     as for any new project but counts only events after the cut-off
-//     (kept with its state as CountFrom until a poll succeeds).
+//     (kept with its state as CountFrom until a walk completes).
 //
 // An event's time is what GitLab says: a job's started_at for its start,
 // its finished_at for its end (its created_at when it has none, as skipped

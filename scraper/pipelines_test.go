@@ -309,6 +309,7 @@ func TestHintedPipelineBeforeTheLookbackIsHistory(t *testing.T) {
 // result is counted, from the child's.
 func TestParentFinishesAgainWithItsRetriedChild(t *testing.T) {
 	e := newEnv(t, []string{"g/app"}, scraper.Options{})
+	e.gl.SetRetryReopens(true) // as GitLab: the retry reopens the parent's bridge
 	e.cycle(time.Second)
 	parent := e.gl.CreatePipeline(1, "main", gitlabtest.PipelineOptions{})
 	e.run(e.gl.CreateJob(parent, gitlabtest.JobSpec{Name: "build", Stage: "build"}), "success")

@@ -24,8 +24,7 @@ type plan struct {
 	lookbackFrom time.Time
 	// countFrom and countUntil bound the events counted when a project
 	// changes shards (handover.go): those at or before countFrom, or after
-	// countUntil, are the other shard's. Zero: no bound. countFrom holds
-	// until a poll of the project succeeds (state.Project.CountFrom).
+	// countUntil, are the other shard's. Zero: no bound.
 	countFrom, countUntil time.Time
 }
 
@@ -59,9 +58,10 @@ func handOverPlan(opts Options, st *state.Project, now time.Time) plan {
 // walkPlan is a walk, bounded by the lookback on a project's first one
 // and, for a project this shard took over, by when it did.
 func walkPlan(opts Options, st *state.Project, hints hintSet, now time.Time) plan {
-	p := plan{walk: true, hints: hints, hintBudget: maxHintedFetches, countFrom: st.CountFrom}
+	p := plan{walk: true, hints: hints, hintBudget: maxHintedFetches}
 	if st.Fresh() {
 		p.lookbackFrom = now.Add(-opts.InitialLookback)
+		p.countFrom = st.CountFrom
 	}
 	return p
 }

@@ -347,10 +347,7 @@ func (s *Scraper) pollOne(ctx context.Context, t *tracked, hinted bool) error {
 	}
 	if err != nil {
 		t.hints.restore(hints) // the next poll tries them again
-	} else {
-		t.st.CountFrom = time.Time{} // what a cut-off left out was seen; the rest is this shard's
-	}
-	if err == nil && !p.deferred.empty() {
+	} else if !p.deferred.empty() {
 		// For the next poll: in a busy project, which can name more than
 		// one poll affords, the next delivery wakes one soon.
 		t.hints.restore(p.deferred)

@@ -46,12 +46,10 @@ type Project struct {
 	LastParkedCheck time.Time `json:"last_parked_check"`
 
 	// CountFrom, when set, is the cut-off of a project that a shard took
-	// over without its state (package shard): until a poll succeeds, only
-	// what happened after it is counted, because the shard that owned the
-	// project before counted the rest. A first walk that completes in a
-	// poll that fails later (a pipeline could not be fetched) keeps it for
-	// the next poll. Kept with the state, so that a restart before then
-	// keeps the same cut-off.
+	// over without its state (package shard): until a walk completes,
+	// only what happened after it is counted, because the shard that owned
+	// the project before counted the rest. Kept with the state, so that a
+	// restart before that walk completes keeps the same cut-off.
 	CountFrom time.Time `json:"count_from,omitzero"`
 
 	// NextFirstPage is the per_page the next walk may ask for on its first

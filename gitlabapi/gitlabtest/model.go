@@ -30,6 +30,8 @@ type model struct {
 
 	// sink hears every status change; nil when nobody listens.
 	sink changeSink
+	// retryReopens: Options.RetryReopens.
+	retryReopens bool
 }
 
 type group struct {

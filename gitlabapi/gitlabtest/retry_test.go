@@ -138,7 +138,7 @@ func TestRetryRunsAFailedPipelineAgain(t *testing.T) {
 	}{{"failed build", "parent"}, {"failed child pipeline", "child"}, {"failed grandchild pipeline", "grandchild"}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t, Options{})
+			f := newFixture(t, Options{RetryReopens: true})
 			s := f.s
 			s.TrackPipelineFinishes(true)
 			build := f.jobIn(t, f.pipeline, JobSpec{Name: "build", Stage: "build"}, "running")

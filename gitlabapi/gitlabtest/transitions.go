@@ -298,8 +298,10 @@ func (m *model) retry(j *job, now stamp) *job {
 	}
 	j.retried = true
 	m.addJob(n)
-	m.resetSkippedAfter(j.pipeline, j.stage, now)
-	m.resetSourceBridges(j.pipeline, now)
+	if m.retryReopens {
+		m.resetSkippedAfter(j.pipeline, j.stage, now)
+		m.resetSourceBridges(j.pipeline, now)
+	}
 	return n
 }
 

@@ -115,6 +115,9 @@ type wjob struct {
 // NewWorkload creates the projects on s. clock must be the Server's clock
 // (Options.Clock); nil uses it when it is a *ManualClock.
 func NewWorkload(s *Server, clock *ManualClock, opt WorkloadOptions) *Workload {
+	if opt.RetryReopens {
+		s.SetRetryReopens(true)
+	}
 	if clock == nil {
 		if c, ok := s.clock.(*ManualClock); ok {
 			clock = c
